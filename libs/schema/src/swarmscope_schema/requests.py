@@ -1,0 +1,208 @@
+"""Request-reply over NATS (`swarmscope.store.<op>`, `swarmscope.replay.<op>`): ops, bodies, replies.
+
+Every reply is an envelope: `{"ok": true, "result": …}` or `{"ok": false, "error": {code,
+message}}`. Error codes map one to one to HTTP statuses, so the gateway passes errors through.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from swarmscope_schema.api import GraphLayout, SearchDirection, StepDirection
+from swarmscope_schema.events import NAME_PATTERN
+from swarmscope_schema.taxonomy import Phase
+
+
+class StoreOp(StrEnum):
+    SESSIONS = "sessions"
+    SESSION = "session"
+    EVENTS = "events"
+    EVENT = "event"
+    AGENTS = "agents"
+    GRAPH = "graph"
+    PERFORMANCE = "performance"
+    DLQ = "dlq"
+    PING = "ping"
+
+
+class ReplayOp(StrEnum):
+    STATE = "state"
+    DIFF = "diff"
+    STEP = "step"
+    STACK = "stack"
+    BREAKPOINT = "breakpoint"
+    WATCH = "watch"
+    COMPARE = "compare"
+    REPLAY = "replay"
+    PING = "ping"
+
+
+class ErrorCode(StrEnum):
+    BAD_REQUEST = "bad_request"
+    NOT_FOUND = "not_found"
+    EXPRESSION_ERROR = "expression_error"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    INTERNAL = "internal"
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.EXPRESSION_ERROR: 422,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL: 500,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.TIMEOUT: 504,
+}
+
+
+class ErrorBody(BaseModel):
+    code: ErrorCode
+    message: str
+
+
+class ErrorReply(BaseModel):
+    """The error body of the HTTP API and of every request-reply answer."""
+
+    ok: Literal[False] = False
+    error: ErrorBody
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+SessionIdField = Field(pattern=NAME_PATTERN)
+
+
+# ---------------------------------------------------------------------------------------- store --
+
+
+class SessionsQuery(Request):
+    status: str | None = None
+    q: str | None = Field(default=None, max_length=200, description="substring of id, name, objective")
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+
+
+class SessionRef(Request):
+    session_id: str = SessionIdField
+
+
+class EventsQuery(Request):
+    session_id: str = SessionIdField
+    after_seq: int = Field(default=0, ge=0)
+    until_seq: int | None = Field(default=None, ge=0, description="inclusive upper bound")
+    limit: int = Field(default=500, ge=1, le=5000)
+    order: Literal["asc", "desc"] = "asc"
+    agent: str | None = None
+    type: str | None = None
+    phase: Phase | None = None
+    span_id: str | None = None
+    q: str | None = Field(default=None, max_length=200, description="text search in data")
+    from_ts: float | None = None
+    to_ts: float | None = None
+
+
+class EventRef(Request):
+    session_id: str = SessionIdField
+    event_id: str = Field(min_length=1, max_length=128)
+
+
+class GraphQuery(Request):
+    session_id: str = SessionIdField
+    layout: GraphLayout = "hierarchical"
+    max_nodes: int = Field(default=5000, ge=1, le=50000)
+
+
+class PerformanceQuery(Request):
+    session_id: str = SessionIdField
+    window_ms: int | None = Field(default=None, ge=100, description="default: chosen by the store")
+
+
+class DlqQuery(Request):
+    limit: int = Field(default=100, ge=1, le=1000)
+    before_seq: int | None = Field(default=None, ge=1)
+    reason: str | None = None
+
+
+# --------------------------------------------------------------------------------------- replay --
+
+
+class StateQuery(Request):
+    session_id: str = SessionIdField
+    seq: int | None = Field(default=None, ge=0)
+    ts: float | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> StateQuery:
+        if (self.seq is None) == (self.ts is None):
+            raise ValueError("give exactly one of seq or ts")
+        return self
+
+
+class DiffQuery(Request):
+    session_id: str = SessionIdField
+    from_seq: int = Field(ge=0)
+    to_seq: int = Field(ge=0)
+
+
+class StepQuery(Request):
+    session_id: str = SessionIdField
+    event_id: str = Field(min_length=1, max_length=128)
+    direction: StepDirection
+
+
+class StackQuery(Request):
+    session_id: str = SessionIdField
+    event_id: str = Field(min_length=1, max_length=128)
+
+
+MAX_EXPRESSIONS = 20
+MAX_EXPRESSION_CHARS = 2000
+
+
+class BreakpointQuery(Request):
+    session_id: str = SessionIdField
+    from_seq: int = Field(default=0, ge=0)
+    direction: SearchDirection = "forward"
+    conditions: list[str] = Field(min_length=1, max_length=MAX_EXPRESSIONS)
+    max_events: int = Field(default=100_000, ge=1, le=1_000_000)
+
+
+class WatchQuery(Request):
+    session_id: str = SessionIdField
+    seq: int = Field(ge=0)
+    expressions: list[str] = Field(min_length=1, max_length=MAX_EXPRESSIONS)
+
+
+class CompareQuery(Request):
+    a: str = SessionIdField
+    b: str = SessionIdField
+
+
+class ReplayQuery(Request):
+    session_id: str = SessionIdField
+    new_session_id: str | None = Field(default=None, pattern=NAME_PATTERN)
+    speed: float = Field(default=1.0, gt=0, le=1000)
+
+
+def ok_reply(result: Any) -> dict[str, Any]:
+    """A success envelope around a JSON-ready result."""
+    return {"ok": True, "result": result}
+
+
+def error_reply(code: ErrorCode, message: str) -> dict[str, Any]:
+    """An error envelope."""
+    return {"ok": False, "error": {"code": code.value, "message": message}}

@@ -1,0 +1,148 @@
+"""NATS names (CONTRACT §3), defined once: subjects, streams, durables, dead-letter reasons.
+
+Subjects are `<prefix>.<session_id>.<agent_id or _>.<type token>`. Session and agent ids are already
+subject-safe by their pattern; a type such as `agent:spawned` or `custom.deploy` is made safe by
+turning every character outside `[A-Za-z0-9_-]` into `_`. The body's `type` is what counts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+RAW_PREFIX = "traces.raw"
+EVENTS_PREFIX = "traces.events"
+DLQ_PREFIX = "traces.dlq"
+NO_AGENT_TOKEN = "_"
+
+STREAM_RAW = "TRACES_RAW"
+STREAM_EVENTS = "TRACES"
+STREAM_DLQ = "TRACES_DLQ"
+
+STREAM_SUBJECTS: dict[str, str] = {
+    STREAM_RAW: f"{RAW_PREFIX}.>",
+    STREAM_EVENTS: f"{EVENTS_PREFIX}.>",
+    STREAM_DLQ: f"{DLQ_PREFIX}.>",
+}
+
+DURABLE_INGEST = "ingest"
+DURABLE_STORE = "store"
+DURABLE_REPLAY = "replay"
+DURABLE_STORE_DLQ = "store-dlq"
+
+# (stream, durable) of every durable consumer the services use.
+DURABLES: tuple[tuple[str, str], ...] = (
+    (STREAM_RAW, DURABLE_INGEST),
+    (STREAM_EVENTS, DURABLE_STORE),
+    (STREAM_EVENTS, DURABLE_REPLAY),
+    (STREAM_DLQ, DURABLE_STORE_DLQ),
+)
+
+STORE_REQUEST_PREFIX = "swarmscope.store"
+REPLAY_REQUEST_PREFIX = "swarmscope.replay"
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+# Headers a dead letter carries beside the original payload.
+DLQ_REASON_HEADER = "Swarmscope-Dlq-Reason"
+DLQ_ERROR_HEADER = "Swarmscope-Dlq-Error"
+DLQ_SUBJECT_HEADER = "Swarmscope-Dlq-Subject"
+DLQ_STREAM_SEQ_HEADER = "Swarmscope-Dlq-Stream-Seq"
+DLQ_SOURCE_HEADER = "Swarmscope-Dlq-Source"
+
+
+class DlqReason(StrEnum):
+    """Why a message was dead-lettered (CONTRACT §3)."""
+
+    INVALID_JSON = "invalid_json"
+    INVALID_UTF8 = "invalid_utf8"
+    SCHEMA_VIOLATION = "schema_violation"
+    TOO_LARGE = "too_large"
+    INVALID_SUBJECT = "invalid_subject"
+    # A canonical event a consumer downstream of ingest could not process at all (never expected;
+    # kept so a poison message cannot block a durable).
+    UNPROCESSABLE = "unprocessable"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{1,160}$")
+
+
+def subject_token(value: str) -> str:
+    """A subject-safe token for a type or id: `:`, `.` and anything else unsafe become `_`."""
+    return _UNSAFE.sub("_", value) or "_"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectParts:
+    """The parts of a raw or canonical event subject."""
+
+    prefix: str
+    session_id: str
+    agent_id: str | None
+    type_token: str
+
+
+def _event_subject(prefix: str, session_id: str, agent_id: str | None, event_type: str) -> str:
+    agent = agent_id if agent_id else NO_AGENT_TOKEN
+    return f"{prefix}.{subject_token(session_id)}.{subject_token(agent)}.{subject_token(event_type)}"
+
+
+def raw_subject(session_id: str, agent_id: str | None, event_type: str) -> str:
+    """Where producers publish: `traces.raw.<session>.<agent or _>.<type token>`."""
+    return _event_subject(RAW_PREFIX, session_id, agent_id, event_type)
+
+
+def event_subject(session_id: str, agent_id: str | None, event_type: str) -> str:
+    """Where ingest publishes canonical events: `traces.events.<session>.<agent or _>.<type>`."""
+    return _event_subject(EVENTS_PREFIX, session_id, agent_id, event_type)
+
+
+def session_filter(prefix: str, session_id: str) -> str:
+    """A wildcard subject matching every event of one session under a prefix."""
+    return f"{prefix}.{subject_token(session_id)}.>"
+
+
+def dlq_subject(reason: DlqReason | str) -> str:
+    """Where a dead letter goes: `traces.dlq.<reason>`."""
+    return f"{DLQ_PREFIX}.{DlqReason(reason).value}"
+
+
+def parse_event_subject(subject: str) -> SubjectParts:
+    """Splits a raw or canonical event subject; raises ValueError naming what is wrong."""
+    for prefix in (RAW_PREFIX, EVENTS_PREFIX):
+        if subject.startswith(prefix + "."):
+            rest = subject[len(prefix) + 1 :].split(".")
+            break
+    else:
+        raise ValueError(f"subject {subject!r} is not under {RAW_PREFIX} or {EVENTS_PREFIX}")
+    if len(rest) != 3:
+        raise ValueError(
+            f"subject {subject!r} must have exactly three tokens after {prefix}: "
+            "<session_id>.<agent_id or _>.<type>"
+        )
+    session, agent, type_token = rest
+    for name, token in (("session", session), ("agent", agent), ("type", type_token)):
+        if not _SAFE_TOKEN.match(token):
+            raise ValueError(f"subject {subject!r} has an invalid {name} token {token!r}")
+    return SubjectParts(
+        prefix=prefix,
+        session_id=session,
+        agent_id=None if agent == NO_AGENT_TOKEN else agent,
+        type_token=type_token,
+    )
+
+
+def canonical_msg_id(session_id: str, event_id: str) -> str:
+    """The `Nats-Msg-Id` of a canonical event: ids are unique per session, so the session joins."""
+    return f"{session_id}:{event_id}"
+
+
+def store_request_subject(op: str) -> str:
+    """Request-reply subject of a store query (`swarmscope.store.<op>`)."""
+    return f"{STORE_REQUEST_PREFIX}.{op}"
+
+
+def replay_request_subject(op: str) -> str:
+    """Request-reply subject of a replay operation (`swarmscope.replay.<op>`)."""
+    return f"{REPLAY_REQUEST_PREFIX}.{op}"

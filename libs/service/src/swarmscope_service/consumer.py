@@ -1,0 +1,316 @@
+"""The batch consumer loop every pipeline service runs on its durable.
+
+fetch a batch → handler decides per message → dead letters published (and acknowledged by
+JetStream) → originals terminated → the rest acked or nak'd with a delay. The handler's effect
+comes first and the ack last, so a crash anywhere leaves messages unacked and redelivered; effects
+are idempotent, so redelivery changes nothing.
+
+Failures are of two kinds (as in the OpenTelemetry Collector): a `RetryableError` (database down,
+NATS publish not acknowledged) naks the batch with a growing delay and pauses; a message the handler
+marks as permanently bad is dead-lettered with its reason and never retried. An unexpected
+exception is treated as retryable, except that a message delivered `max_attempts` times is then
+dead-lettered as `unprocessable`, so one poison message can never stall a durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import FetchTimeoutError
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from swarmscope_schema.subjects import (
+    DLQ_ERROR_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_SOURCE_HEADER,
+    DLQ_STREAM_SEQ_HEADER,
+    DLQ_SUBJECT_HEADER,
+    MSG_ID_HEADER,
+    STREAM_DLQ,
+    DlqReason,
+    dlq_subject,
+)
+from swarmscope_service.publishing import Outgoing, PublishError, publish_all
+
+log = logging.getLogger(__name__)
+
+
+class RetryableError(Exception):
+    """A failure that will pass (a dependency is down): the batch is nak'd and retried later."""
+
+
+class Verdict(Enum):
+    ACK = "ack"
+    NAK = "nak"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with one delivered message."""
+
+    verdict: Verdict
+    reason: DlqReason | None = None
+    detail: str = ""
+    delay: float = 0.0
+
+    @staticmethod
+    def ack() -> Decision:
+        return _ACK
+
+    @staticmethod
+    def nak(delay: float = 1.0) -> Decision:
+        return Decision(Verdict.NAK, delay=delay)
+
+    @staticmethod
+    def dead(reason: DlqReason, detail: str) -> Decision:
+        return Decision(Verdict.DEAD, reason=reason, detail=detail)
+
+
+_ACK = Decision(Verdict.ACK)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message as a handler sees it."""
+
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    stream_seq: int
+    num_delivered: int
+    timestamp_ns: int = 0
+
+
+Handler = Callable[[Sequence[Delivery]], Awaitable[Sequence[Decision]]]
+
+
+@dataclass
+class ConsumerMetrics:
+    """Counters and histograms of one consumer loop, registered on the service's registry."""
+
+    messages: Counter
+    dead_letters: Counter
+    naks: Counter
+    batch_size: Histogram
+    batch_seconds: Histogram
+    retryable_failures: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> ConsumerMetrics:
+        return cls(
+            messages=Counter(
+                "swarmscope_consumer_messages_total",
+                "Messages processed by a durable consumer, by outcome",
+                ["durable", "outcome"],
+                registry=registry,
+            ),
+            dead_letters=Counter(
+                "swarmscope_consumer_dead_letters_total",
+                "Messages dead-lettered by a durable consumer, by reason",
+                ["durable", "reason"],
+                registry=registry,
+            ),
+            naks=Counter(
+                "swarmscope_consumer_naks_total",
+                "Messages nak'd for redelivery",
+                ["durable"],
+                registry=registry,
+            ),
+            batch_size=Histogram(
+                "swarmscope_consumer_batch_size",
+                "Messages per fetched batch",
+                ["durable"],
+                buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+                registry=registry,
+            ),
+            batch_seconds=Histogram(
+                "swarmscope_consumer_batch_seconds",
+                "Time to handle and settle one batch",
+                ["durable"],
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+                registry=registry,
+            ),
+            retryable_failures=Counter(
+                "swarmscope_consumer_retryable_failures_total",
+                "Batches that failed with a retryable error and were nak'd",
+                ["durable"],
+                registry=registry,
+            ),
+        )
+
+
+@dataclass
+class BatchConsumer:
+    """Runs a handler over a durable pull consumer until stopped."""
+
+    js: JetStreamContext
+    stream: str
+    durable: str
+    handler: Handler
+    metrics: ConsumerMetrics
+    batch_size: int = 500
+    fetch_wait: float = 0.25
+    max_attempts: int = 5
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 15.0
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _consecutive_failures: int = 0
+
+    def stop(self) -> None:
+        """Asks the loop to stop after the batch in hand is handled and settled."""
+        self._stopping.set()
+
+    async def wait_stopped(self) -> None:
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """Fetches and handles batches until `stop()`; returns with nothing half-settled."""
+        self._idle.clear()
+        sub = await self.js.pull_subscribe_bind(self.durable, stream=self.stream)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch_size, timeout=self.fetch_wait)
+                except (FetchTimeoutError, TimeoutError):
+                    continue
+                except Exception as exc:
+                    # NATS is reconnecting or the consumer is briefly unavailable: wait, go on.
+                    log.warning("fetch failed", extra={"durable": self.durable, "error": repr(exc)})
+                    await self._sleep_unless_stopping(1.0)
+                    continue
+                if msgs:
+                    await self.process(msgs)
+        finally:
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:
+                log.debug("unsubscribe failed", extra={"durable": self.durable, "error": repr(exc)})
+            self._idle.set()
+
+    async def process(self, msgs: Sequence[Msg]) -> None:
+        """Handles and settles one batch. Public so tests can drive a batch directly."""
+        started = time.perf_counter()
+        deliveries = [_delivery(m) for m in msgs]
+        self.metrics.batch_size.labels(self.durable).observe(len(msgs))
+        try:
+            decisions = list(await self.handler(deliveries))
+            if len(decisions) != len(msgs):
+                raise RuntimeError(f"handler returned {len(decisions)} decisions for {len(msgs)} messages")
+            self._consecutive_failures = 0
+        except RetryableError as exc:
+            delay = self._next_retry_delay()
+            self.metrics.retryable_failures.labels(self.durable).inc()
+            log.warning(
+                "batch failed, will retry",
+                extra={
+                    "durable": self.durable,
+                    "size": len(msgs),
+                    "retry_in_s": delay,
+                    "error": str(exc),
+                },
+            )
+            decisions = [Decision.nak(delay)] * len(msgs)
+        except Exception as exc:
+            delay = self._next_retry_delay()
+            log.exception("handler raised", extra={"durable": self.durable, "size": len(msgs)})
+            decisions = [
+                Decision.dead(DlqReason.UNPROCESSABLE, f"handler raised {exc!r}")
+                if d.num_delivered >= self.max_attempts
+                else Decision.nak(delay)
+                for d in deliveries
+            ]
+        await self._settle(msgs, deliveries, decisions)
+        self.metrics.batch_seconds.labels(self.durable).observe(time.perf_counter() - started)
+        if any(d.verdict is Verdict.NAK for d in decisions):
+            # Back off as a whole: redelivery is already delayed, and not fetching at once keeps a
+            # down dependency from being hammered.
+            await self._sleep_unless_stopping(min(d.delay for d in decisions if d.verdict is Verdict.NAK))
+
+    async def _settle(
+        self, msgs: Sequence[Msg], deliveries: Sequence[Delivery], decisions: Sequence[Decision]
+    ) -> None:
+        dead = [
+            (m, d, dec)
+            for m, d, dec in zip(msgs, deliveries, decisions, strict=True)
+            if dec.verdict is Verdict.DEAD
+        ]
+        dead_ok = True
+        if dead:
+            letters = [
+                Outgoing(
+                    subject=dlq_subject(dec.reason or DlqReason.UNPROCESSABLE),
+                    payload=d.data,
+                    headers={
+                        DLQ_REASON_HEADER: (dec.reason or DlqReason.UNPROCESSABLE).value,
+                        DLQ_ERROR_HEADER: _header_text(dec.detail),
+                        DLQ_SUBJECT_HEADER: d.subject,
+                        DLQ_STREAM_SEQ_HEADER: str(d.stream_seq),
+                        DLQ_SOURCE_HEADER: f"{self.stream}/{self.durable}",
+                        # A redelivered poison message must not become two dead letters.
+                        MSG_ID_HEADER: f"dlq:{self.stream}:{d.stream_seq}",
+                    },
+                    stream=STREAM_DLQ,
+                )
+                for _, d, dec in dead
+            ]
+            try:
+                await publish_all(self.js, letters)
+            except PublishError as exc:
+                dead_ok = False
+                log.warning("dead letters not acknowledged, will retry", extra={"error": str(exc)})
+        acked = naked = 0
+        for msg, dec in zip(msgs, decisions, strict=True):
+            if dec.verdict is Verdict.ACK:
+                await msg.ack()
+                acked += 1
+            elif dec.verdict is Verdict.DEAD and dead_ok:
+                await msg.term()
+                self.metrics.dead_letters.labels(
+                    self.durable, (dec.reason or DlqReason.UNPROCESSABLE).value
+                ).inc()
+            else:
+                await msg.nak(delay=dec.delay if dec.verdict is Verdict.NAK else self.retry_base_delay)
+                naked += 1
+        if acked:
+            self.metrics.messages.labels(self.durable, "ack").inc(acked)
+        if naked:
+            self.metrics.messages.labels(self.durable, "nak").inc(naked)
+            self.metrics.naks.labels(self.durable).inc(naked)
+        if dead and dead_ok:
+            self.metrics.messages.labels(self.durable, "dead").inc(len(dead))
+
+    def _next_retry_delay(self) -> float:
+        self._consecutive_failures += 1
+        return min(self.retry_base_delay * 2.0 ** (self._consecutive_failures - 1), self.retry_max_delay)
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+def _header_text(text: str, limit: int = 2048) -> str:
+    # Headers are single-line text: fold newlines and keep the detail readable but bounded.
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _delivery(msg: Msg) -> Delivery:
+    meta = msg.metadata
+    return Delivery(
+        subject=msg.subject,
+        data=msg.data,
+        headers=dict(msg.headers or {}),
+        stream_seq=meta.sequence.stream,
+        num_delivered=meta.num_delivered,
+        timestamp_ns=int(meta.timestamp.timestamp() * 1e9) if meta.timestamp else 0,
+    )

@@ -1,0 +1,142 @@
+"""Connecting to NATS (with retry and backoff) and provisioning the streams and durables.
+
+Provisioning is idempotent: every service runs it at start, in any order, any number of times. A
+stream that exists is updated to the configuration here when it differs, so a new release can widen
+a setting (e.g. the duplicate window) without a manual step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+from swarmscope_schema.codec import MAX_EVENT_BYTES
+from swarmscope_schema.subjects import DURABLES, STREAM_SUBJECTS
+
+log = logging.getLogger(__name__)
+
+# Headers and the envelope of a dead letter ride on top of a payload of up to 1 MiB.
+STREAM_MAX_MSG_SIZE = MAX_EVENT_BYTES + 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """What every stream is provisioned with."""
+
+    replicas: int = 1
+    duplicate_window_seconds: float = 120.0
+    max_age_seconds: float = 0.0
+
+
+async def connect(
+    servers: list[str],
+    *,
+    name: str,
+    attempts: int = 0,
+    first_delay: float = 0.2,
+    max_delay: float = 5.0,
+) -> NatsClient:
+    """Connects, retrying with exponential backoff (forever when attempts is 0).
+
+    Once connected, nats-py reconnects by itself for ever: a NATS restart pauses the service,
+    it never stops it.
+    """
+    delay = first_delay
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await nats.connect(
+                servers=servers,
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                allow_reconnect=True,
+            )
+        except Exception as exc:
+            if attempts and attempt >= attempts:
+                raise
+            log.warning(
+                "NATS not reachable, retrying",
+                extra={
+                    "servers": servers,
+                    "attempt": attempt,
+                    "retry_in_s": delay,
+                    "error": str(exc),
+                },
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
+def _stream_config(name: str, subject: str, settings: StreamSettings) -> StreamConfig:
+    return StreamConfig(
+        name=name,
+        subjects=[subject],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=settings.replicas,
+        duplicate_window=settings.duplicate_window_seconds,
+        max_msg_size=STREAM_MAX_MSG_SIZE,
+        max_age=settings.max_age_seconds,
+        discard=DiscardPolicy.OLD,
+    )
+
+
+def durable_config(durable: str) -> ConsumerConfig:
+    """The configuration of a swarmscope durable: explicit acks, every message from the start."""
+    return ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=30.0,
+        max_ack_pending=20_000,
+        max_deliver=-1,
+    )
+
+
+async def provision(js: JetStreamContext, settings: StreamSettings | None = None) -> None:
+    """Creates or updates TRACES_RAW, TRACES, TRACES_DLQ and every durable. Idempotent."""
+    settings = settings or StreamSettings()
+    for name, subject in STREAM_SUBJECTS.items():
+        config = _stream_config(name, subject, settings)
+        try:
+            info = await js.stream_info(name)
+        except NotFoundError:
+            await js.add_stream(config)
+            log.info("stream created", extra={"stream": name})
+            continue
+        current = info.config
+        if (
+            current.duplicate_window != config.duplicate_window
+            or current.max_msg_size != config.max_msg_size
+            or current.max_age != config.max_age
+            or current.subjects != config.subjects
+        ):
+            # Replicas and storage cannot change in place; everything else may.
+            config.num_replicas = current.num_replicas
+            config.storage = current.storage
+            await js.update_stream(config)
+            log.info("stream updated", extra={"stream": name})
+    for stream, durable in DURABLES:
+        try:
+            await js.consumer_info(stream, durable)
+        except NotFoundError:
+            await js.add_consumer(stream, durable_config(durable))
+            log.info("durable created", extra={"stream": stream, "durable": durable})

@@ -1,0 +1,105 @@
+"""The life of a service process: connect, provision, serve, and stop gracefully.
+
+Each service's app.py builds its parts (handlers, consumers, request servers, HTTP routes) and
+hands them to `serve`, which owns the order of start-up and shutdown:
+start: HTTP (so /healthz answers at once) → request servers → consumers and background tasks;
+stop (SIGTERM): request servers stop taking requests → consumers stop fetching, finish and settle
+their batch → background tasks cancelled → NATS drained (pending acks flushed) → HTTP stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from swarmscope_service.consumer import BatchConsumer
+from swarmscope_service.health import HttpServer
+from swarmscope_service.nats_setup import StreamSettings, connect, provision
+from swarmscope_service.request_reply import RequestServer
+from swarmscope_service.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+async def connect_and_provision(settings: ServiceSettings, name: str) -> tuple[NatsClient, JetStreamContext]:
+    """Connects to NATS (retrying) and provisions streams and durables from the settings."""
+    nc = await connect(settings.nats_servers(), name=name)
+    js = nc.jetstream()
+    await provision(
+        js,
+        StreamSettings(
+            replicas=settings.stream_replicas,
+            duplicate_window_seconds=settings.dedup_window_seconds,
+            max_age_seconds=settings.stream_max_age_hours * 3600,
+        ),
+    )
+    return nc, js
+
+
+def nats_ready(nc: NatsClient) -> Callable[[], Awaitable[bool]]:
+    """A readiness check: the NATS connection is up."""
+
+    async def check() -> bool:
+        return bool(nc.is_connected)
+
+    return check
+
+
+@dataclass
+class ServiceParts:
+    """What a service runs; app.py fills it in."""
+
+    nc: NatsClient
+    http: HttpServer
+    consumers: Sequence[BatchConsumer] = ()
+    request_servers: Sequence[RequestServer] = ()
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    closers: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+async def serve(parts: ServiceParts, stop: asyncio.Event, *, grace_seconds: float = 20.0) -> None:
+    """Runs the parts until `stop` is set or one of them fails, then shuts down in order."""
+    await parts.http.start()
+    for server in parts.request_servers:
+        await server.start()
+    tasks = [asyncio.create_task(c.run(), name=f"consumer:{c.durable}") for c in parts.consumers]
+    tasks += [asyncio.create_task(b(), name=getattr(b, "__name__", "background")) for b in parts.background]
+    stop_task = asyncio.create_task(stop.wait())
+    failure: BaseException | None = None
+    try:
+        done, _ = await asyncio.wait([stop_task, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stop_task and not task.cancelled() and task.exception() is not None:
+                failure = task.exception()
+                log.error("a service task failed; shutting down", exc_info=failure)
+    finally:
+        stop_task.cancel()
+        for server in parts.request_servers:
+            with contextlib.suppress(Exception):
+                await server.stop()
+        for consumer in parts.consumers:
+            consumer.stop()
+        consumer_tasks = tasks[: len(parts.consumers)]
+        if consumer_tasks:
+            _, pending = await asyncio.wait(consumer_tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+        for task in tasks[len(parts.consumers) :]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for close in parts.closers:
+            with contextlib.suppress(Exception):
+                await close()
+        with contextlib.suppress(Exception):
+            # drain flushes the acks of the last batch before closing.
+            await parts.nc.drain()
+        await parts.http.stop()
+    if failure is not None:
+        raise failure
