@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
 from swarmscope_service.nats_server import NatsServer, start_nats_server
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

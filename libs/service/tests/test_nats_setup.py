@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import nats
 from nats.js.api import StorageType
+
 from swarmscope_schema.subjects import DURABLES, STREAM_SUBJECTS
 from swarmscope_service.nats_setup import STREAM_MAX_MSG_SIZE, StreamSettings, provision
 

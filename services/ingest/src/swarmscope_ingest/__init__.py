@@ -1,0 +1,1 @@
+"""The ingest service: validates, normalizes and redacts raw trace events, then publishes them canonical."""

@@ -1,0 +1,210 @@
+"""The batch consumer loop against a real NATS: ack, nak with delay, dead letters, poison, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
+
+from swarmscope_schema.subjects import (
+    DLQ_ERROR_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_STREAM_SEQ_HEADER,
+    DLQ_SUBJECT_HEADER,
+    DURABLE_INGEST,
+    STREAM_DLQ,
+    STREAM_RAW,
+    DlqReason,
+)
+from swarmscope_service.consumer import (
+    BatchConsumer,
+    ConsumerMetrics,
+    Decision,
+    Delivery,
+    RetryableError,
+)
+from swarmscope_service.nats_server import start_nats_server
+from swarmscope_service.nats_setup import provision
+
+
+@pytest.fixture
+async def js(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[JetStreamContext]:
+    # A server per test: each test starts with empty streams and fresh durables.
+    server = start_nats_server(tmp_path_factory.mktemp("nats-consumer"))
+    nc = await nats.connect(server.url)
+    try:
+        context = nc.jetstream()
+        await provision(context)
+        yield context
+    finally:
+        await nc.close()
+        server.stop()
+
+
+async def publish_raw(js: JetStreamContext, count: int, prefix: str = "m") -> None:
+    futures = [
+        await js.publish_async(f"traces.raw.s1.a1.t{i % 3}", f"{prefix}{i}".encode()) for i in range(count)
+    ]
+    await asyncio.gather(*futures)
+
+
+@dataclass
+class Recorder:
+    """A handler whose decisions are scripted per payload; records every delivery it saw."""
+
+    decide: dict[bytes, Decision] = field(default_factory=dict)
+    seen: list[Delivery] = field(default_factory=list)
+    raise_on_batch: Exception | None = None
+
+    async def __call__(self, batch: Sequence[Delivery]) -> list[Decision]:
+        self.seen.extend(batch)
+        if self.raise_on_batch is not None:
+            error, self.raise_on_batch = self.raise_on_batch, None
+            raise error
+        return [self.decide.get(d.data, Decision.ack()) for d in batch]
+
+
+def make_consumer(js: JetStreamContext, handler: Recorder, **kwargs: float) -> BatchConsumer:
+    return BatchConsumer(
+        js=js,
+        stream=STREAM_RAW,
+        durable=DURABLE_INGEST,
+        handler=handler,
+        metrics=ConsumerMetrics.create(CollectorRegistry()),
+        batch_size=100,
+        fetch_wait=0.1,
+        retry_base_delay=0.05,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def run_until(consumer: BatchConsumer, predicate: object, timeout: float = 20.0) -> None:
+    task = asyncio.create_task(consumer.run())
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate():  # type: ignore[operator]
+                await asyncio.sleep(0.02)
+    finally:
+        consumer.stop()
+        await task
+
+
+async def pending(js: JetStreamContext) -> tuple[int, int]:
+    info = await js.consumer_info(STREAM_RAW, DURABLE_INGEST)
+    return info.num_pending, info.num_ack_pending
+
+
+async def test_acked_messages_are_not_redelivered(js: JetStreamContext) -> None:
+    await publish_raw(js, 250)
+    handler = Recorder()
+    consumer = make_consumer(js, handler)
+    await run_until(consumer, lambda: len(handler.seen) >= 250)
+    await js._nc.flush()
+    assert sorted(d.data for d in handler.seen) == sorted(f"m{i}".encode() for i in range(250))
+    assert len({d.stream_seq for d in handler.seen}) == 250
+    await asyncio.sleep(0.2)
+    assert await pending(js) == (0, 0)
+
+
+async def test_nak_redelivers_after_the_delay(js: JetStreamContext) -> None:
+    await publish_raw(js, 3)
+    handler = Recorder(decide={b"m1": Decision.nak(0.2)})
+    consumer = make_consumer(js, handler)
+
+    def m1_twice() -> bool:
+        return sum(1 for d in handler.seen if d.data == b"m1") >= 2
+
+    await run_until(consumer, m1_twice)
+    redelivered = [d for d in handler.seen if d.data == b"m1"]
+    assert redelivered[0].num_delivered == 1
+    assert redelivered[1].num_delivered == 2
+    assert [d.data for d in handler.seen].count(b"m0") == 1
+
+
+async def test_dead_letters_carry_reason_detail_and_original_payload(js: JetStreamContext) -> None:
+    await publish_raw(js, 5)
+    bad = Decision.dead(DlqReason.SCHEMA_VIOLATION, "data.task_id: Field required\nsecond line")
+    handler = Recorder(decide={b"m2": bad, b"m4": Decision.dead(DlqReason.TOO_LARGE, "2 MiB")})
+    consumer = make_consumer(js, handler)
+    await run_until(consumer, lambda: len(handler.seen) >= 5)
+    dlq = await js.pull_subscribe("traces.dlq.>", stream=STREAM_DLQ)
+    letters = await dlq.fetch(10, timeout=5)
+    by_reason = {m.headers[DLQ_REASON_HEADER]: m for m in letters if m.headers}
+    assert set(by_reason) == {"schema_violation", "too_large"}
+    letter = by_reason["schema_violation"]
+    assert letter.subject == "traces.dlq.schema_violation"
+    assert letter.data == b"m2"
+    assert letter.headers is not None
+    assert letter.headers[DLQ_ERROR_HEADER] == "data.task_id: Field required second line"
+    assert letter.headers[DLQ_SUBJECT_HEADER] == "traces.raw.s1.a1.t2"
+    assert int(letter.headers[DLQ_STREAM_SEQ_HEADER]) == 3
+    await asyncio.sleep(0.2)
+    assert await pending(js) == (0, 0)  # terminated messages are settled, not redelivered
+
+
+async def test_retryable_error_naks_the_batch_and_it_is_processed_later(js: JetStreamContext) -> None:
+    await publish_raw(js, 20)
+    handler = Recorder(raise_on_batch=RetryableError("database down"))
+    consumer = make_consumer(js, handler)
+    await run_until(consumer, lambda: len({d.data for d in handler.seen}) >= 20 and len(handler.seen) >= 40)
+    first = handler.seen[:20]
+    assert all(d.num_delivered == 1 for d in first)
+    assert {d.data for d in handler.seen[20:]} == {d.data for d in first}
+
+
+async def test_a_poison_message_is_dead_lettered_after_max_attempts(js: JetStreamContext) -> None:
+    await publish_raw(js, 1, prefix="poison")
+
+    class Exploding(Recorder):
+        async def __call__(self, batch: Sequence[Delivery]) -> list[Decision]:
+            self.seen.extend(batch)
+            raise ValueError("bug in handler")
+
+    handler = Exploding()
+    consumer = make_consumer(js, handler, max_attempts=3)
+    await run_until(consumer, lambda: len(handler.seen) >= 3)
+    dlq = await js.pull_subscribe("traces.dlq.unprocessable", stream=STREAM_DLQ)
+    letters = await dlq.fetch(1, timeout=5)
+    assert letters[0].data == b"poison0"
+    assert letters[0].headers is not None
+    assert "bug in handler" in letters[0].headers[DLQ_ERROR_HEADER]
+
+
+async def test_stop_finishes_the_batch_in_hand_and_acks_it(js: JetStreamContext) -> None:
+    await publish_raw(js, 100)
+    started = asyncio.Event()
+    release = asyncio.Event()
+    seen: list[bytes] = []
+
+    async def slow(batch: Sequence[Delivery]) -> list[Decision]:
+        started.set()
+        await release.wait()
+        seen.extend(d.data for d in batch)
+        return [Decision.ack()] * len(batch)
+
+    consumer = BatchConsumer(
+        js=js,
+        stream=STREAM_RAW,
+        durable=DURABLE_INGEST,
+        handler=slow,
+        metrics=ConsumerMetrics.create(CollectorRegistry()),
+        batch_size=40,
+        fetch_wait=0.1,
+    )
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(started.wait(), 10)
+    consumer.stop()
+    release.set()
+    await asyncio.wait_for(task, 10)
+    nc: NatsClient = js._nc
+    await nc.flush()
+    num_pending, ack_pending = await pending(js)
+    assert len(seen) == 40  # the batch in hand was finished; no new fetch after stop
+    assert ack_pending == 0
+    assert num_pending == 60

@@ -1,0 +1,40 @@
+"""`make run`: starts the whole system on the embedded default with honcho (CONTRACT §7).
+
+nats-server from the wheel (unless SWARMSCOPE_NATS_URL names a NATS to use), SQLite under .data/,
+every service as its own process from the Procfile, the demo swarm (unless SWARMSCOPE_DEMO=0), and
+a banner with the URL once every service is ready.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from swarmscope_service.settings import DEFAULT_NATS_URL
+
+
+def main() -> None:
+    env = os.environ
+    processes = []
+    if env.get("SWARMSCOPE_NATS_URL"):
+        print(f"using NATS at {env['SWARMSCOPE_NATS_URL']} (SWARMSCOPE_NATS_URL); starting none", flush=True)
+    else:
+        env["SWARMSCOPE_NATS_URL"] = DEFAULT_NATS_URL
+        env["SWARMSCOPE_DEV_NATS_URL"] = DEFAULT_NATS_URL
+        processes.append("nats")
+        print(f"starting nats-server (wheel) at {DEFAULT_NATS_URL}", flush=True)
+    Path(".data").mkdir(exist_ok=True)
+    env.setdefault("SWARMSCOPE_DATABASE_URL", f"sqlite:///{Path('.data/swarmscope.db').resolve()}")
+    env.setdefault("SWARMSCOPE_REPLAY_DATABASE_URL", f"sqlite:///{Path('.data/replay.db').resolve()}")
+    env.setdefault("SWARMSCOPE_LOG_FORMAT", "text")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    processes += ["ingest", "store", "replay", "gateway", "ready"]
+    if env.get("SWARMSCOPE_DEMO", "1") != "0":
+        processes.append("demo")
+    honcho = str(Path(sys.executable).parent / "honcho")
+    os.execv(honcho, [honcho, "-f", "Procfile", "start", *processes])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Ingest settings: the shared service settings plus the HTTP port and what to redact."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from swarmscope_service.settings import ServiceSettings
+
+# CONTRACT-level defaults named by issue 3, plus the spellings of the same secrets that a key-part
+# match would otherwise miss (`apikey` is one part, `cookies` is not `cookie`). See redaction.py for
+# the matching rule.
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "password",
+    "passwords",
+    "passwd",
+    "secret",
+    "secrets",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "cookie",
+    "cookies",
+    "private_key",
+)
+
+
+class IngestSettings(ServiceSettings):
+    """`SWARMSCOPE_*` settings of the ingest service."""
+
+    model_config = SettingsConfigDict(env_prefix="SWARMSCOPE_", frozen=True, extra="ignore")
+
+    ingest_port: int = Field(default=8101, ge=0, le=65535, description="HTTP port of /healthz etc.")
+    redact_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_REDACT_KEYS,
+        description="comma-separated key patterns whose values are replaced by [REDACTED]; empty = none",
+    )
+    publish_timeout_seconds: float = Field(
+        default=10.0, gt=0.0, le=120.0, description="bound on waiting for TRACES to acknowledge a batch"
+    )
+
+    @field_validator("redact_keys", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
