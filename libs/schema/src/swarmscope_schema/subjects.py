@@ -15,6 +15,8 @@ RAW_PREFIX = "traces.raw"
 EVENTS_PREFIX = "traces.events"
 DLQ_PREFIX = "traces.dlq"
 NO_AGENT_TOKEN = "_"
+# The session swarmscope reports on itself in (performance alerts of its own services).
+SYSTEM_SESSION_ID = "_system"
 
 STREAM_RAW = "TRACES_RAW"
 STREAM_EVENTS = "TRACES"

@@ -13,6 +13,7 @@ replicas): aggregate with `max by (durable)`, never `sum`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -180,14 +181,10 @@ class LagPoller:
             self.metrics.redelivered,
             self.metrics.waiting,
         ):
-            try:
+            with contextlib.suppress(KeyError):
                 gauge.remove(stream, durable)
-            except KeyError:
-                pass
 
     def _forget_stream(self, stream: str) -> None:
         for gauge in (self.metrics.stream_messages, self.metrics.stream_bytes, self.metrics.stream_last_seq):
-            try:
+            with contextlib.suppress(KeyError):
                 gauge.remove(stream)
-            except KeyError:
-                pass
