@@ -113,6 +113,10 @@ class EventsQuery(Request):
     q: str | None = Field(default=None, max_length=200, description="text search in data")
     from_ts: float | None = None
     to_ts: float | None = None
+    cursor: str | None = Field(
+        default=None,
+        description="next_cursor of the previous page; continues in the page's order (asc or desc)",
+    )
 
 
 class EventRef(Request):
