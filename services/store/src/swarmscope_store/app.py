@@ -1,0 +1,139 @@
+"""Wiring of the store service: the only place its parts are put together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from nats.aio.client import Client as NatsClient
+from prometheus_client import CollectorRegistry
+
+from swarmscope_schema.subjects import (
+    DURABLE_STORE,
+    DURABLE_STORE_DLQ,
+    STORE_REQUEST_PREFIX,
+    STREAM_DLQ,
+    STREAM_EVENTS,
+)
+from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
+from swarmscope_service.health import HttpServer, health_app
+from swarmscope_service.lag import LagPoller
+from swarmscope_service.nats_setup import StreamSettings, provision
+from swarmscope_service.request_reply import RequestServer
+from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
+from swarmscope_service.settings import load_settings
+from swarmscope_store.backend import StoreBackend
+from swarmscope_store.config import StoreSettings
+from swarmscope_store.database import open_until_ready
+from swarmscope_store.graph import GraphBuilder
+from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
+from swarmscope_store.metrics import StoreMetrics
+from swarmscope_store.ops import store_operations
+from swarmscope_store.queries import StoreQueries
+from swarmscope_store.retention import RetentionJob
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "swarmscope-store"
+
+
+async def main(
+    stop: asyncio.Event,
+    settings: StoreSettings | None = None,
+    nc: NatsClient | None = None,
+    backend: StoreBackend | None = None,
+    http_port: int | None = None,
+) -> None:
+    """Runs the store until `stop` is set. A passed backend or NATS connection is used as is."""
+    settings = settings or load_settings(StoreSettings)
+    owns_backend = backend is None
+    if backend is None:
+        backend = await open_until_ready(
+            settings.database_url,
+            stop,
+            pool_size=settings.store_pool_size,
+            migrate=settings.store_migrate_on_start,
+        )
+        if backend is None:
+            return
+    elif settings.store_migrate_on_start:
+        await backend.migrate()
+    if nc is None:
+        nc, js = await connect_and_provision(settings, SERVICE_NAME)
+    else:
+        js = nc.jetstream()
+        await provision(
+            js,
+            StreamSettings(
+                replicas=settings.stream_replicas,
+                duplicate_window_seconds=settings.dedup_window_seconds,
+                max_age_seconds=settings.stream_max_age_hours * 3600,
+            ),
+        )
+    registry = CollectorRegistry()
+    consumer_metrics = ConsumerMetrics.create(registry)
+    metrics = StoreMetrics.create(registry)
+    connection = nc
+
+    def budget() -> int:
+        return int(connection.max_payload)
+
+    queries = StoreQueries(backend, budget)
+    graphs = GraphBuilder(backend, budget)
+    events = BatchConsumer(
+        js=js,
+        stream=STREAM_EVENTS,
+        durable=DURABLE_STORE,
+        handler=EventsHandler(
+            backend, metrics, retention_hours=settings.retention_hours, durable=DURABLE_STORE
+        ),
+        metrics=consumer_metrics,
+        batch_size=settings.batch_size,
+        fetch_wait=settings.fetch_wait_seconds,
+        max_attempts=settings.max_attempts,
+    )
+    dead_letters = BatchConsumer(
+        js=js,
+        stream=STREAM_DLQ,
+        durable=DURABLE_STORE_DLQ,
+        handler=DeadLetterHandler(backend, metrics, durable=DURABLE_STORE_DLQ),
+        metrics=consumer_metrics,
+        batch_size=min(settings.batch_size, 100),
+        fetch_wait=settings.fetch_wait_seconds,
+        max_attempts=settings.max_attempts,
+    )
+    retention = RetentionJob(
+        backend,
+        metrics,
+        retention_hours=settings.retention_hours,
+        interval=settings.retention_interval_seconds,
+    )
+    lag = LagPoller.for_registry(
+        js,
+        [(STREAM_EVENTS, DURABLE_STORE), (STREAM_DLQ, DURABLE_STORE_DLQ)],
+        registry,
+        interval=settings.store_lag_interval_seconds,
+    )
+    http = HttpServer(
+        health_app(registry, {"nats": nats_ready(nc), "database": backend.ping}),
+        settings.http_host,
+        settings.store_port if http_port is None else http_port,
+    )
+    closers = [backend.close] if owns_backend else []
+    parts = ServiceParts(
+        nc=nc,
+        http=http,
+        consumers=[events, dead_letters],
+        request_servers=[
+            RequestServer(
+                nc, STORE_REQUEST_PREFIX, store_operations(queries, graphs), registry, queue="store"
+            )
+        ],
+        background=[retention.run, lag.run],
+        closers=closers,
+    )
+    log.info(
+        "store starting",
+        extra={"backend": backend.name, "port": settings.store_port, "nats": settings.nats_url},
+    )
+    await serve(parts, stop, grace_seconds=settings.shutdown_grace_seconds)
