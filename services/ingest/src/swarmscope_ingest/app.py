@@ -1,0 +1,78 @@
+"""Wiring of the ingest service: the only place its parts are put together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from nats.aio.client import Client as NatsClient
+from prometheus_client import CollectorRegistry
+
+from swarmscope_ingest.config import IngestSettings
+from swarmscope_ingest.handler import IngestHandler
+from swarmscope_ingest.metrics import IngestMetrics
+from swarmscope_ingest.redaction import Redactor
+from swarmscope_schema.subjects import DURABLE_INGEST, STREAM_RAW
+from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
+from swarmscope_service.health import HttpServer, health_app
+from swarmscope_service.nats_setup import StreamSettings, provision
+from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
+from swarmscope_service.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "swarmscope-ingest"
+
+
+async def main(
+    stop: asyncio.Event, settings: IngestSettings | None = None, nc: NatsClient | None = None
+) -> None:
+    """Runs ingest until `stop` is set: durable `ingest` on TRACES_RAW → canonical events on TRACES."""
+    settings = settings or load_settings(IngestSettings)
+    if nc is None:
+        nc, js = await connect_and_provision(settings, SERVICE_NAME)
+    else:
+        js = nc.jetstream()
+        await provision(
+            js,
+            StreamSettings(
+                replicas=settings.stream_replicas,
+                duplicate_window_seconds=settings.dedup_window_seconds,
+                max_age_seconds=settings.stream_max_age_hours * 3600,
+            ),
+        )
+    registry = CollectorRegistry()
+    handler = IngestHandler(
+        js,
+        Redactor(settings.redact_keys),
+        IngestMetrics.create(registry),
+        publish_timeout=settings.publish_timeout_seconds,
+    )
+    consumer = BatchConsumer(
+        js=js,
+        stream=STREAM_RAW,
+        durable=DURABLE_INGEST,
+        handler=handler,
+        metrics=ConsumerMetrics.create(registry),
+        batch_size=settings.batch_size,
+        fetch_wait=settings.fetch_wait_seconds,
+        max_attempts=settings.max_attempts,
+    )
+    http = HttpServer(
+        health_app(registry, {"nats": nats_ready(nc)}), settings.http_host, settings.ingest_port
+    )
+    log.info(
+        "ingest starting",
+        extra={
+            "nats": settings.nats_servers(),
+            "port": settings.ingest_port,
+            "batch_size": settings.batch_size,
+            "redact_keys": list(settings.redact_keys),
+        },
+    )
+    await serve(
+        ServiceParts(nc=nc, http=http, consumers=[consumer]),
+        stop,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    log.info("ingest stopped")

@@ -1,0 +1,133 @@
+"""The ingest handler: one batch of raw messages in, canonical events out on TRACES, one decision each.
+
+Every message is checked and prepared first (no I/O); the good ones are published together,
+pipelined, and only once TRACES has acknowledged all of them does the batch say `ack`. If any
+publish is not acknowledged the whole batch is retried (RetryableError → nak with backoff):
+`Nats-Msg-Id` makes the republish of the events that did land a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from nats.js import JetStreamContext
+
+from swarmscope_ingest.canonical import CanonicalEvent, canonicalize
+from swarmscope_ingest.metrics import IngestMetrics
+from swarmscope_ingest.redaction import Redactor
+from swarmscope_ingest.validation import Rejected, parse_payload, validate_event
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_EVENTS, DlqReason
+from swarmscope_service.consumer import Decision, Delivery, RetryableError
+from swarmscope_service.publishing import Outgoing, publish_all
+
+log = logging.getLogger(__name__)
+
+
+def prepare(delivery: Delivery, redactor: Redactor, now_ms: float) -> CanonicalEvent | Rejected:
+    """Checks one raw message and builds its canonical event. Never raises.
+
+    `received_at` is the moment TRACES_RAW stored the message (JetStream's timestamp), so a
+    redelivered message yields the identical canonical event; `now_ms` stands in when it is unknown.
+    """
+    try:
+        raw = parse_payload(delivery.data)
+        if isinstance(raw, Rejected):
+            return raw
+        event = validate_event(raw, delivery.subject)
+        if isinstance(event, Rejected):
+            return event
+        received_at = delivery.timestamp_ns / 1e6 if delivery.timestamp_ns else now_ms
+        return canonicalize(event, received_at, redactor)
+    except Exception as exc:
+        # A flaw on our side (an alias adapter meeting a shape it never saw): the message is kept in
+        # the DLQ for a fix and a replay, and the line does not stop.
+        log.warning(
+            "could not normalize event",
+            extra={"subject": delivery.subject, "stream_seq": delivery.stream_seq, "error": repr(exc)},
+        )
+        return Rejected(DlqReason.UNPROCESSABLE, f"event could not be normalized: {exc!r}")
+
+
+class IngestHandler:
+    """The batch handler the `ingest` durable runs."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        redactor: Redactor,
+        metrics: IngestMetrics,
+        *,
+        publish_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._js = js
+        self._redactor = redactor
+        self._metrics = metrics
+        self._publish_timeout = publish_timeout
+        self._clock = clock
+
+    async def __call__(self, deliveries: Sequence[Delivery]) -> list[Decision]:
+        started = time.perf_counter()
+        now_ms = self._clock() * 1000.0
+        decisions: list[Decision] = []
+        events: list[CanonicalEvent] = []
+        seen: set[str] = set()
+        batch_duplicates = 0
+        for delivery in deliveries:
+            result = prepare(delivery, self._redactor, now_ms)
+            if isinstance(result, Rejected):
+                decisions.append(Decision.dead(result.reason, result.detail))
+                continue
+            decisions.append(Decision.ack())
+            if result.msg_id in seen:
+                # The same event twice in one batch: JetStream would drop the second anyway.
+                batch_duplicates += 1
+                continue
+            seen.add(result.msg_id)
+            events.append(result)
+        published = time.perf_counter()
+        self._metrics.stage_seconds.labels("validate").observe(published - started)
+        if events:
+            await self._publish(events)
+            self._metrics.stage_seconds.labels("publish").observe(time.perf_counter() - published)
+        if batch_duplicates:
+            self._metrics.duplicates.inc(batch_duplicates)
+        return decisions
+
+    async def _publish(self, events: Sequence[CanonicalEvent]) -> None:
+        outgoing = [
+            Outgoing(
+                subject=event.subject,
+                payload=event.payload,
+                headers={MSG_ID_HEADER: event.msg_id},
+                stream=STREAM_EVENTS,
+            )
+            for event in events
+        ]
+        try:
+            acks = await publish_all(self._js, outgoing, timeout=self._publish_timeout)
+        except Exception as exc:
+            # Any failure to publish (no ack, NATS reconnecting, stalled) passes; none is the
+            # message's fault, so none may dead-letter it.
+            raise RetryableError(f"canonical publish failed: {exc!r}") from exc
+        if len(acks) != len(events):
+            raise RetryableError(f"{len(events) - len(acks)} canonical publishes were not acknowledged")
+        acked_at = self._clock()
+        accepted = duplicates = redacted = 0
+        latency = self._metrics.latency
+        for event, ack in zip(events, acks, strict=True):
+            if ack.duplicate:
+                duplicates += 1
+                continue
+            accepted += 1
+            redacted += event.redacted
+            # Producer clocks run ahead sometimes; a negative latency is noise, not information.
+            latency.observe(max(acked_at - event.timestamp_ms / 1000.0, 0.0))
+        if accepted:
+            self._metrics.accepted.inc(accepted)
+        if duplicates:
+            self._metrics.duplicates.inc(duplicates)
+        if redacted:
+            self._metrics.redacted.inc(redacted)
