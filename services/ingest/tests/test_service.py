@@ -326,6 +326,7 @@ async def test_health_readiness_and_metrics(nc: NatsClient, start_ingest: StartI
         "swarmscope_ingest_stage_seconds",
         "swarmscope_consumer_dead_letters",
         "swarmscope_consumer_batch_size",
+        "swarmscope_consumer_pending_messages",
     } <= names
 
 

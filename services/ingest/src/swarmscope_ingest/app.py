@@ -15,6 +15,7 @@ from swarmscope_ingest.redaction import Redactor
 from swarmscope_schema.subjects import DURABLE_INGEST, STREAM_RAW
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
+from swarmscope_service.lag import LagPoller
 from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 from swarmscope_service.settings import load_settings
@@ -58,6 +59,10 @@ async def main(
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
     )
+    # Backlog and unacked counts read from JetStream: what KEDA and the lag alerts watch.
+    lag = LagPoller.for_registry(
+        js, [(STREAM_RAW, DURABLE_INGEST)], registry, interval=settings.ingest_lag_interval_seconds
+    )
     http = HttpServer(
         health_app(registry, {"nats": nats_ready(nc)}), settings.http_host, settings.ingest_port
     )
@@ -71,7 +76,7 @@ async def main(
         },
     )
     await serve(
-        ServiceParts(nc=nc, http=http, consumers=[consumer]),
+        ServiceParts(nc=nc, http=http, consumers=[consumer], background=[lag.run]),
         stop,
         grace_seconds=settings.shutdown_grace_seconds,
     )

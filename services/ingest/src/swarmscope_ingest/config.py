@@ -42,6 +42,10 @@ class IngestSettings(ServiceSettings):
         default=10.0, gt=0.0, le=120.0, description="bound on waiting for TRACES to acknowledge a batch"
     )
 
+    ingest_lag_interval_seconds: float = Field(
+        default=5.0, gt=0.0, description="how often the ingest durable's pending counts are read"
+    )
+
     @field_validator("redact_keys", mode="before")
     @classmethod
     def _split_patterns(cls, value: Any) -> Any:
