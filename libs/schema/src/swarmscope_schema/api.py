@@ -245,6 +245,7 @@ class StateDiff(ApiModel):
     from_seq: int
     to_seq: int
     changes: list[StateChange]
+    truncated: bool = Field(default=False, description="true when changes were capped")
 
 
 class StepResult(ApiModel):
@@ -281,6 +282,10 @@ class BreakpointHit(ApiModel):
     condition: str | None = Field(default=None, description="the condition that held")
     condition_index: int | None = None
     scanned: int = Field(description="events evaluated")
+    evaluation_errors: int = Field(
+        default=0, description="evaluations that failed (e.g. a missing key) and so did not hold"
+    )
+    first_error: str | None = Field(default=None, description="the first of those failures")
 
 
 class WatchValue(ApiModel):
