@@ -1,0 +1,441 @@
+"""The `swarmscope` command: demo, tail, export, import.
+
+    swarmscope demo --sessions 3 --rate 50 --seed 7     # realistic swarms published to NATS
+    swarmscope demo --loop --rate 40                     # continuous live data (make run)
+    swarmscope tail --session swarm-demo-0007            # live events in the terminal
+    swarmscope export swarm-demo-0007 -o run.jsonl       # a session's events as JSON Lines
+    swarmscope import run.jsonl                          # events back in (republished to ingest)
+
+Event text is untrusted (LLM output, tool args): it is printed as plain text, never interpreted as
+terminal markup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import orjson
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from swarmscope.demo import AGENT_TYPES, DEFAULT_AGENTS, run_live_session
+from swarmscope.gateway_client import GatewayClient, GatewayError
+from swarmscope.tracer import default_gateway_url, default_nats_url
+
+_TYPE_STYLES = {
+    "agent_method": "green",
+    "communication": "blue",
+    "error": "bold red",
+    "tool_call": "cyan",
+    "llm_call": "magenta",
+    "decision": "yellow",
+}
+
+
+def _type_style(event_type: str, phase: str) -> str:
+    if phase == "error":
+        return "bold red"
+    if event_type.startswith("task_"):
+        return "dark_orange"
+    if event_type.startswith("memory_"):
+        return "purple"
+    return _TYPE_STYLES.get(event_type, "grey70")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value, default=repr).decode()
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarize(event: dict[str, Any]) -> str:
+    """A one-line human summary of an event's payload."""
+    data = event.get("data") or {}
+    kind = event.get("type", "")
+    if kind == "tool_call":
+        extra = f" exit={data['exit_code']}" if data.get("exit_code") is not None else ""
+        return f"{data.get('tool')} {_short(data.get('args'), 60)}{extra}"
+    if kind == "llm_call":
+        tokens = ""
+        if data.get("input_tokens") is not None:
+            tokens = f" {data.get('input_tokens')}→{data.get('output_tokens')} tok ${data.get('cost_usd', 0)}"
+        return f"{data.get('model')}{tokens}"
+    if kind == "communication":
+        message = data.get("message") or {}
+        to = ",".join(str(t) for t in message.get("to") or []) or "*"
+        return f"{message.get('from')} → {to} [{message.get('type') or data.get('event') or ''}] {_short(message.get('content'), 50)}"
+    if kind.startswith("task_"):
+        rest = {k: v for k, v in data.items() if k not in ("task_id", "stack")}
+        return f"{data.get('task_id')} {_short(rest, 70)}"
+    if kind.startswith("memory_"):
+        version = data.get("version", data.get("version_read"))
+        return f"{data.get('namespace') or ''}/{data.get('key')}" + (
+            f" v{version}" if version is not None else ""
+        )
+    if kind == "decision":
+        return f"{data.get('kind')} → {_short(data.get('chosen'), 50)}"
+    if kind == "error":
+        return _short(data.get("message"), 100)
+    return _short(data, 90)
+
+
+def event_line(event: dict[str, Any]) -> Text:
+    """A colored, markup-free line for one stored event."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(float(event.get("timestamp", 0)) / 1000.0))
+    millis = int(float(event.get("timestamp", 0)) % 1000)
+    phase = str(event.get("phase", "complete"))
+    kind = str(event.get("type", "?"))
+    line = Text()
+    line.append(f"{stamp}.{millis:03d} ", style="dim")
+    line.append(f"{event.get('seq', ''):>7} ", style="dim")
+    line.append(f"{_short(event.get('session_id', ''), 24):<24} ", style="bright_black")
+    line.append(f"{_short(event.get('agent_id') or '-', 10):<10} ", style="bold")
+    label = kind if phase == "complete" else f"{kind}:{phase}"
+    line.append(f"{label:<24} ", style=_type_style(kind, phase))
+    line.append(summarize(event))
+    return line
+
+
+# ---------------------------------------------------------------------------------------- demo --
+
+
+def _stop_on_sigterm() -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()]
+    unknown = [a for a in agents if a not in AGENT_TYPES]
+    if unknown:
+        console.print(
+            Text(f"unknown agent types {unknown}; choose from {', '.join(AGENT_TYPES)}", style="red")
+        )
+        return 2
+    base_seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10_000)
+    run_tag = time.strftime("%m%d-%H%M%S")
+    _stop_on_sigterm()
+    console.print(
+        Text(
+            f"demo swarm → NATS {args.nats_url} · agents {','.join(agents)} · "
+            f"{'loop' if args.loop else f'{args.sessions} session(s)'} · "
+            f"{args.rate or 'max'} events/s · seed {base_seed}"
+        )
+    )
+    totals = {"sessions": 0, "events": 0, "published": 0, "lost": 0}
+    index = 0
+    interactive = console.is_terminal and not args.quiet
+    try:
+        while args.loop or index < args.sessions:
+            seed = base_seed + index
+            session_id = (
+                args.session_id
+                if (args.session_id and not args.loop and args.sessions == 1)
+                else (f"{args.prefix}-{run_tag}-{index + 1:03d}")
+            )
+            if interactive:
+                with Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=console,
+                    transient=True,
+                ) as progress:
+                    bar = progress.add_task(session_id, total=None)
+
+                    def update(done: int, total: int, bar: Any = bar, progress: Progress = progress) -> None:
+                        progress.update(bar, completed=done, total=total)
+
+                    result = run_live_session(
+                        seed,
+                        session_id,
+                        nats_url=args.nats_url,
+                        rate=args.rate or None,
+                        agents=agents,
+                        on_event=update,
+                    )
+            else:
+                result = run_live_session(
+                    seed, session_id, nats_url=args.nats_url, rate=args.rate or None, agents=agents
+                )
+            totals["sessions"] += 1
+            totals["events"] += result.events
+            totals["published"] += result.published
+            totals["lost"] += result.lost
+            status = Text(
+                f"{result.session_id}: {result.published}/{result.events} events published "
+                f"in {result.seconds:.1f}s (seed {seed})",
+                style="green" if result.lost == 0 else "yellow",
+            )
+            if result.lost:
+                status.append(
+                    f" · {result.lost} lost (is NATS and ingest running at {args.nats_url}?)", style="red"
+                )
+            console.print(status)
+            index += 1
+    except KeyboardInterrupt:
+        console.print(Text("stopped", style="dim"))
+    gateway = default_gateway_url()
+    console.print(
+        Text(
+            f"{totals['sessions']} session(s), {totals['published']}/{totals['events']} events published; "
+            f"browse them at {gateway}/"
+        )
+    )
+    return 0 if totals["lost"] == 0 else 1
+
+
+# ---------------------------------------------------------------------------------------- tail --
+
+
+def cmd_tail(args: argparse.Namespace, console: Console, client: GatewayClient) -> int:
+    shown = 0
+    _stop_on_sigterm()
+    deadline = time.monotonic() + args.duration if args.duration else None
+
+    def stop() -> bool:
+        return (args.max_events is not None and shown >= args.max_events) or (
+            deadline is not None and time.monotonic() > deadline
+        )
+
+    if not args.json:
+        what = f"session {args.session}" if args.session else "all sessions"
+        console.print(
+            Text(f"following {what} at {client.base_url} (Ctrl-C to stop)", style="dim"), highlight=False
+        )
+    out = sys.stdout.buffer
+    lines = Console(highlight=False, soft_wrap=True)
+    try:
+        for event in client.stream(
+            session=args.session, agent=args.agent, type=args.type, after_seq=args.after_seq, stop=stop
+        ):
+            if args.json:
+                out.write(orjson.dumps(event) + b"\n")
+                out.flush()
+            else:
+                lines.print(event_line(event))
+            shown += 1
+            if stop():
+                break
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+# ------------------------------------------------------------------------------ export, import --
+
+
+def cmd_export(args: argparse.Namespace, console: Console, client: GatewayClient) -> int:
+    summary = client.session(args.session)
+    total = int(summary.get("event_count") or 0) or None
+    to_stdout = args.output in (None, "-")
+    target: IO[bytes]
+    with contextlib.ExitStack() as stack:
+        if to_stdout:
+            target = sys.stdout.buffer
+        else:
+            path = Path(args.output)
+            partial = path.with_name(path.name + ".part")
+            target = stack.enter_context(partial.open("wb"))
+        with Progress(
+            TextColumn("export {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=args.quiet or not console.is_terminal,
+        ) as progress:
+            bar = progress.add_task(args.session, total=total)
+            count = client.export(args.session, target, on_line=lambda n: progress.update(bar, completed=n))
+            progress.update(bar, completed=count, total=count)
+    if not to_stdout:
+        partial.replace(path)
+        console.print(Text(f"{count} events of {args.session} written to {path}"))
+    return 0
+
+
+def _check_jsonl(path: Path, console: Console, quiet: bool) -> list[tuple[int, str]]:
+    """Lines that are not JSON objects (line number, problem); the upload is refused if any."""
+    problems: list[tuple[int, str]] = []
+    size = path.stat().st_size
+    with (
+        Progress(
+            TextColumn("check {task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            console=console,
+            transient=True,
+            disable=quiet or not console.is_terminal,
+        ) as progress,
+        path.open("rb") as source,
+    ):
+        bar = progress.add_task(path.name, total=size)
+        for number, line in enumerate(source, start=1):
+            progress.advance(bar, len(line))
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                problems.append((number, f"not valid JSON: {exc}"))
+                continue
+            if not isinstance(value, dict):
+                problems.append((number, "not a JSON object"))
+    return problems
+
+
+def cmd_import(args: argparse.Namespace, console: Console, client: GatewayClient) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        console.print(Text(f"no such file: {path}", style="red"))
+        return 2
+    problems = _check_jsonl(path, console, args.quiet)
+    if problems:
+        console.print(
+            Text(
+                f"{path} has {len(problems)} line(s) that are not JSON objects; nothing was sent:",
+                style="red",
+            )
+        )
+        for number, problem in problems[:10]:
+            console.print(Text(f"  line {number}: {problem}"))
+        return 2
+    with Progress(
+        TextColumn("import {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.quiet or not console.is_terminal,
+    ) as progress:
+        bar = progress.add_task(path.name, total=path.stat().st_size)
+        report = client.import_file(
+            path, session_id=args.session_id, on_bytes=lambda n: progress.advance(bar, n)
+        )
+    accepted, rejected = report.get("accepted", 0), report.get("rejected", 0)
+    console.print(
+        Text(f"{accepted} events accepted, {rejected} rejected (of {report.get('lines', '?')} lines)")
+    )
+    if rejected:
+        table = Table("line", "code", "message")
+        for reject in report.get("rejects", [])[:20]:
+            table.add_row(
+                str(reject.get("line", reject.get("index", ""))),
+                str(reject.get("code")),
+                Text(str(reject.get("message"))),
+            )
+        console.print(table)
+    return 0 if not rejected else 1
+
+
+# ----------------------------------------------------------------------------------------- main --
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swarmscope", description="swarmscope: trace and debug multi-agent LLM swarms"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="publish realistic Claude-Flow-style swarm sessions to NATS")
+    demo.add_argument("--sessions", type=int, default=1, help="how many sessions (default 1)")
+    demo.add_argument(
+        "--rate", type=float, default=50.0, help="events per second per session; 0 = as fast as possible"
+    )
+    demo.add_argument(
+        "--loop", action="store_true", help="start new sessions for ever (live data for make run)"
+    )
+    demo.add_argument("--seed", type=int, default=None, help="seed of the first session (repeatable stories)")
+    demo.add_argument(
+        "--agents",
+        default=",".join(DEFAULT_AGENTS),
+        help=f"agent types, comma-separated, from: {', '.join(AGENT_TYPES)}",
+    )
+    demo.add_argument(
+        "--nats-url",
+        default=default_nats_url(),
+        help="default $SWARMSCOPE_NATS_URL or nats://127.0.0.1:14222",
+    )
+    demo.add_argument("--prefix", default="swarm-demo", help="session id prefix")
+    demo.add_argument("--session-id", default=None, help="session id (a single session only)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    def gateway_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--gateway-url",
+            default=default_gateway_url(),
+            help="default $SWARMSCOPE_GATEWAY_URL or http://127.0.0.1:8000",
+        )
+        p.add_argument(
+            "--api-key", default=os.environ.get("SWARMSCOPE_API_KEY"), help="default $SWARMSCOPE_API_KEY"
+        )
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    tail = sub.add_parser("tail", help="follow events live from the gateway's stream")
+    tail.add_argument("--session", help="one session (default: all)")
+    tail.add_argument("--agent", help="agent id(s), comma-separated")
+    tail.add_argument("--type", help="event type(s), comma-separated")
+    tail.add_argument("--after-seq", type=int, default=None, help="start after this seq (default: from now)")
+    tail.add_argument("--json", action="store_true", help="print events as JSON Lines")
+    tail.add_argument("--max-events", type=int, default=None, help="stop after this many events")
+    tail.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    gateway_options(tail)
+
+    export = sub.add_parser("export", help="download a session's events as JSON Lines")
+    export.add_argument("session", help="session id")
+    export.add_argument("-o", "--output", default=None, help="file to write (default: standard output)")
+    gateway_options(export)
+
+    imp = sub.add_parser("import", help="upload a JSON Lines file of events (republished into ingest)")
+    imp.add_argument("file", help="JSON Lines file, one event per line")
+    imp.add_argument("--session-id", default=None, help="import every event into this session instead")
+    gateway_options(imp)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True, soft_wrap=True)
+    if args.command == "demo":
+        if args.sessions < 1 or args.rate < 0:
+            console.print(Text("--sessions must be ≥ 1 and --rate ≥ 0", style="red"))
+            return 2
+        return cmd_demo(args, console)
+    commands = {"tail": cmd_tail, "export": cmd_export, "import": cmd_import}
+    with GatewayClient(args.gateway_url, api_key=args.api_key) as client:
+        try:
+            return commands[args.command](args, console, client)
+        except GatewayError as exc:
+            console.print(Text(f"error: {exc}", style="red"))
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

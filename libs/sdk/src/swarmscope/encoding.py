@@ -1,0 +1,220 @@
+"""Turning a buffered event into wire bytes, off the caller's path: redact, truncate if asked, encode.
+
+Redaction follows `swarmscope_schema.redaction`, the rule ingest applies too, and never modifies the
+agent's own objects (copy on write). Values are kept whole: an event is only cut when truncation was
+asked for (`max_value_bytes`), and then every cut string says so (`…[truncated N bytes]`) and the
+event carries `metadata.truncated = true`. Anything JSON cannot express (objects, sets, bytes, huge
+integers, cycles) is encoded as its text rather than lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import decimal
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from swarmscope_schema.codec import MAX_EVENT_BYTES
+from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS, KeyMatcher, redacted_copy
+from swarmscope_schema.subjects import raw_subject
+
+TRUNCATION_MARK = "…[truncated {n} bytes]"
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_MAX_DEPTH = 200
+
+
+def json_default(value: Any) -> Any:
+    """orjson's fallback: a JSON-ready form of what it cannot encode by itself."""
+    if isinstance(value, (set, frozenset)):
+        try:
+            return sorted(value)
+        except TypeError:
+            return list(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(raw).decode("ascii")}
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, BaseException):
+        return {"type": type(value).__name__, "message": str(value)}
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        try:
+            return model_dump(mode="json")
+        except Exception:
+            return repr(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        return list(value)
+    return repr(value)
+
+
+def _plain(value: Any, depth: int, seen: set[int]) -> Any:
+    """A JSON-safe copy of a value orjson refused (a cycle, a huge integer, too deep)."""
+    if depth <= 0:
+        return repr(value)[:10_000]
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if isinstance(value, (datetime.datetime, datetime.date, uuid.UUID, enum.Enum)):
+        return str(value.value if isinstance(value, enum.Enum) else value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        marker = id(value)
+        if marker in seen:
+            return "[cycle]"
+        seen.add(marker)
+        try:
+            if isinstance(value, dict):
+                return {str(k): _plain(v, depth - 1, seen) for k, v in value.items()}
+            return [_plain(v, depth - 1, seen) for v in value]
+        finally:
+            seen.discard(marker)
+    converted = json_default(value)
+    if converted is value or isinstance(converted, str):
+        return converted
+    return _plain(converted, depth - 1, seen)
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes of anything: orjson, and a tolerant conversion when orjson refuses."""
+    try:
+        return orjson.dumps(value, default=json_default, option=_ORJSON_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        return orjson.dumps(_plain(value, _MAX_DEPTH, set()), option=_ORJSON_OPTIONS)
+
+
+def _truncate(value: Any, limit: int, depth: int = _MAX_DEPTH) -> tuple[Any, int]:
+    """Copy on write: strings longer than `limit` UTF-8 bytes cut and marked; returns bytes cut."""
+    if isinstance(value, str):
+        if len(value) <= limit // 4:
+            return value, 0
+        raw = value.encode("utf-8", "surrogatepass")
+        if len(raw) <= limit:
+            return value, 0
+        kept = raw[:limit].decode("utf-8", "ignore")
+        cut = len(raw) - len(kept.encode("utf-8", "surrogatepass"))
+        return kept + TRUNCATION_MARK.format(n=cut), cut
+    if depth <= 0:
+        return value, 0
+    if isinstance(value, dict):
+        out: dict[Any, Any] | None = None
+        total = 0
+        for key, child in value.items():
+            if not isinstance(child, (str, dict, list, tuple)):
+                continue
+            new, cut = _truncate(child, limit, depth - 1)
+            if cut:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+                total += cut
+        return (value if out is None else out), total
+    if isinstance(value, (list, tuple)):
+        items: list[Any] | None = None
+        total = 0
+        for index, child in enumerate(value):
+            if not isinstance(child, (str, dict, list, tuple)):
+                continue
+            new, cut = _truncate(child, limit, depth - 1)
+            if cut:
+                if items is None:
+                    items = list(value)
+                items[index] = new
+                total += cut
+        return (value if items is None else items), total
+    return value, 0
+
+
+@dataclasses.dataclass(slots=True)
+class Encoded:
+    """One event ready for the wire."""
+
+    event_id: str
+    subject: str
+    payload: bytes
+    rank: int
+    event_type: str
+
+
+class EventEncoder:
+    """Redacts, optionally truncates, and encodes events; caches subjects."""
+
+    def __init__(
+        self,
+        *,
+        redact_keys: Iterable[str] = DEFAULT_REDACT_KEYS,
+        max_value_bytes: int | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
+        if max_value_bytes is not None and max_value_bytes < 16:
+            raise ValueError(f"max_value_bytes must be at least 16, got {max_value_bytes}")
+        self.matcher = KeyMatcher(redact_keys)
+        self.max_value_bytes = max_value_bytes
+        self.max_event_bytes = max_event_bytes
+        self._subjects: dict[tuple[str, str | None, str], str] = {}
+        self.redacted = 0
+        self.truncated_events = 0
+
+    def subject(self, session_id: str, agent_id: str | None, event_type: str) -> str:
+        key = (session_id, agent_id, event_type)
+        subject = self._subjects.get(key)
+        if subject is None:
+            if len(self._subjects) > 10_000:
+                self._subjects.clear()
+            subject = self._subjects[key] = raw_subject(session_id, agent_id, event_type)
+        return subject
+
+    def prepare(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event as it goes on the wire: redacted and, if asked, truncated. Never mutates input."""
+        data = event.get("data")
+        metadata = event.get("metadata")
+        changed: dict[str, Any] = {}
+        if self.matcher.enabled:
+            if data:
+                new, count = redacted_copy(data, self.matcher)
+                if count:
+                    changed["data"] = new
+                    self.redacted += count
+            if metadata:
+                new, count = redacted_copy(metadata, self.matcher)
+                if count:
+                    changed["metadata"] = new
+                    self.redacted += count
+        if self.max_value_bytes is not None:
+            source = changed.get("data", data)
+            if source:
+                new, cut = _truncate(source, self.max_value_bytes)
+                if cut:
+                    changed["data"] = new
+                    meta = dict(changed.get("metadata", metadata) or {})
+                    meta["truncated"] = True
+                    meta["truncated_bytes"] = meta.get("truncated_bytes", 0) + cut
+                    changed["metadata"] = meta
+                    self.truncated_events += 1
+        if not changed:
+            return event
+        return {**event, **changed}
+
+    def encode(self, event: dict[str, Any], rank: int) -> Encoded:
+        """Wire bytes of one event (its size is checked by the caller against `max_event_bytes`)."""
+        wire = self.prepare(event)
+        return Encoded(
+            event_id=wire["id"],
+            subject=self.subject(wire["session_id"], wire.get("agent_id"), wire["type"]),
+            payload=dumps(wire),
+            rank=rank,
+            event_type=wire["type"],
+        )

@@ -1,0 +1,199 @@
+"""Where encoded events go: JetStream (the default) or the gateway's HTTP ingest endpoint.
+
+A transport sends a batch and says, per event, whether it was accepted (`OK`), must be sent again
+(`RETRY`: NATS down or restarting, timeouts, 5xx, 429) or was refused for good (any other string: the
+drop reason). Retries reuse the event's id, which JetStream's duplicate window and the gateway's
+dedupe turn into exactly one stored event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import httpx
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from nats.js.errors import APIError
+
+from swarmscope.encoding import Encoded
+from swarmscope_schema.subjects import MSG_ID_HEADER
+
+log = logging.getLogger("swarmscope")
+
+OK = "ok"
+RETRY = "retry"
+# JetStream API error codes that no retry can fix (message over the stream's size limit).
+_PERMANENT_JS_ERRORS = frozenset({10054})
+
+
+class Transport(Protocol):
+    """What the publisher needs from a transport."""
+
+    description: str
+
+    async def connect(self) -> None:
+        """Connects; raises when the other side is unreachable (the publisher retries)."""
+
+    async def send(self, batch: Sequence[Encoded], timeout: float) -> list[str]:
+        """Sends a batch; one outcome per event: OK, RETRY or a drop reason."""
+
+    async def close(self) -> None:
+        """Closes the connection; idempotent."""
+
+
+class NatsTransport:
+    """Pipelined JetStream publishing with `Nats-Msg-Id`; rides out NATS restarts."""
+
+    def __init__(self, url: str, *, name: str = "swarmscope-sdk", connect_timeout: float = 2.0) -> None:
+        self.url = url
+        self.description = f"NATS {url}"
+        self._name = name
+        self._connect_timeout = connect_timeout
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self._connected = asyncio.Event()
+        self.last_error: str | None = None
+        self._closing = False
+
+    async def _on_disconnect(self) -> None:
+        self._connected.clear()
+        if not self._closing:
+            log.warning("swarmscope: lost NATS at %s; buffering and retrying", self.url)
+
+    async def _on_reconnect(self) -> None:
+        self._connected.set()
+        log.info("swarmscope: reconnected to NATS at %s", self.url)
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("swarmscope: NATS client error: %r", exc)
+
+    async def connect(self) -> None:
+        servers = [s.strip() for s in self.url.split(",") if s.strip()]
+        self._nc = await nats.connect(
+            servers=servers,
+            name=self._name,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,
+            connect_timeout=max(1, int(self._connect_timeout)),
+            disconnected_cb=self._on_disconnect,
+            reconnected_cb=self._on_reconnect,
+            error_cb=self._on_error,
+            skip_subject_validation=True,
+        )
+        self._js = self._nc.jetstream(publish_async_max_pending=20_000)
+        self._connected.set()
+
+    async def send(self, batch: Sequence[Encoded], timeout: float) -> list[str]:
+        nc, js = self._nc, self._js
+        if nc is None or js is None:
+            return [RETRY] * len(batch)
+        if not nc.is_connected:
+            # Publishing now would only fill the client's reconnect buffer; wait for the server.
+            try:
+                await asyncio.wait_for(self._connected.wait(), timeout)
+            except TimeoutError:
+                return [RETRY] * len(batch)
+        futures: list[asyncio.Future[PubAck]] = []
+        try:
+            for item in batch:
+                futures.append(  # noqa: PERF401 (keep the futures of what went out before an error)
+                    await js.publish_async(
+                        item.subject,
+                        item.payload,
+                        headers={MSG_ID_HEADER: item.event_id},
+                        wait_stall=timeout,
+                    )
+                )
+        except Exception as exc:
+            log.debug("swarmscope: publish interrupted after %d of %d: %r", len(futures), len(batch), exc)
+        if futures:
+            await asyncio.wait(futures, timeout=timeout)
+        outcomes: list[str] = []
+        for index in range(len(batch)):
+            if index >= len(futures):
+                outcomes.append(RETRY)
+                continue
+            future = futures[index]
+            if not future.done():
+                future.cancel()
+                outcomes.append(RETRY)
+            elif future.cancelled():
+                outcomes.append(RETRY)
+            elif (error := future.exception()) is None:
+                outcomes.append(OK)
+            elif isinstance(error, APIError) and error.err_code in _PERMANENT_JS_ERRORS:
+                log.error("swarmscope: JetStream refused event %s: %s", batch[index].event_id, error)
+                outcomes.append("rejected")
+            else:
+                self.last_error = repr(error)
+                outcomes.append(RETRY)
+        return outcomes
+
+    async def close(self) -> None:
+        self._closing = True
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is not None and not nc.is_closed:
+            try:
+                await nc.close()
+            except Exception as exc:
+                log.debug("swarmscope: closing NATS: %r", exc)
+
+
+class HttpTransport:
+    """POSTs batches (a JSON array) to the gateway's `/api/v1/ingest`, for agents without NATS."""
+
+    def __init__(self, gateway_url: str, *, api_key: str | None = None) -> None:
+        self.url = gateway_url.rstrip("/") + "/api/v1/ingest"
+        self.description = f"HTTP {self.url}"
+        headers = {"content-type": "application/json"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        self._headers = headers
+        self._client: httpx.AsyncClient | None = None
+
+    async def connect(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(headers=self._headers)
+
+    async def send(self, batch: Sequence[Encoded], timeout: float) -> list[str]:
+        if self._client is None:
+            return [RETRY] * len(batch)
+        body = b"[" + b",".join(item.payload for item in batch) + b"]"
+        try:
+            response = await self._client.post(self.url, content=body, timeout=timeout)
+        except httpx.HTTPError as exc:
+            log.debug("swarmscope: POST %s failed: %r", self.url, exc)
+            return [RETRY] * len(batch)
+        status = response.status_code
+        if status < 300:
+            return [OK] * len(batch)
+        if status == 429 or status >= 500:
+            return [RETRY] * len(batch)
+        if status in (401, 403):
+            log.error(
+                "swarmscope: the gateway refused the API key (HTTP %d): %s", status, response.text[:300]
+            )
+            return ["rejected"] * len(batch)
+        if len(batch) > 1:
+            # One bad event must not sink its batch: find it by sending the halves on their own.
+            middle = len(batch) // 2
+            return [*await self.send(batch[:middle], timeout), *await self.send(batch[middle:], timeout)]
+        reason = "too_large" if status == 413 else "rejected"
+        log.error(
+            "swarmscope: the gateway refused event %s (HTTP %d): %s",
+            batch[0].event_id,
+            status,
+            response.text[:300],
+        )
+        return [reason]
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
