@@ -1,0 +1,21 @@
+export interface WireEvent {
+  id: string;
+  timestamp: number;
+  session_id: string;
+  agent_id?: string;
+  type: string;
+  phase?: 'start' | 'progress' | 'complete' | 'error';
+  span_id?: string;
+  data: Record<string, unknown>;
+  metadata?: { parent_id?: string };
+  performance?: Record<string, number>;
+}
+export function makeSwarm(opts: {
+  sessionId: string;
+  t0?: number;
+  workPerTask?: number;
+  hostile?: string | null;
+  failTest?: boolean;
+  name?: string;
+}): WireEvent[];
+export function makeLiveTail(sessionId: string, startIndex: number, count: number, t0?: number): WireEvent[];

@@ -1,0 +1,252 @@
+import type {
+  AgentSummary,
+  BreakpointHit,
+  CallStack,
+  DeadLetter,
+  Page,
+  PerformanceReport,
+  SearchDirection,
+  SessionComparison,
+  SessionSummary,
+  StateDiff,
+  StepDirection,
+  StepResult,
+  StoredEvent,
+  SystemState,
+  WatchResult,
+  Json,
+} from './types';
+
+const API = '/api/v1';
+const KEY_STORAGE = 'swarmscope.apiKey';
+
+/** An error the gateway answered (`{error: {code, message}}`) or a transport failure. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface EventsQuery {
+  after_seq?: number;
+  until_seq?: number;
+  limit?: number;
+  order?: 'asc' | 'desc';
+  agent?: string;
+  type?: string;
+  phase?: string;
+  q?: string;
+  from_ts?: number;
+  to_ts?: number;
+}
+
+type KeyAsker = () => Promise<string | null>;
+
+function queryString(params: Record<string, string | number | boolean | null | undefined>): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') qs.set(k, String(v));
+  }
+  const s = qs.toString();
+  return s ? `?${s}` : '';
+}
+
+const enc = encodeURIComponent;
+
+/**
+ * The gateway client. Relative paths only, so the same build works behind the gateway and behind
+ * Vite's dev proxy. When the gateway asks for a key (401), the UI asks the person once, keeps the key
+ * in sessionStorage (gone when the tab closes) and retries.
+ */
+export class ApiClient {
+  private askKey: KeyAsker | null = null;
+  private asking: Promise<string | null> | null = null;
+
+  constructor(
+    private readonly storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null = typeof sessionStorage !==
+    'undefined'
+      ? sessionStorage
+      : null,
+    private readonly fetchImpl: typeof fetch = (...args) => fetch(...args),
+  ) {}
+
+  /** Registers the UI callback that asks the person for an API key. */
+  onKeyNeeded(asker: KeyAsker): void {
+    this.askKey = asker;
+  }
+
+  get apiKey(): string | null {
+    return this.storage?.getItem(KEY_STORAGE) ?? null;
+  }
+
+  setApiKey(key: string | null): void {
+    if (!this.storage) return;
+    if (key) this.storage.setItem(KEY_STORAGE, key);
+    else this.storage.removeItem(KEY_STORAGE);
+  }
+
+  private headers(extra?: Record<string, string>): Record<string, string> {
+    const h: Record<string, string> = { Accept: 'application/json', ...extra };
+    const key = this.apiKey;
+    if (key) h.Authorization = `Bearer ${key}`;
+    return h;
+  }
+
+  private async requestKey(): Promise<string | null> {
+    if (!this.askKey) return null;
+    // Many requests fail with 401 at once on first load; ask the person only once.
+    this.asking ??= this.askKey().finally(() => {
+      this.asking = null;
+    });
+    return this.asking;
+  }
+
+  /** A raw authorized fetch (for streaming bodies, uploads, downloads). */
+  async raw(path: string, init: RequestInit = {}, retried = false): Promise<Response> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(path, {
+        ...init,
+        headers: this.headers(init.headers as Record<string, string> | undefined),
+      });
+    } catch (err) {
+      throw new ApiError(0, 'network', `gateway unreachable: ${(err as Error).message}`);
+    }
+    if (res.status === 401 && !retried) {
+      const key = await this.requestKey();
+      if (key) {
+        this.setApiKey(key);
+        return this.raw(path, init, true);
+      }
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return res;
+  }
+
+  async get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    const res = await this.raw(path, signal ? { signal } : {});
+    return (await res.json()) as T;
+  }
+
+  async post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await this.raw(path, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' },
+      ...(signal ? { signal } : {}),
+    });
+    return (await res.json()) as T;
+  }
+
+  sessions(p: { status?: string; q?: string; limit?: number; cursor?: string | null }, signal?: AbortSignal) {
+    return this.get<Page<SessionSummary>>(`${API}/sessions${queryString(p)}`, signal);
+  }
+  session(sid: string, signal?: AbortSignal) {
+    return this.get<SessionSummary>(`${API}/sessions/${enc(sid)}`, signal);
+  }
+  events(sid: string, q: EventsQuery, signal?: AbortSignal) {
+    return this.get<Page<StoredEvent>>(`${API}/sessions/${enc(sid)}/events${queryString({ ...q })}`, signal);
+  }
+  event(sid: string, id: string, signal?: AbortSignal) {
+    return this.get<StoredEvent>(`${API}/sessions/${enc(sid)}/events/${enc(id)}`, signal);
+  }
+  agents(sid: string, signal?: AbortSignal) {
+    return this.get<AgentSummary[] | Page<AgentSummary>>(`${API}/sessions/${enc(sid)}/agents`, signal);
+  }
+  performance(sid: string, signal?: AbortSignal) {
+    return this.get<PerformanceReport>(`${API}/sessions/${enc(sid)}/performance`, signal);
+  }
+  state(sid: string, seq: number, signal?: AbortSignal) {
+    return this.get<SystemState>(`${API}/sessions/${enc(sid)}/state?seq=${seq}`, signal);
+  }
+  diff(sid: string, fromSeq: number, toSeq: number, signal?: AbortSignal) {
+    return this.get<StateDiff>(
+      `${API}/sessions/${enc(sid)}/diff?from_seq=${fromSeq}&to_seq=${toSeq}`,
+      signal,
+    );
+  }
+  step(sid: string, eventId: string, direction: StepDirection, signal?: AbortSignal) {
+    return this.get<StepResult>(
+      `${API}/sessions/${enc(sid)}/events/${enc(eventId)}/step?direction=${direction}`,
+      signal,
+    );
+  }
+  stack(sid: string, eventId: string, signal?: AbortSignal) {
+    return this.get<CallStack>(`${API}/sessions/${enc(sid)}/events/${enc(eventId)}/stack`, signal);
+  }
+  runBreakpoints(sid: string, fromSeq: number, direction: SearchDirection, conditions: string[]) {
+    return this.post<BreakpointHit>(`${API}/sessions/${enc(sid)}/breakpoints/run`, {
+      from_seq: fromSeq,
+      direction,
+      conditions,
+    });
+  }
+  watch(sid: string, seq: number, expressions: string[], signal?: AbortSignal) {
+    return this.post<WatchResult>(`${API}/sessions/${enc(sid)}/watch`, { seq, expressions }, signal);
+  }
+  compare(a: string, b: string, signal?: AbortSignal) {
+    return this.get<SessionComparison>(`${API}/compare${queryString({ a, b })}`, signal);
+  }
+  dlq(p: { limit?: number; before_seq?: number; reason?: string }, signal?: AbortSignal) {
+    return this.get<DeadLetter[] | Page<DeadLetter>>(`${API}/dlq${queryString(p)}`, signal);
+  }
+  exportUrl(sid: string): string {
+    return `${API}/sessions/${enc(sid)}/export?format=jsonl`;
+  }
+  async importJsonl(body: Blob | string): Promise<Json> {
+    const res = await this.raw(`${API}/import`, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/x-ndjson' },
+    });
+    const text = await res.text();
+    try {
+      return JSON.parse(text) as Json;
+    } catch {
+      return text;
+    }
+  }
+  ingest(events: unknown[]): Promise<Json> {
+    return this.post<Json>(`${API}/ingest`, events);
+  }
+
+  /**
+   * The URL of a session's SSE stream. EventSource cannot send headers, so with a key the gateway's
+   * short-lived stream token (POST /auth/token) rides in the query.
+   */
+  async streamUrl(sid: string, afterSeq: number): Promise<string> {
+    const params: Record<string, string | number> = { after_seq: afterSeq };
+    if (this.apiKey) {
+      const tok = await this.post<{ token: string }>(`${API}/auth/token`, {});
+      params.token = tok.token;
+    }
+    return `${API}/sessions/${enc(sid)}/stream${queryString(params)}`;
+  }
+}
+
+/** Items of a list answer, whether the gateway wraps it in a page or not. */
+export function itemsOf<T>(body: T[] | Page<T>): T[] {
+  return Array.isArray(body) ? body : body.items;
+}
+
+async function errorFrom(res: Response): Promise<ApiError> {
+  let code = `http_${res.status}`;
+  let message = res.statusText || `HTTP ${res.status}`;
+  try {
+    const body = (await res.json()) as { error?: { code?: string; message?: string }; detail?: unknown };
+    if (body.error) {
+      code = body.error.code ?? code;
+      message = body.error.message ?? message;
+    } else if (body.detail !== undefined) {
+      message = typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail);
+    }
+  } catch {
+    // Not JSON (a proxy's HTML error page, say): the status line is all we can say.
+  }
+  return new ApiError(res.status, code, message);
+}

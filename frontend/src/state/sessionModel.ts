@@ -1,0 +1,323 @@
+import { ApiError, type ApiClient } from '../api/client';
+import type { BatchEvents, SessionSummary, StoredEvent } from '../api/types';
+import { AgentIndex } from '../model/agents';
+import { cursorReducer, effectiveSeq, initialCursor, type CursorAction, type CursorState } from '../model/cursor';
+import { EventLog } from '../model/eventLog';
+import { InteractionIndex } from '../model/interaction';
+import { LaneIndex } from '../model/lanes';
+import { LiveBuffer } from '../model/liveBuffer';
+import { EMPTY_QUERY, isEmptyQuery, parseSearch, searchEvents, type SearchQuery } from '../model/search';
+import { SpanIndex } from '../model/spans';
+import { Store } from '../lib/store';
+
+export type StreamStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export type Selection = { kind: 'span'; id: string } | { kind: 'agent'; id: string } | null;
+
+export interface SearchState {
+  input: string;
+  query: SearchQuery;
+  hits: number[];
+  /** Index into `hits` of the last jump (for "3 / 17"). */
+  at: number;
+}
+
+export interface SessionView {
+  /** Bumped once per applied batch: derived views recompute on it. */
+  version: number;
+  cursor: CursorState;
+  loading: boolean;
+  loaded: number;
+  error: string | null;
+  stream: StreamStatus;
+  summary: SessionSummary | null;
+  selection: Selection;
+  search: SearchState;
+  notice: { text: string; kind: 'info' | 'error'; at: number } | null;
+}
+
+export interface FrameScheduler {
+  request(cb: () => void): number;
+  cancel(id: number): void;
+}
+
+const rafScheduler: FrameScheduler = {
+  request: (cb) => (typeof requestAnimationFrame === 'function' ? requestAnimationFrame(() => cb()) : (setTimeout(cb, 16) as unknown as number)),
+  cancel: (id) => (typeof cancelAnimationFrame === 'function' ? cancelAnimationFrame(id) : clearTimeout(id)),
+};
+
+const PAGE = 5000;
+/** Beyond this many events a tab stops loading history: memory stays bounded for any session. */
+export const MAX_EVENTS = 250_000;
+
+export interface ApplyStats {
+  batches: number;
+  events: number;
+  maxApplyMs: number;
+  totalApplyMs: number;
+}
+
+/**
+ * Everything one open session needs: the event log and its incremental indexes (spans, agents,
+ * lanes, interactions), the live stream, and the view state (cursor, selection, search). Live
+ * events are buffered and applied once per animation frame.
+ */
+export class SessionModel {
+  readonly log = new EventLog();
+  readonly spans = new SpanIndex();
+  readonly agents = new AgentIndex();
+  readonly lanes = new LaneIndex();
+  readonly interaction = new InteractionIndex();
+  readonly view: Store<SessionView>;
+  readonly stats: ApplyStats = { batches: 0, events: 0, maxApplyMs: 0, totalApplyMs: 0 };
+
+  private readonly buffer = new LiveBuffer();
+  private frame: number | null = null;
+  private source: EventSource | null = null;
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private backoff = 500;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private searchedTo = 0;
+
+  constructor(
+    readonly sessionId: string,
+    private readonly api: ApiClient,
+    initialSeq: number | null = null,
+    private readonly scheduler: FrameScheduler = rafScheduler,
+  ) {
+    this.view = new Store<SessionView>({
+      version: 0,
+      cursor: initialCursor(initialSeq),
+      loading: true,
+      loaded: 0,
+      error: null,
+      stream: 'idle',
+      summary: null,
+      selection: null,
+      search: { input: '', query: EMPTY_QUERY, hits: [], at: -1 },
+      notice: null,
+    });
+  }
+
+  /** Loads history, then follows the live stream (resuming after the last seq loaded). */
+  async start(opts: { live?: boolean } = {}): Promise<void> {
+    const signal = this.abort.signal;
+    void this.api
+      .session(this.sessionId, signal)
+      .then((summary) => this.view.set({ summary }))
+      .catch(() => undefined);
+    try {
+      let after = 0;
+      for (;;) {
+        const page = await this.api.events(this.sessionId, { after_seq: after, limit: PAGE }, signal);
+        if (this.stopped) return;
+        this.ingest(page.items);
+        this.view.set({ loaded: this.log.length });
+        const last = page.items[page.items.length - 1];
+        if (!last || page.items.length < PAGE || this.log.length >= MAX_EVENTS) break;
+        after = last.seq;
+      }
+      if (this.log.length >= MAX_EVENTS) {
+        this.notify(`Showing the first ${MAX_EVENTS.toLocaleString()} events of this session.`, 'info');
+      }
+      // History is not a step: "what changed" starts from the first move after loading.
+      this.view.set((v) => ({ loading: false, cursor: { ...v.cursor, prevSeq: null } }));
+    } catch (err) {
+      if (this.stopped) return;
+      const msg = err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
+      this.view.set({ loading: false, error: msg });
+      return;
+    }
+    if (opts.live !== false && this.log.length < MAX_EVENTS) void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort.abort();
+    this.source?.close();
+    this.source = null;
+    if (this.retry) clearTimeout(this.retry);
+    if (this.frame !== null) this.scheduler.cancel(this.frame);
+    this.frame = null;
+    this.view.set({ stream: 'closed' });
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.view.set({ stream: this.view.get().stream === 'idle' ? 'connecting' : 'reconnecting' });
+    let url: string;
+    try {
+      url = await this.api.streamUrl(this.sessionId, Math.max(this.log.lastSeq, this.buffer.highestSeq));
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.stopped || typeof EventSource === 'undefined') return;
+    const es = new EventSource(url);
+    this.source = es;
+    const onData = (m: MessageEvent<string>) => this.receive(m.data);
+    es.addEventListener('batch_events', onData as EventListener);
+    es.addEventListener('trace_event', onData as EventListener);
+    es.onmessage = onData;
+    es.addEventListener('resync', () => {
+      // The server dropped our backlog: re-read from what we have.
+      es.close();
+      this.flush();
+      void this.connect();
+    });
+    es.onopen = () => {
+      this.backoff = 500;
+      this.view.set({ stream: 'open' });
+    };
+    es.onerror = () => {
+      // Reconnect ourselves (not EventSource's own retry) so the resume point and token are fresh.
+      es.close();
+      if (this.source === es) this.source = null;
+      this.scheduleReconnect();
+    };
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    this.view.set({ stream: 'reconnecting' });
+    this.retry = setTimeout(() => void this.connect(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, 8000);
+  }
+
+  /** Parses one SSE message (`{session_id, events}`, an event array or one event) into the buffer. */
+  receive(data: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      return;
+    }
+    let events: StoredEvent[] = [];
+    if (Array.isArray(parsed)) events = parsed as StoredEvent[];
+    else if (parsed && typeof parsed === 'object') {
+      const o = parsed as Partial<BatchEvents> & { event?: StoredEvent; seq?: number };
+      if (Array.isArray(o.events)) events = o.events;
+      else if (o.event) events = [o.event];
+      else if (typeof o.seq === 'number') events = [o as unknown as StoredEvent];
+    }
+    if (this.buffer.push(events) && this.frame === null) {
+      this.frame = this.scheduler.request(() => {
+        this.frame = null;
+        this.flush();
+      });
+    }
+  }
+
+  /** Applies everything buffered since the last frame, in one store update. */
+  flush(): void {
+    const batch = this.buffer.drain();
+    if (batch.length) this.ingest(batch);
+  }
+
+  /** Adds events to the log and every index; one view update. */
+  ingest(batch: readonly StoredEvent[]): StoredEvent[] {
+    const t0 = typeof performance !== 'undefined' ? performance.now() : 0;
+    const lastBefore = this.log.lastSeq;
+    const added = this.log.append(batch);
+    if (!added.length) return added;
+    this.spans.apply(added);
+    this.agents.apply(added);
+    this.lanes.apply(added);
+    this.interaction.apply(added);
+    const v = this.view.get();
+    let search = v.search;
+    if (!isEmptyQuery(search.query)) {
+      const inOrder = (added[0] as StoredEvent).seq > lastBefore;
+      const hits = inOrder
+        ? search.hits.concat(searchEvents(this.log.events, search.query, this.searchedTo))
+        : searchEvents(this.log.events, search.query);
+      search = { ...search, hits };
+    }
+    this.searchedTo = this.log.length;
+    this.view.set({
+      version: v.version + 1,
+      cursor: cursorReducer(v.cursor, { type: 'events', lastSeq: this.log.lastSeq }),
+      search,
+    });
+    if (t0) {
+      const dt = performance.now() - t0;
+      this.stats.batches++;
+      this.stats.events += added.length;
+      this.stats.totalApplyMs += dt;
+      if (dt > this.stats.maxApplyMs) this.stats.maxApplyMs = dt;
+    }
+    return added;
+  }
+
+  // -- cursor -----------------------------------------------------------------------------------
+
+  get seq(): number {
+    return effectiveSeq(this.view.get().cursor);
+  }
+
+  /** The event at the cursor (the newest event while live). */
+  cursorEvent(): StoredEvent | undefined {
+    return this.log.atOrBefore(this.seq);
+  }
+
+  dispatch(action: CursorAction): void {
+    this.view.set((v) => ({ cursor: cursorReducer(v.cursor, action) }));
+  }
+
+  /** Moves the cursor to an event (leaves live mode). */
+  goto(seq: number): void {
+    this.dispatch({ type: 'goto', seq });
+  }
+
+  gotoIndex(index: number): void {
+    const ev = this.log.events[Math.max(0, Math.min(index, this.log.length - 1))];
+    if (ev) this.goto(ev.seq);
+  }
+
+  resume(): void {
+    this.dispatch({ type: 'resume' });
+  }
+
+  select(selection: Selection): void {
+    this.view.set({ selection });
+  }
+
+  notify(text: string, kind: 'info' | 'error' = 'info'): void {
+    this.view.set({ notice: { text, kind, at: Date.now() } });
+  }
+
+  // -- search -----------------------------------------------------------------------------------
+
+  setSearch(input: string): void {
+    const query = parseSearch(input);
+    const hits = searchEvents(this.log.events, query);
+    this.searchedTo = this.log.length;
+    this.view.set({ search: { input, query, hits, at: -1 } });
+  }
+
+  /** Jumps to the next/previous hit from the cursor; returns its seq. */
+  jumpHit(dir: 1 | -1): number | null {
+    const { hits } = this.view.get().search;
+    if (!hits.length) return null;
+    const cur = this.seq;
+    let idx: number;
+    if (dir === 1) {
+      idx = hits.findIndex((h) => h > cur);
+      if (idx < 0) idx = 0;
+    } else {
+      idx = -1;
+      for (let i = hits.length - 1; i >= 0; i--) {
+        if ((hits[i] as number) < cur) {
+          idx = i;
+          break;
+        }
+      }
+      if (idx < 0) idx = hits.length - 1;
+    }
+    const seq = hits[idx] as number;
+    this.view.set((v) => ({ search: { ...v.search, at: idx } }));
+    this.goto(seq);
+    return seq;
+  }
+}

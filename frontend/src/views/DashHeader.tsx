@@ -1,0 +1,141 @@
+import { useEffect, useState } from 'react';
+import type { SessionSummary } from '../api/types';
+import { fmtClock, fmtOffset } from '../lib/format';
+import { navigate } from '../lib/router';
+import { useStore } from '../lib/store';
+import { sessionStatusGlyph } from '../model/categories';
+import { effectiveSeq } from '../model/cursor';
+import type { SessionModel } from '../state/sessionModel';
+import { useApi } from './context';
+import { ExportLink } from './ImportExport';
+import { SearchBox } from './SearchBox';
+
+/** The dashboard header: session selector, live toggle, time controls with a scrubber, search. */
+export function DashHeader({ model }: { model: SessionModel }) {
+  const api = useApi();
+  const version = useStore(model.view, (v) => v.version);
+  const cursor = useStore(model.view, (v) => v.cursor);
+  const stream = useStore(model.view, (v) => v.stream);
+  const summary = useStore(model.view, (v) => v.summary);
+  const [sessions, setSessions] = useState<SessionSummary[]>([]);
+
+  useEffect(() => {
+    const ctl = new AbortController();
+    api
+      .sessions({ limit: 100 }, ctl.signal)
+      .then((p) => setSessions(p.items))
+      .catch(() => undefined);
+    return () => ctl.abort();
+  }, [api]);
+
+  const seq = effectiveSeq(cursor);
+  const n = model.log.length;
+  const idx = model.log.indexAtOrBefore(seq);
+  const ev = idx >= 0 ? model.log.events[idx] : undefined;
+  const origin = model.log.events[0]?.timestamp ?? 0;
+  const agentCount = model.agents.order.filter((a) => a.id !== '(session)').length;
+  const status = summary?.status ?? (model.log.events.some((e) => e.type === 'session_end') ? 'completed' : 'active');
+  void version;
+
+  const options = sessions.some((s) => s.id === model.sessionId)
+    ? sessions
+    : [{ id: model.sessionId, status, event_count: n } as SessionSummary, ...sessions];
+
+  return (
+    <div className="dash-header">
+      <div className="hgroup">
+        <label htmlFor="session-select" className="sr-only">
+          Session
+        </label>
+        <select
+          id="session-select"
+          className="session-select"
+          value={model.sessionId}
+          onChange={(e) => navigate(`/sessions/${encodeURIComponent(e.target.value)}`)}
+        >
+          {options.map((s) => (
+            <option key={s.id} value={s.id}>
+              {s.name && s.name !== s.id ? `${s.name} (${s.id})` : s.id}
+            </option>
+          ))}
+        </select>
+        <span className={`status-badge status-${status}`} data-testid="session-status">
+          <span aria-hidden="true">{sessionStatusGlyph(status)}</span> {status}
+        </span>
+        <span className="muted small" data-testid="session-counts">
+          {agentCount} agents · <span data-testid="event-count">{n.toLocaleString()}</span> events
+        </span>
+      </div>
+
+      <div className="hgroup time-controls" role="group" aria-label="time controls">
+        <button
+          type="button"
+          className={cursor.live ? 'btn live-toggle on' : 'btn live-toggle'}
+          aria-pressed={cursor.live}
+          onClick={() => (cursor.live ? model.dispatch({ type: 'pause' }) : model.resume())}
+          title={cursor.live ? 'Live: the cursor follows the newest event. Click to pause.' : 'Paused at the cursor. Click (or F5) to follow live.'}
+          data-testid="live-toggle"
+        >
+          {cursor.live ? '● LIVE' : '❚❚ PAUSED'}
+        </button>
+        <span className={`stream-dot stream-${stream}`} title={`stream ${stream}`}>
+          <span className="sr-only">stream {stream}</span>
+          <span aria-hidden="true">{stream === 'open' ? '⇅' : stream === 'reconnecting' ? '↻' : '·'}</span>
+        </span>
+        <button type="button" className="btn icon" aria-label="first event" title="first event" disabled={!n} onClick={() => model.gotoIndex(0)}>
+          ⇤
+        </button>
+        <button
+          type="button"
+          className="btn icon"
+          aria-label="previous event"
+          title="previous event (in log order)"
+          disabled={idx <= 0}
+          onClick={() => model.gotoIndex(idx - 1)}
+        >
+          ◀
+        </button>
+        <button
+          type="button"
+          className="btn icon"
+          aria-label="next event"
+          title="next event (in log order)"
+          disabled={idx >= n - 1}
+          onClick={() => model.gotoIndex(idx + 1)}
+        >
+          ▶
+        </button>
+        <button type="button" className="btn icon" aria-label="last event" title="last event" disabled={!n} onClick={() => model.gotoIndex(n - 1)}>
+          ⇥
+        </button>
+        <label htmlFor="scrubber" className="sr-only">
+          Scrub through the session
+        </label>
+        <input
+          id="scrubber"
+          className="scrubber"
+          type="range"
+          min={0}
+          max={Math.max(0, n - 1)}
+          step={1}
+          value={Math.max(0, idx)}
+          disabled={!n}
+          onChange={(e) => model.gotoIndex(Number(e.target.value))}
+          aria-valuetext={ev ? `event ${idx + 1} of ${n}, seq ${ev.seq}` : 'no events'}
+        />
+        <span className="cursor-readout mono" data-testid="cursor-readout">
+          <span title="producer time of the event at the cursor">{fmtClock(ev?.timestamp)}</span>{' '}
+          <span className="muted">{ev ? fmtOffset(ev.timestamp, origin) : ''}</span>{' '}
+          <span className="muted">
+            seq <span data-testid="cursor-seq">{ev?.seq ?? '—'}</span>
+          </span>
+        </span>
+      </div>
+
+      <div className="hgroup">
+        <SearchBox model={model} />
+        <ExportLink sessionId={model.sessionId} />
+      </div>
+    </div>
+  );
+}

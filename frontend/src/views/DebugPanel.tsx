@@ -1,0 +1,386 @@
+import { useEffect, useState } from 'react';
+import type { CallStack, Json, StateDiff, StepDirection, SystemState, WatchResult } from '../api/types';
+import { fmtDuration, fmtOffset } from '../lib/format';
+import { useStore } from '../lib/store';
+import { CATEGORY_STYLES, categoryOf } from '../model/categories';
+import { effectiveSeq } from '../model/cursor';
+import { eventLabel } from '../model/labels';
+import type { SessionModel } from '../state/sessionModel';
+import { useApi } from './context';
+import { JsonView } from './JsonView';
+import { errorText, useLatest, useThrottled, type AsyncState } from './useAsync';
+
+interface Breakpoint {
+  expr: string;
+  enabled: boolean;
+}
+
+function usePersisted<T>(key: string, initial: T): [T, (v: T) => void] {
+  const [v, setV] = useState<T>(() => {
+    try {
+      const raw = localStorage.getItem(key);
+      return raw ? (JSON.parse(raw) as T) : initial;
+    } catch {
+      return initial;
+    }
+  });
+  return [
+    v,
+    (next: T) => {
+      setV(next);
+      try {
+        localStorage.setItem(key, JSON.stringify(next));
+      } catch {
+        // Storage full or disabled: the list still works for this page.
+      }
+    },
+  ];
+}
+
+/** Right panel: stepping, the event at the cursor, call stack, state, watches, breakpoints, diff. */
+export function DebugPanel({
+  model,
+  state,
+  step,
+}: {
+  model: SessionModel;
+  state: AsyncState<SystemState>;
+  step: (d: StepDirection) => void;
+}) {
+  const cursor = useStore(model.view, (v) => v.cursor);
+  useStore(model.view, (v) => v.version);
+  const seq = effectiveSeq(cursor);
+  const ev = model.log.atOrBefore(seq);
+  const origin = model.log.events[0]?.timestamp ?? 0;
+  const span = ev ? model.spans.get(ev.span_id || ev.id) : undefined;
+
+  return (
+    <aside className="debug-panel" aria-label="debugger">
+      <div className="debug-controls" role="toolbar" aria-label="stepping">
+        <button type="button" className="btn" onClick={() => step('into')} disabled={!ev} title="Step into (F11)" data-testid="step-into">
+          <span aria-hidden="true">⤵</span> Into <kbd>F11</kbd>
+        </button>
+        <button type="button" className="btn" onClick={() => step('over')} disabled={!ev} title="Step over (F10)" data-testid="step-over">
+          <span aria-hidden="true">⤳</span> Over <kbd>F10</kbd>
+        </button>
+        <button type="button" className="btn" onClick={() => step('out')} disabled={!ev} title="Step out (Shift+F11)" data-testid="step-out">
+          <span aria-hidden="true">⤴</span> Out <kbd>⇧F11</kbd>
+        </button>
+        <button type="button" className="btn" onClick={() => step('back')} disabled={!ev} title="Step back (Shift+F9)" data-testid="step-back">
+          <span aria-hidden="true">◀</span> Back
+        </button>
+        <button
+          type="button"
+          className={cursor.live ? 'btn on' : 'btn primary'}
+          onClick={() => model.resume()}
+          disabled={cursor.live}
+          title="Resume live (F5)"
+          data-testid="resume-live"
+        >
+          <span aria-hidden="true">▶</span> Live <kbd>F5</kbd>
+        </button>
+      </div>
+
+      <div className="debug-scroll">
+        <details open className="section">
+          <summary>Current event</summary>
+          {ev ? (
+            <div className="current-event" data-testid="current-event">
+              <div className="ce-title">
+                <span className="glyph" style={{ color: CATEGORY_STYLES[categoryOf(ev)].color }} aria-hidden="true">
+                  {CATEGORY_STYLES[categoryOf(ev)].glyph}
+                </span>{' '}
+                <strong>{ev.type}</strong> <span className="ce-label">{eventLabel(ev)}</span>{' '}
+                {ev.phase && ev.phase !== 'complete' && <span className={`phase-tag phase-${ev.phase}`}>{ev.phase}</span>}
+              </div>
+              <div className="muted small mono">
+                {ev.agent_id ?? 'session'} · seq <span data-testid="current-seq">{ev.seq}</span> · {fmtOffset(ev.timestamp, origin)}
+                {ev.performance?.duration != null ? ` · ${fmtDuration(ev.performance.duration)}` : ''}
+                {span ? ` · span ${span.id}` : ''}
+              </div>
+              <JsonView value={ev} expandDepth={2} label="event JSON" />
+            </div>
+          ) : (
+            <p className="muted small">No event yet.</p>
+          )}
+        </details>
+
+        <StackSection model={model} eventId={ev?.id ?? null} />
+        <DiffSection model={model} seq={seq} prevSeq={cursor.prevSeq} live={cursor.live} />
+        <VariablesSection state={state} seq={seq} />
+        <WatchSection model={model} seq={seq} live={cursor.live} />
+        <BreakpointSection model={model} seq={seq} />
+      </div>
+    </aside>
+  );
+}
+
+function StackSection({ model, eventId }: { model: SessionModel; eventId: string | null }) {
+  const api = useApi();
+  const id = useThrottled(eventId, 150);
+  const res = useLatest<CallStack>(id ? (signal) => api.stack(model.sessionId, id, signal) : null, [model.sessionId, id]);
+  return (
+    <details open className="section">
+      <summary>
+        Call stack {res.data ? <span className="muted">{res.data.frames.length}</span> : null}
+      </summary>
+      {res.error && <p className="error-text small">{res.error}</p>}
+      <ol className="stack" data-testid="call-stack">
+        {res.data?.frames.map((f) => (
+          <li key={f.span_id}>
+            <button type="button" className="frame" onClick={() => model.goto(f.start_seq)} title={`go to the start of ${f.span_id} (seq ${f.start_seq})`}>
+              <span className="frame-label">{f.label || f.type}</span>
+              <span className="muted mono small">{f.span_id}</span>
+              <span className="muted small">
+                {f.agent_id ?? ''} · {fmtDuration(f.duration_so_far_ms)}
+                {f.open ? ' · open' : ' · done'}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ol>
+      {res.data && !res.data.frames.length && <p className="muted small">Top level: no enclosing span.</p>}
+    </details>
+  );
+}
+
+function opGlyph(op: string): string {
+  return op === 'added' ? '+' : op === 'removed' ? '−' : '~';
+}
+
+function DiffSection({ model, seq, prevSeq, live }: { model: SessionModel; seq: number; prevSeq: number | null; live: boolean }) {
+  const api = useApi();
+  const idx = model.log.indexAtOrBefore(seq);
+  const before = prevSeq ?? (idx > 0 ? (model.log.events[idx - 1]?.seq ?? 0) : 0);
+  const pair = useThrottled(`${before}:${seq}`, live ? 800 : 150);
+  const [fromS, toS] = pair.split(':').map(Number) as [number, number];
+  const lo = Math.min(fromS, toS);
+  const hi = Math.max(fromS, toS);
+  const res = useLatest<StateDiff>(hi > 0 && lo !== hi ? (signal) => api.diff(model.sessionId, lo, hi, signal) : null, [model.sessionId, lo, hi]);
+  const changes = res.data?.changes ?? [];
+  return (
+    <details open className="section">
+      <summary>
+        What changed{' '}
+        <span className="muted small">
+          seq {lo} → {hi}
+          {fromS > toS ? ' (you stepped back)' : ''}
+        </span>
+      </summary>
+      {res.error && <p className="error-text small">{res.error}</p>}
+      <ul className="diff" data-testid="diff">
+        {changes.slice(0, 200).map((c, i) => (
+          <li key={i} className={`diff-${c.op}`}>
+            <span className="diff-op" aria-label={c.op}>
+              {opGlyph(c.op)}
+            </span>{' '}
+            <span className="mono">{c.path.join('.')}</span>
+            {c.op !== 'added' && c.before !== undefined && <ValueInline v={c.before} label="before" />}
+            {c.op === 'changed' && <span aria-hidden="true"> → </span>}
+            {c.op !== 'removed' && c.after !== undefined && <ValueInline v={c.after} label="after" />}
+          </li>
+        ))}
+      </ul>
+      {changes.length > 200 && <p className="muted small">…and {changes.length - 200} more changes</p>}
+      {res.data && !changes.length && <p className="muted small">No state change.</p>}
+    </details>
+  );
+}
+
+function ValueInline({ v, label }: { v: Json | undefined; label: string }) {
+  if (v === null || typeof v !== 'object') {
+    const s = JSON.stringify(v) ?? 'undefined';
+    return (
+      <span className="mono diff-val" aria-label={label}>
+        {' '}
+        {s.length > 120 ? `${s.slice(0, 120)}…` : s}
+      </span>
+    );
+  }
+  return (
+    <span className="diff-obj">
+      <JsonView value={v} expandDepth={0} label={label} />
+    </span>
+  );
+}
+
+function VariablesSection({ state, seq }: { state: AsyncState<SystemState>; seq: number }) {
+  const s = state.data;
+  const stale = s && s.seq !== seq;
+  return (
+    <details open className="section">
+      <summary>
+        State <span className="muted small">{s ? `at seq ${s.seq}${stale ? ' (updating…)' : ''}` : state.loading ? 'loading…' : ''}</span>
+      </summary>
+      {state.error && <p className="error-text small">{state.error}</p>}
+      {s && (
+        <div className="variables" data-testid="variables" data-state-seq={s.seq}>
+          <JsonView value={s.session} name="session" expandDepth={0} label="session" />
+          <JsonView value={s.agents} name="agents" expandDepth={1} label="agents" />
+          <JsonView value={s.tasks} name="tasks" expandDepth={2} label="tasks" />
+          <JsonView value={s.memory} name="memory" expandDepth={1} label="memory" />
+          <JsonView value={s.communications} name="communications" expandDepth={0} label="messages" />
+          <JsonView value={s.open_spans} name="open_spans" expandDepth={0} label="open spans" />
+          <JsonView value={s.counters} name="counters" expandDepth={1} label="counters" />
+        </div>
+      )}
+    </details>
+  );
+}
+
+function WatchSection({ model, seq, live }: { model: SessionModel; seq: number; live: boolean }) {
+  const api = useApi();
+  const [watches, setWatches] = usePersisted<string[]>('swarmscope.watches', ['state.counters.errors']);
+  const [draft, setDraft] = useState('');
+  const at = useThrottled(seq, live ? 800 : 150);
+  const key = watches.join('\u0000');
+  const res = useLatest<WatchResult>(
+    watches.length && at > 0 ? (signal) => api.watch(model.sessionId, at, watches, signal) : null,
+    [model.sessionId, at, key],
+  );
+  return (
+    <details open className="section">
+      <summary>
+        Watch <span className="muted small">{watches.length}</span>
+      </summary>
+      <form
+        className="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const x = draft.trim();
+          if (x && !watches.includes(x)) setWatches([...watches, x]);
+          setDraft('');
+        }}
+      >
+        <label htmlFor="watch-input" className="sr-only">
+          Add a watch expression (CEL over state)
+        </label>
+        <input id="watch-input" className="mono" placeholder='state.tasks["T3"].status' value={draft} onChange={(e) => setDraft(e.target.value)} />
+        <button type="submit" className="btn small" disabled={!draft.trim()}>
+          Add
+        </button>
+      </form>
+      {res.error && <p className="error-text small">{res.error}</p>}
+      <ul className="watches" data-testid="watches">
+        {watches.map((w, i) => {
+          const v = res.data?.values[i];
+          return (
+            <li key={w}>
+              <span className="mono watch-expr">{w}</span>
+              <span className="watch-eq" aria-hidden="true">
+                =
+              </span>
+              {v?.error ? (
+                <span className="error-text small">⚠ {v.error}</span>
+              ) : v ? (
+                <ValueInline v={v.value} label="value" />
+              ) : (
+                <span className="muted">…</span>
+              )}
+              <button type="button" className="btn ghost icon" aria-label={`remove watch ${w}`} onClick={() => setWatches(watches.filter((x) => x !== w))}>
+                ✕
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+    </details>
+  );
+}
+
+function BreakpointSection({ model, seq }: { model: SessionModel; seq: number }) {
+  const api = useApi();
+  const [bps, setBps] = usePersisted<Breakpoint[]>('swarmscope.breakpoints', [{ expr: 'event.type == "error"', enabled: true }]);
+  const [draft, setDraft] = useState('');
+  const [result, setResult] = useState<{ text: string; kind: 'hit' | 'miss' | 'error' } | null>(null);
+  const [running, setRunning] = useState(false);
+  useEffect(() => setResult(null), [model.sessionId]);
+
+  const run = async (direction: 'forward' | 'backward') => {
+    const conditions = bps.filter((b) => b.enabled).map((b) => b.expr);
+    if (!conditions.length) {
+      setResult({ text: 'No breakpoint is enabled.', kind: 'miss' });
+      return;
+    }
+    setRunning(true);
+    try {
+      const hit = await api.runBreakpoints(model.sessionId, seq, direction, conditions);
+      if (hit.hit && hit.event) {
+        model.ingest([hit.event]);
+        model.goto(hit.event.seq);
+        setResult({ text: `Stopped at seq ${hit.event.seq}: ${hit.condition ?? ''} (scanned ${hit.scanned})`, kind: 'hit' });
+      } else {
+        setResult({
+          text: `No event ${direction === 'forward' ? 'after' : 'before'} seq ${seq} matches (scanned ${hit.scanned}).`,
+          kind: 'miss',
+        });
+      }
+    } catch (err) {
+      setResult({ text: errorText(err), kind: 'error' });
+    } finally {
+      setRunning(false);
+    }
+  };
+
+  return (
+    <details open className="section">
+      <summary>
+        Breakpoints <span className="muted small">{bps.filter((b) => b.enabled).length} on</span>
+      </summary>
+      <form
+        className="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const x = draft.trim();
+          if (x && !bps.some((b) => b.expr === x)) setBps([...bps, { expr: x, enabled: true }]);
+          setDraft('');
+        }}
+      >
+        <label htmlFor="bp-input" className="sr-only">
+          Add a breakpoint condition (CEL)
+        </label>
+        <input
+          id="bp-input"
+          className="mono"
+          placeholder='event.type == "tool_call" && event.agent_id == "tst-1"'
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+        />
+        <button type="submit" className="btn small" disabled={!draft.trim()}>
+          Add
+        </button>
+      </form>
+      <ul className="breakpoints" data-testid="breakpoints">
+        {bps.map((b, i) => (
+          <li key={b.expr}>
+            <label>
+              <input
+                type="checkbox"
+                checked={b.enabled}
+                onChange={(e) => setBps(bps.map((x, j) => (j === i ? { ...x, enabled: e.target.checked } : x)))}
+              />{' '}
+              <span className="mono">{b.expr}</span>
+            </label>
+            <button type="button" className="btn ghost icon" aria-label={`remove breakpoint ${b.expr}`} onClick={() => setBps(bps.filter((_, j) => j !== i))}>
+              ✕
+            </button>
+          </li>
+        ))}
+      </ul>
+      <div className="bp-actions">
+        <button type="button" className="btn small" disabled={running} onClick={() => void run('backward')} data-testid="bp-prev">
+          « Run to previous
+        </button>
+        <button type="button" className="btn small primary" disabled={running} onClick={() => void run('forward')} data-testid="bp-next">
+          Run to next »
+        </button>
+      </div>
+      {result && (
+        <p className={`small bp-result ${result.kind === 'error' ? 'error-text' : result.kind === 'hit' ? 'ok-text' : 'muted'}`} role="status" data-testid="bp-result">
+          {result.kind === 'hit' ? '● ' : result.kind === 'error' ? '⚠ ' : '○ '}
+          {result.text}
+        </p>
+      )}
+    </details>
+  );
+}

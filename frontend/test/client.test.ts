@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ApiClient, ApiError, itemsOf } from '../src/api/client';
+
+function memoryStorage() {
+  const m = new Map<string, string>();
+  return { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v), removeItem: (k: string) => void m.delete(k) };
+}
+
+describe('ApiClient', () => {
+  it('uses relative /api/v1 paths and turns error bodies into ApiError', async () => {
+    const seen: string[] = [];
+    const api = new ApiClient(null, (async (url: RequestInfo | URL) => {
+      seen.push(String(url));
+      return new Response(JSON.stringify({ error: { code: 'expression_error', message: 'bad CEL' } }), { status: 422 });
+    }) as typeof fetch);
+    const err = await api.runBreakpoints('s 1', 5, 'forward', ['event.']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe('expression_error');
+    expect((err as ApiError).status).toBe(422);
+    expect(seen[0]).toBe('/api/v1/sessions/s%201/breakpoints/run');
+  });
+
+  it('asks for a key once on 401, keeps it, sends Bearer, and gets a stream token for SSE', async () => {
+    const storage = memoryStorage();
+    const auths: (string | null)[] = [];
+    const api = new ApiClient(storage, (async (url: RequestInfo | URL, init?: RequestInit) => {
+      const auth = (init?.headers as Record<string, string> | undefined)?.Authorization ?? null;
+      auths.push(auth);
+      if (auth !== 'Bearer k1') return new Response(JSON.stringify({ error: { code: 'unauthorized', message: 'key' } }), { status: 401 });
+      if (String(url).endsWith('/auth/token')) return new Response(JSON.stringify({ token: 'v1.tok', expires_at: 1 }), { status: 200 });
+      return new Response(JSON.stringify({ items: [], next_cursor: null }), { status: 200 });
+    }) as typeof fetch);
+    let asked = 0;
+    api.onKeyNeeded(async () => {
+      asked++;
+      return 'k1';
+    });
+    await Promise.all([api.sessions({}), api.sessions({ q: 'x' })]);
+    expect(asked).toBe(1);
+    expect(storage.getItem('swarmscope.apiKey')).toBe('k1');
+    const url = await api.streamUrl('s', 42);
+    expect(url).toBe('/api/v1/sessions/s/stream?after_seq=42&token=v1.tok');
+  });
+
+  it('reports network failures as ApiError', async () => {
+    const api = new ApiClient(null, (async () => {
+      throw new TypeError('fetch failed');
+    }) as typeof fetch);
+    await expect(api.session('s')).rejects.toMatchObject({ code: 'network' });
+  });
+
+  it('accepts list answers with or without a page wrapper', () => {
+    expect(itemsOf([1, 2])).toEqual([1, 2]);
+    expect(itemsOf({ items: [3], next_cursor: null })).toEqual([3]);
+  });
+});
