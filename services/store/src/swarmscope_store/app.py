@@ -42,7 +42,6 @@ async def main(
     settings: StoreSettings | None = None,
     nc: NatsClient | None = None,
     backend: StoreBackend | None = None,
-    http_port: int | None = None,
 ) -> None:
     """Runs the store until `stop` is set. A passed backend or NATS connection is used as is."""
     settings = settings or load_settings(StoreSettings)
@@ -88,7 +87,7 @@ async def main(
             backend, metrics, retention_hours=settings.retention_hours, durable=DURABLE_STORE
         ),
         metrics=consumer_metrics,
-        batch_size=settings.batch_size,
+        batch_size=settings.store_batch_size,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
     )
@@ -117,7 +116,7 @@ async def main(
     http = HttpServer(
         health_app(registry, {"nats": nats_ready(nc), "database": backend.ping}),
         settings.http_host,
-        settings.store_port if http_port is None else http_port,
+        settings.store_port,
     )
     closers = [backend.close] if owns_backend else []
     parts = ServiceParts(

@@ -25,6 +25,13 @@ class StoreSettings(ServiceSettings):
     retention_interval_seconds: float = Field(
         default=60.0, gt=0, description="how often expired events are deleted"
     )
+    store_batch_size: int = Field(
+        default=2000,
+        ge=1,
+        le=10_000,
+        description="messages per fetch on the `store` durable: a fetch returns what is there, so a "
+        "big batch costs no latency when idle and amortizes the commit under load",
+    )
     store_pool_size: int = Field(default=8, ge=2, le=100, description="Postgres connections")
     store_lag_interval_seconds: float = Field(
         default=5.0, gt=0, description="how often consumer pending counts are read from JetStream"

@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from swarmscope_store.records import EventRecord, number_or_none, text_or_none
 
@@ -83,6 +83,8 @@ class Measures:
 
 
 def _count(value: Any) -> int | None:
+    if type(value) is int and 0 <= value <= MAX_TOKENS:
+        return value
     number = number_or_none(value)
     if number is None:
         return None
@@ -500,6 +502,16 @@ def _texts(value: Any) -> list[str]:
     return [t for t in (text_or_none(v) for v in items) if t]
 
 
+KeyT = TypeVar("KeyT")
+
+
+def _totals(table: dict[KeyT, _Totals], key: KeyT) -> _Totals:
+    totals = table.get(key)
+    if totals is None:
+        totals = table[key] = _Totals()
+    return totals
+
+
 class _Planner:
     def __init__(self, prior: PriorState) -> None:
         self.spans = dict(prior.spans)
@@ -559,13 +571,13 @@ class _Planner:
                 delta.set_task(text_or_none(data.get("task_id")), r.seq)
         self._links(r, data)
         self.event_spans[(r.session_id, r.event_id)] = r.span_id
-        bucket = math.floor(r.ts / BUCKET_MS) * BUCKET_MS
-        self.performance.setdefault((r.session_id, float(bucket)), _Totals()).add(m, r.expires_at)
+        bucket = float(math.floor(r.ts / BUCKET_MS) * BUCKET_MS)
+        _totals(self.performance, (r.session_id, bucket)).add(m, r.expires_at)
         if r.agent_id is not None:
-            self.breakdowns.setdefault((r.session_id, "agent", r.agent_id), _Totals()).add(m, 0)
-        self.breakdowns.setdefault((r.session_id, "type", r.type), _Totals()).add(m, 0)
+            _totals(self.breakdowns, (r.session_id, "agent", r.agent_id)).add(m, 0)
+        _totals(self.breakdowns, (r.session_id, "type", r.type)).add(m, 0)
         if m.model:
-            self.breakdowns.setdefault((r.session_id, "model", m.model), _Totals()).add(m, 0)
+            _totals(self.breakdowns, (r.session_id, "model", m.model)).add(m, 0)
 
     def _session(self, r: EventRecord, m: Measures, data: dict[str, Any]) -> None:
         s = self.sessions.get(r.session_id)

@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from swarmscope_schema.codec import DecodeError, dumps, loads
+import orjson
+
+from swarmscope_schema.codec import dumps
 from swarmscope_schema.subjects import (
     DLQ_ERROR_HEADER,
     DLQ_PREFIX,
@@ -51,7 +53,13 @@ def text_or_none(value: Any, limit: int = 512) -> str | None:
 
 
 def number_or_none(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite number as float; None for anything else (booleans included)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[no-any-return]
+    if kind is int:
+        return float(value)
+    if kind is bool or not isinstance(value, (int, float)):
         return None
     number = float(value)
     return number if math.isfinite(number) else None
@@ -156,9 +164,10 @@ def decode_event(
 ) -> EventRecord:
     """An EventRecord from a delivery on TRACES; raises InvalidEvent naming what is wrong."""
     try:
-        event = loads(delivery.data)
-    except DecodeError as exc:
-        raise InvalidEvent(str(exc)) from None
+        # orjson checks UTF-8 itself; canonical events need no separate validation pass.
+        event = orjson.loads(delivery.data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"payload is not valid UTF-8 JSON: {exc}") from None
     if not isinstance(event, dict):
         raise InvalidEvent("canonical event is not a JSON object")
     session_id = _required_text(event, "session_id")

@@ -44,8 +44,92 @@ def _placeholders(n: int, start: int = 1) -> str:
     return ", ".join(f"${i}" for i in range(start, start + n))
 
 
-def _insert(table: str, columns: Sequence[str]) -> str:
-    return f"INSERT INTO {table} AS t ({', '.join(columns)}) VALUES ({_placeholders(len(columns))})"  # noqa: S608
+_TEXT = "text"
+_BIGINT = "bigint"
+_DOUBLE = "double precision"
+# Postgres types of the projection columns, for the arrays a set-based upsert unnests.
+PG_TYPES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "session_id",
+            "name",
+            "objective",
+            "status",
+            "agent_id",
+            "agent_type",
+            "parent_agent_id",
+            "current_task",
+            "spawn_span_id",
+            "span_id",
+            "parent_id",
+            "parent_key",
+            "type",
+            "label",
+            "end_event_id",
+            "agent_key",
+            "last_span_id",
+            "node_kind",
+            "source_id",
+            "target_id",
+            "rel_type",
+            "message_id",
+            "from_agent",
+            "dimension",
+            "key",
+        ),
+        _TEXT,
+    ),
+    **dict.fromkeys(
+        (
+            "status_seq",
+            "first_seq",
+            "last_seq",
+            "event_count",
+            "agent_count",
+            "error_count",
+            "tokens",
+            "expires_at",
+            "task_seq",
+            "tool_calls",
+            "llm_calls",
+            "start_seq",
+            "end_seq",
+            "count",
+            "seq",
+            "events",
+            "errors",
+            "duration_count",
+            "input_tokens",
+            "output_tokens",
+        ),
+        _BIGINT,
+    ),
+    **dict.fromkeys(
+        (
+            "start_time",
+            "end_time",
+            "last_event_time",
+            "cost",
+            "first_time",
+            "last_time",
+            "duration_ms",
+            "window_start",
+            "duration_sum",
+            "duration_max",
+        ),
+        _DOUBLE,
+    ),
+}
+
+
+def _insert(d: Dialect, table: str, columns: Sequence[str]) -> str:
+    """An INSERT of many rows: one set-based statement over unnested arrays on Postgres (a row at a
+    time costs a server round of parse/bind/execute each), a VALUES row for executemany on SQLite."""
+    cols = ", ".join(columns)
+    if d.is_postgres:
+        arrays = ", ".join(f"${i}::{PG_TYPES[c]}[]" for i, c in enumerate(columns, 1))
+        return f"INSERT INTO {table} AS t ({cols}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    return f"INSERT INTO {table} AS t ({cols}) VALUES ({_placeholders(len(columns))})"  # noqa: S608
 
 
 class _Sql:
@@ -58,7 +142,7 @@ class _Sql:
             return ", ".join(f"{c} = t.{c} + excluded.{c}" for c in cols)
 
         self.sessions = (
-            _insert("sessions", SESSION_COLUMNS) + " ON CONFLICT (session_id) DO UPDATE SET "
+            _insert(d, "sessions", SESSION_COLUMNS) + " ON CONFLICT (session_id) DO UPDATE SET "
             "name = COALESCE(excluded.name, t.name), "
             "objective = COALESCE(excluded.objective, t.objective), "
             "status = CASE WHEN excluded.status_seq > t.status_seq THEN excluded.status ELSE t.status END, "
@@ -71,13 +155,19 @@ class _Sql:
             f"expires_at = {greatest('excluded.expires_at', 't.expires_at')}, "
             + add("event_count", "error_count", "tokens", "cost")
         )
-        self.agent_count = (
-            "UPDATE sessions SET agent_count = (SELECT count(*) FROM agents a WHERE a.session_id = $1) "
-            "WHERE session_id = $1"
-        )
+        if d.is_postgres:
+            self.agent_count = (
+                "UPDATE sessions s SET agent_count = (SELECT count(*) FROM agents a "
+                "WHERE a.session_id = s.session_id) WHERE s.session_id = ANY($1::text[])"
+            )
+        else:
+            self.agent_count = (
+                "UPDATE sessions SET agent_count = (SELECT count(*) FROM agents a "
+                "WHERE a.session_id = $1) WHERE session_id = $1"
+            )
         status_wins = "excluded.status IS NOT NULL AND excluded.status_seq >= t.status_seq"
         self.agents = (
-            _insert("agents", AGENT_COLUMNS) + " ON CONFLICT (session_id, agent_id) DO UPDATE SET "
+            _insert(d, "agents", AGENT_COLUMNS) + " ON CONFLICT (session_id, agent_id) DO UPDATE SET "
             "agent_type = COALESCE(excluded.agent_type, t.agent_type), "
             "name = COALESCE(excluded.name, t.name), "
             "parent_agent_id = COALESCE(excluded.parent_agent_id, t.parent_agent_id), "
@@ -93,29 +183,38 @@ class _Sql:
             f"last_time = {greatest('excluded.last_time', 't.last_time')}, "
             + add("event_count", "error_count", "tool_calls", "llm_calls", "tokens", "cost", "duration_ms")
         )
-        self.message_counts = (
-            "UPDATE agents SET messages_sent = messages_sent + $1, "
-            "messages_received = messages_received + $2 WHERE session_id = $3 AND agent_id = $4"
-        )
+        if d.is_postgres:
+            self.message_counts = (
+                "UPDATE agents a SET messages_sent = a.messages_sent + u.sent, "
+                "messages_received = a.messages_received + u.received "
+                "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) "
+                "AS u(sent, received, session_id, agent_id) "
+                "WHERE a.session_id = u.session_id AND a.agent_id = u.agent_id"
+            )
+        else:
+            self.message_counts = (
+                "UPDATE agents SET messages_sent = messages_sent + $1, "
+                "messages_received = messages_received + $2 WHERE session_id = $3 AND agent_id = $4"
+            )
         self.spans = (
-            _insert("spans", SPAN_COLUMNS)
+            _insert(d, "spans", SPAN_COLUMNS)
             + " ON CONFLICT (session_id, span_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in SPAN_COLUMNS[2:])
         )
         self.lanes = (
-            _insert("span_lanes", LANE_COLUMNS) + " ON CONFLICT (session_id, agent_key, parent_key) "
+            _insert(d, "span_lanes", LANE_COLUMNS) + " ON CONFLICT (session_id, agent_key, parent_key) "
             "DO UPDATE SET last_span_id = excluded.last_span_id, last_seq = excluded.last_seq"
         )
         self.relationships = (
-            _insert("relationships", RELATIONSHIP_COLUMNS)
+            _insert(d, "relationships", RELATIONSHIP_COLUMNS)
             + " ON CONFLICT (session_id, node_kind, source_id, target_id, rel_type) DO UPDATE SET "
             "count = t.count + excluded.count, "
             f"first_seq = {least('excluded.first_seq', 't.first_seq')}, "
             f"expires_at = {greatest('excluded.expires_at', 't.expires_at')}"
         )
-        self.messages = _insert("messages", MESSAGE_COLUMNS) + " ON CONFLICT DO NOTHING"
+        self.messages = _insert(d, "messages", MESSAGE_COLUMNS) + " ON CONFLICT DO NOTHING"
         self.performance = (
-            _insert("performance_snapshots", PERFORMANCE_COLUMNS)
+            _insert(d, "performance_snapshots", PERFORMANCE_COLUMNS)
             + " ON CONFLICT (session_id, window_start) DO UPDATE SET "
             + add("events", "errors", "duration_sum", "duration_count", "tokens", "input_tokens")
             + ", "
@@ -125,7 +224,7 @@ class _Sql:
             f"expires_at = {greatest('excluded.expires_at', 't.expires_at')}"
         )
         self.breakdowns = (
-            _insert("cost_breakdowns", BREAKDOWN_COLUMNS)
+            _insert(d, "cost_breakdowns", BREAKDOWN_COLUMNS)
             + " ON CONFLICT (session_id, dimension, key) DO UPDATE SET "
             + add("events", "duration_ms", "tokens", "input_tokens", "output_tokens", "cost")
         )
@@ -208,13 +307,12 @@ async def load_prior(tx: Tx, records: Sequence[EventRecord]) -> PriorState:
 
 
 async def apply_plan(tx: Tx, dialect: Dialect, plan: ProjectionPlan) -> None:
-    """Upserts the projection rows of a batch."""
+    """Upserts the projection rows of a batch: one statement per table."""
     sql = _sql(dialect)
     steps: list[tuple[str, Sequence[Sequence[object]]]] = [
         (sql.sessions, plan.sessions),
         (sql.agents, plan.agents),
         (sql.message_counts, plan.message_counts),
-        (sql.agent_count, [(sid,) for sid in plan.session_ids]),
         (sql.spans, plan.spans),
         (sql.lanes, plan.lanes),
         (sql.relationships, plan.relationships),
@@ -223,8 +321,17 @@ async def apply_plan(tx: Tx, dialect: Dialect, plan: ProjectionPlan) -> None:
         (sql.breakdowns, plan.breakdowns),
     ]
     for statement, rows in steps:
-        if rows:
+        if not rows:
+            continue
+        if dialect.is_postgres:
+            await tx.execute(statement, *[list(column) for column in zip(*rows, strict=True)])
+        else:
             await tx.executemany(statement, rows)
+    if plan.sessions:
+        if dialect.is_postgres:
+            await tx.execute(sql.agent_count, plan.session_ids)
+        else:
+            await tx.executemany(sql.agent_count, [(sid,) for sid in plan.session_ids])
 
 
 def unique_by_seq(records: Sequence[EventRecord]) -> list[EventRecord]:
@@ -274,10 +381,12 @@ async def write_dead_letters(backend: StoreBackend, letters: Sequence[DeadLetter
 
 
 async def purge_expired(backend: StoreBackend, now_ms: int, dead_letter_cutoff_ms: float) -> RetentionResult:
-    """Deletes expired events (whole partitions where the backend can), then their projections.
+    """Deletes expired events (whole partitions where the backend can), then projections.
 
-    Spans, relationships, messages and performance windows expire with the latest event that fed
-    them; a session, its agents, lanes and cost breakdowns go when its last event has expired.
+    Events go one by one as each expires. Performance windows expire with the latest event they
+    count. Every other projection of a session (summary, agents, spans, lanes, relationships,
+    messages, cost breakdowns) describes the session as a whole and goes when the session's last
+    event has expired: indexing those tables by expiry would cost every write an index entry more.
     """
     events, partitions = await backend.purge_events(now_ms)
     d = backend.dialect
@@ -290,25 +399,25 @@ async def purge_expired(backend: StoreBackend, now_ms: int, dead_letter_cutoff_m
         ]
         if expired:
             ids = d.list_param(expired)
-            for table in ("agents", "span_lanes", "cost_breakdowns", "sessions"):
-                count = await _count_delete(
-                    tx,
+            for table in SESSION_PROJECTIONS:
+                projections += await tx.execute(
                     f"DELETE FROM {table} WHERE {d.in_list('session_id', '$1')}",  # noqa: S608
                     ids,
                 )
-                if table == "sessions":
-                    sessions = count
-                else:
-                    projections += count
-        for table in ("spans", "relationships", "messages", "performance_snapshots"):
-            projections += await _count_delete(tx, f"DELETE FROM {table} WHERE expires_at <= $1", now_ms)  # noqa: S608
-        dead = await _count_delete(
-            tx, "DELETE FROM dead_letters WHERE received_at < $1", dead_letter_cutoff_ms
-        )
+            sessions = await tx.execute(f"DELETE FROM sessions WHERE {d.in_list('session_id', '$1')}", ids)  # noqa: S608
+        projections += await tx.execute("DELETE FROM performance_snapshots WHERE expires_at <= $1", now_ms)
+        dead = await tx.execute("DELETE FROM dead_letters WHERE received_at < $1", dead_letter_cutoff_ms)
     return RetentionResult(
         events=events, partitions=partitions, sessions=sessions, projections=projections, dead_letters=dead
     )
 
 
-async def _count_delete(tx: Tx, sql: str, *args: object) -> int:
-    return await tx.execute(sql, *args)
+SESSION_PROJECTIONS = (
+    "agents",
+    "spans",
+    "span_lanes",
+    "relationships",
+    "messages",
+    "cost_breakdowns",
+    "performance_snapshots",
+)

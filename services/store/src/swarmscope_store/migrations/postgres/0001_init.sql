@@ -110,8 +110,6 @@ CREATE TABLE spans (
 );
 CREATE INDEX spans_session_start_seq ON spans (session_id, start_seq);
 CREATE INDEX spans_open_siblings ON spans (session_id, parent_key) WHERE status = 'open';
-CREATE INDEX spans_session_duration ON spans (session_id, duration_ms DESC) WHERE duration_ms IS NOT NULL;
-CREATE INDEX spans_expires_at ON spans (expires_at);
 
 CREATE TABLE span_lanes (
     session_id    text    NOT NULL,
@@ -133,7 +131,6 @@ CREATE TABLE relationships (
     expires_at  bigint  NOT NULL,
     PRIMARY KEY (session_id, node_kind, source_id, target_id, rel_type)
 );
-CREATE INDEX relationships_expires_at ON relationships (expires_at);
 
 CREATE TABLE messages (
     session_id  text    NOT NULL,
@@ -144,7 +141,6 @@ CREATE TABLE messages (
     expires_at  bigint  NOT NULL,
     PRIMARY KEY (session_id, message_id)
 );
-CREATE INDEX messages_expires_at ON messages (expires_at);
 
 CREATE TABLE performance_snapshots (
     session_id      text              NOT NULL,

@@ -1,0 +1,710 @@
+"""The store's contract, run against both backends (the `backend` fixture is parametrized):
+inserts, idempotency, every query op with its filters and pagination, projection values,
+relationships, retention and migrations."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from swarmscope_schema.api import Graph, PerformanceReport, SessionSummary, StoredEvent
+from swarmscope_schema.requests import (
+    DlqQuery,
+    ErrorCode,
+    EventRef,
+    EventsQuery,
+    GraphQuery,
+    PerformanceQuery,
+    SessionRef,
+    SessionsQuery,
+)
+from swarmscope_schema.testing import make_event
+from swarmscope_service.consumer import Delivery
+from swarmscope_service.request_reply import ServiceError
+from swarmscope_store.backend import StoreBackend
+from swarmscope_store.graph import GraphBuilder
+from swarmscope_store.queries import StoreQueries
+from swarmscope_store.records import decode_dead_letter
+from swarmscope_store.writer import purge_expired, write_dead_letters, write_events
+
+T0 = 1_700_000_000_000.0
+Write = Callable[..., Any]
+
+
+def ev(
+    n: int,
+    event_type: str,
+    agent: str | None,
+    offset: float,
+    data: dict[str, Any] | None = None,
+    *,
+    session: str = "s1",
+    **fields: Any,
+) -> dict[str, Any]:
+    return make_event(
+        event_type,
+        session_id=session,
+        agent_id=agent,
+        event_id=f"e{n}",
+        data=data,
+        timestamp=T0 + offset,
+        **fields,
+    )
+
+
+def swarm(session: str = "s1") -> list[dict[str, Any]]:
+    """A small swarm whose every projection value is worked out by hand in the tests below."""
+    s = {"session": session}
+    return [
+        ev(1, "session_start", None, 0, {"objective": "Build a Rate Limiter", "name": "demo"}, **s),
+        ev(2, "agent_spawn", "coord", 10, {"agent_type": "coordinator", "name": "Coordinator"}, **s),
+        ev(3, "agent_spawn", "cod-1", 20, {"agent_type": "coder", "parent_agent_id": "coord"}, **s),
+        ev(4, "task_create", "coord", 30, {"task_id": "T1"}, **s),
+        ev(5, "task_assignment", "coord", 40, {"task_id": "T1", "agent_id": "cod-1"}, **s),
+        ev(6, "task_start", "cod-1", 100, {"task_id": "T1"}, phase="start", span_id="sp_T1", **s),
+        ev(
+            7,
+            "tool_call",
+            "cod-1",
+            200,
+            {"tool": "Bash"},
+            phase="start",
+            span_id="sp_tool1",
+            metadata={"parent_id": "sp_T1"},
+            **s,
+        ),
+        ev(
+            8,
+            "llm_call",
+            "cod-1",
+            250,
+            {"model": "claude"},
+            phase="start",
+            span_id="sp_llm1",
+            metadata={"parent_id": "sp_T1"},
+            **s,
+        ),
+        ev(
+            9,
+            "tool_call",
+            "cod-1",
+            400,
+            {"tool": "Bash", "exit_code": 0},
+            phase="complete",
+            span_id="sp_tool1",
+            metadata={"parent_id": "sp_T1"},
+            performance={"duration": 200},
+            **s,
+        ),
+        ev(
+            10,
+            "llm_call",
+            "cod-1",
+            1300,
+            {"model": "claude", "input_tokens": 100, "output_tokens": 20, "cost_usd": 0.5},
+            phase="complete",
+            span_id="sp_llm1",
+            metadata={"parent_id": "sp_T1"},
+            **s,
+        ),
+        ev(
+            11,
+            "communication",
+            "cod-1",
+            1400,
+            {
+                "message": {"id": "m1", "from": "cod-1", "to": ["coord"], "type": "result"},
+                "direction": "sent",
+            },
+            **s,
+        ),
+        ev(
+            12,
+            "communication",
+            "coord",
+            1500,
+            {"message": {"id": "m2", "from": "coord", "to": ["cod-1"], "in_reply_to": "m1"}},
+            metadata={"causation_id": "e11"},
+            **s,
+        ),
+        ev(13, "error", "cod-1", 1600, {"message": "boom"}, metadata={"parent_id": "sp_T1"}, **s),
+        ev(14, "task_complete", "cod-1", 2000, {"task_id": "T1"}, phase="complete", span_id="sp_T1", **s),
+        ev(
+            15,
+            "tool_call",
+            "coord",
+            2100,
+            {"tool": "Review"},
+            span_id="sp_review",
+            metadata={"parent_id": "sp_T1"},
+            **s,
+        ),
+        ev(16, "session_end", None, 3000, {"status": "completed"}, **s),
+    ]
+
+
+async def snapshot(queries: StoreQueries, graphs: GraphBuilder, session: str = "s1") -> dict[str, Any]:
+    """Every projection answer of a session."""
+    return {
+        "session": await queries.session(SessionRef(session_id=session)),
+        "agents": await queries.agents(SessionRef(session_id=session)),
+        "performance": await queries.performance(PerformanceQuery(session_id=session)),
+        **{
+            layout: await graphs.graph(GraphQuery(session_id=session, layout=layout))
+            for layout in ("hierarchical", "force", "timeline")
+        },
+    }
+
+
+def edges(graph: dict[str, Any]) -> dict[tuple[str, str, str], int]:
+    return {(e["source"], e["target"], e["type"]): e["count"] for e in graph["edges"]}
+
+
+# -------------------------------------------------------------------------------------- migrations
+
+
+async def test_migrations_are_idempotent(backend: StoreBackend) -> None:
+    assert await backend.migrate() == []
+    async with backend.reader() as tx:
+        rows = await tx.fetch("SELECT version, name FROM schema_migrations ORDER BY version")
+    assert [(int(r[0]), r[1]) for r in rows] == [(1, "0001_init.sql")]
+
+
+# ------------------------------------------------------------------------------- inserts, dedupe
+
+
+async def test_stored_event_is_the_canonical_event_with_its_seq(write: Write, queries: StoreQueries) -> None:
+    event = make_event(
+        "tool_call", session_id="s1", event_id="x1", data={"tool": "Bash", "extra": {"k": [1, None]}}
+    )
+    result = await write([event], [42])
+    assert [r.seq for r in result.inserted] == [42]
+    stored = orjson.loads(orjson.dumps(await queries.event(EventRef(session_id="s1", event_id="x1"))))
+    assert stored["seq"] == 42
+    assert stored["data"] == {"tool": "Bash", "extra": {"k": [1, None]}}
+    assert stored["received_at"] > 0
+    StoredEvent.model_validate(stored)
+
+
+async def test_a_redelivered_batch_changes_nothing(
+    backend: StoreBackend, log: Any, queries: StoreQueries, graphs: GraphBuilder
+) -> None:
+    records = log.records(swarm())
+    first = await write_events(backend, records)
+    assert len(first.inserted) == 16
+    before = await snapshot(queries, graphs)
+    again = await write_events(backend, records)
+    assert again.inserted == []
+    assert again.duplicates == 16
+    assert await snapshot(queries, graphs) == before
+
+
+async def test_a_duplicate_id_is_stored_once_and_counted_once(write: Write, queries: StoreQueries) -> None:
+    a = make_event("tool_call", session_id="s1", event_id="dup", data={"tool": "first"})
+    b = make_event("tool_call", session_id="s1", event_id="dup", data={"tool": "second"})
+    other_session = make_event("tool_call", session_id="s2", event_id="dup", data={"tool": "other"})
+    result = await write([b, a, other_session], [7, 5, 9])  # same batch: the lowest seq wins
+    assert sorted(r.seq for r in result.inserted) == [5, 9]
+    later = await write([make_event("tool_call", session_id="s1", event_id="dup")], [11])
+    assert later.inserted == []
+    stored = orjson.loads(orjson.dumps(await queries.event(EventRef(session_id="s1", event_id="dup"))))
+    assert (stored["seq"], stored["data"]["tool"]) == (5, "first")
+    summary = await queries.session(SessionRef(session_id="s1"))
+    assert summary["event_count"] == 1
+    assert (await queries.session(SessionRef(session_id="s2")))["event_count"] == 1
+
+
+async def test_text_a_database_cannot_hold_is_made_storable(write: Write, queries: StoreQueries) -> None:
+    event = make_event(
+        "agent_spawn",
+        session_id="s1",
+        event_id="nul",
+        agent_id="a1",
+        data={"agent_type": "co\x00der", "name": "N\x00"},
+        span_id="sp\x00an",
+    )
+    result = await write([event])
+    assert len(result.inserted) == 1
+    agents = await queries.agents(SessionRef(session_id="s1"))
+    assert agents[0]["agent_type"] == "coder"
+    stored = orjson.loads(orjson.dumps(await queries.event(EventRef(session_id="s1", event_id="nul"))))
+    assert stored["data"]["agent_type"] == "co\x00der"  # the event itself is kept byte for byte
+
+
+# --------------------------------------------------------------------------------- projections
+
+
+async def test_session_summary_values(write: Write, queries: StoreQueries) -> None:
+    await write(swarm()[:10])
+    mid = SessionSummary.model_validate(await queries.session(SessionRef(session_id="s1")))
+    assert mid.status == "active"
+    assert mid.end_time is None
+    await write(swarm()[10:])
+    summary = SessionSummary.model_validate(await queries.session(SessionRef(session_id="s1")))
+    assert summary.model_dump() == {
+        "id": "s1",
+        "name": "demo",
+        "status": "completed",
+        "objective": "Build a Rate Limiter",
+        "start_time": T0,
+        "end_time": T0 + 3000,
+        "last_event_time": T0 + 3000,
+        "last_seq": 16,
+        "event_count": 16,
+        "agent_count": 2,
+        "error_count": 1,
+        "tokens": 120,
+        "cost": 0.5,
+    }
+
+
+async def test_agent_summary_values(write: Write, queries: StoreQueries) -> None:
+    await write(swarm()[:6])
+    mid = {a["agent_id"]: a for a in await queries.agents(SessionRef(session_id="s1"))}
+    assert (mid["cod-1"]["status"], mid["cod-1"]["current_task"]) == ("busy", "T1")
+    await write(swarm()[6:])
+    agents = {a["agent_id"]: a for a in await queries.agents(SessionRef(session_id="s1"))}
+    assert list(agents) == ["coord", "cod-1"]
+    coder = agents["cod-1"]
+    assert coder == {
+        "agent_id": "cod-1",
+        "agent_type": "coder",
+        "name": None,
+        "parent_agent_id": "coord",
+        "status": "idle",
+        "current_task": None,
+        "first_seq": 3,
+        "last_seq": 14,
+        "first_time": T0 + 20,
+        "last_time": T0 + 2000,
+        "event_count": 9,
+        "error_count": 1,
+        "tool_calls": 1,
+        "llm_calls": 1,
+        "messages_sent": 1,
+        "messages_received": 1,
+        "tokens": 120,
+        "cost": 0.5,
+        "duration_ms": 200.0,
+    }
+    coord = agents["coord"]
+    assert (coord["agent_type"], coord["name"], coord["status"]) == ("coordinator", "Coordinator", "idle")
+    assert (
+        coord["event_count"],
+        coord["tool_calls"],
+        coord["messages_sent"],
+        coord["messages_received"],
+    ) == (
+        5,
+        1,
+        1,
+        1,
+    )
+
+
+async def test_explicit_agent_status_wins_and_terminate(write: Write, queries: StoreQueries) -> None:
+    await write(
+        [
+            ev(1, "agent_spawn", "a", 0, {"agent_type": "tester", "status": "busy"}),
+            ev(2, "agent_status", "a", 1, {"status": "error"}),
+            ev(3, "task_start", "a", 2, {"task_id": "T9", "agent_status": "blocked"}),
+        ]
+    )
+    [agent] = await queries.agents(SessionRef(session_id="s1"))
+    assert (agent["status"], agent["current_task"]) == ("blocked", "T9")
+    await write([ev(4, "agent_terminate", "a", 3, {"reason": "done"})])
+    [agent] = await queries.agents(SessionRef(session_id="s1"))
+    assert agent["status"] == "terminated"
+
+
+async def test_relationships(write: Write, graphs: GraphBuilder) -> None:
+    await write(swarm())
+    tree = await graphs.graph(GraphQuery(session_id="s1", layout="hierarchical"))
+    Graph.model_validate(tree)
+    assert edges(tree) == {
+        # sequence: per (agent, parent) lane, in order of first appearance
+        ("e1", "e16", "sequence"): 1,
+        ("e2", "e4", "sequence"): 1,
+        ("e4", "e5", "sequence"): 1,
+        ("e5", "e12", "sequence"): 1,
+        ("e3", "sp_T1", "sequence"): 1,
+        ("sp_T1", "e11", "sequence"): 1,
+        ("sp_tool1", "sp_llm1", "sequence"): 1,
+        ("sp_llm1", "e13", "sequence"): 1,
+        # parallel: the llm call opened while its sibling tool call was still open
+        ("sp_tool1", "sp_llm1", "parallel"): 1,
+        # spawn: agent_spawn of the parent agent → agent_spawn of the child; a child span of
+        # another agent
+        ("e2", "e3", "spawn"): 1,
+        ("sp_T1", "sp_review", "spawn"): 1,
+        # callback: causation_id and in_reply_to both point e12 back at e11
+        ("e12", "e11", "callback"): 2,
+    }
+    nodes = {n["id"]: n for n in tree["nodes"]}
+    assert len(nodes) == 13
+    t1 = nodes["sp_T1"]
+    assert (t1["type"], t1["status"], t1["depth"], t1["event_count"]) == ("task_start", "complete", 0, 2)
+    assert (t1["start_time"], t1["end_time"], t1["duration_ms"]) == (T0 + 100, T0 + 2000, 1900.0)
+    assert t1["label"] == "task_start: T1"
+    assert (nodes["sp_tool1"]["depth"], nodes["sp_tool1"]["duration_ms"]) == (1, 200.0)
+    assert nodes["sp_llm1"]["label"] == "llm_call: claude"
+    assert nodes["e13"]["status"] == "error"
+
+    force = await graphs.graph(GraphQuery(session_id="s1", layout="force"))
+    assert [n["id"] for n in force["nodes"]] == ["coord", "cod-1"]
+    assert edges(force) == {
+        ("coord", "cod-1", "spawn"): 1,
+        ("cod-1", "coord", "message"): 1,
+        ("coord", "cod-1", "message"): 1,
+    }
+
+    timeline = await graphs.graph(GraphQuery(session_id="s1", layout="timeline"))
+    kinds = [n["kind"] for n in timeline["nodes"]]
+    assert kinds[:2] == ["agent", "agent"]
+    starts = [n["start_time"] for n in timeline["nodes"] if n["kind"] == "span"]
+    assert starts == sorted(starts)
+
+
+async def test_projections_do_not_depend_on_batching(
+    backend: StoreBackend, log: Any, queries: StoreQueries, graphs: GraphBuilder
+) -> None:
+    events = swarm("one") + [{**e, "session_id": "many"} for e in swarm("many")]
+    records = log.records(events)
+    one = [r for r in records if r.session_id == "one"]
+    many = [r for r in records if r.session_id == "many"]
+    await write_events(backend, one)
+    rng = random.Random(3)
+    i = 0
+    while i < len(many):
+        size = rng.randint(1, 4)
+        await write_events(backend, many[i : i + size])
+        i += size
+    a = await snapshot(queries, graphs, "one")
+    b = await snapshot(queries, graphs, "many")
+
+    def normalized(snap: dict[str, Any]) -> bytes:
+        text = orjson.dumps(snap, option=orjson.OPT_SORT_KEYS).decode()
+        text = text.replace('"one"', '"S"').replace('"many"', '"S"')
+        return text.encode()
+
+    # seqs differ by a constant between the two sessions; compare everything but the seqs
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: strip(v)
+                for k, v in value.items()
+                if k not in {"seq", "first_seq", "last_seq", "start_seq", "end_seq"}
+            }
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    assert orjson.loads(normalized(strip(a))) == orjson.loads(normalized(strip(b)))
+
+
+async def test_performance_report(write: Write, queries: StoreQueries) -> None:
+    await write(swarm())
+    report = PerformanceReport.model_validate(await queries.performance(PerformanceQuery(session_id="s1")))
+    assert report.window_ms == 1000
+    assert [(w.start_time, w.events, w.errors) for w in report.windows] == [
+        (T0, 9, 0),
+        (T0 + 1000, 4, 1),
+        (T0 + 2000, 2, 0),
+        (T0 + 3000, 1, 0),
+    ]
+    assert report.windows[0].event_rate == 9.0
+    assert report.windows[0].avg_duration_ms == 200.0
+    assert (report.windows[1].tokens, report.windows[1].cost) == (120, 0.5)
+    assert [
+        (b.key, b.events, b.tokens, b.input_tokens, b.output_tokens, b.cost) for b in report.per_model
+    ] == [("claude", 2, 120, 100, 20, 0.5)]
+    assert report.per_agent[0].key == "cod-1"
+    assert {b.key for b in report.per_type} >= {"tool_call", "llm_call", "task_start"}
+    assert [(s.span_id, s.duration_ms, s.event_id, s.seq) for s in report.slowest[:3]] == [
+        ("sp_T1", 1900.0, "e14", 14),
+        ("sp_llm1", 1050.0, "e10", 10),
+        ("sp_tool1", 200.0, "e9", 9),
+    ]
+    wide = await queries.performance(PerformanceQuery(session_id="s1", window_ms=2500))
+    assert wide["window_ms"] == 3000
+    # windows are aligned to multiples of the window on the epoch
+    assert [(w["start_time"], w["events"]) for w in wide["windows"]] == [(T0 - 2000, 9), (T0 + 1000, 7)]
+
+
+# ------------------------------------------------------------------------------------- queries
+
+
+def page_events(session: str, n: int) -> list[dict[str, Any]]:
+    types = ["tool_call", "llm_call", "decision"]
+    return [
+        make_event(
+            types[i % 3],
+            session_id=session,
+            agent_id="alpha" if i % 2 == 0 else "beta",
+            event_id=f"{session}-{i}",
+            timestamp=T0 + i * 100,
+            phase="start" if i % 5 == 0 else "complete",
+            span_id=f"span-{i // 4}",
+        )
+        for i in range(n)
+    ]
+
+
+async def test_events_pagination_ascending_and_descending(write: Write, queries: StoreQueries) -> None:
+    await write(page_events("p", 25))
+    seen: list[int] = []
+    cursor: str | None = None
+    while True:
+        page = orjson.loads(
+            orjson.dumps(await queries.events(EventsQuery(session_id="p", limit=10, cursor=cursor)))
+        )
+        seen += [e["seq"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == list(range(1, 26))
+    # next_cursor also works as after_seq (CONTRACT §4)
+    page = orjson.loads(orjson.dumps(await queries.events(EventsQuery(session_id="p", after_seq=20))))
+    assert [e["seq"] for e in page["items"]] == [21, 22, 23, 24, 25]
+    assert page["next_cursor"] is None
+    down: list[int] = []
+    cursor = None
+    while True:
+        page = orjson.loads(
+            orjson.dumps(
+                await queries.events(EventsQuery(session_id="p", limit=7, order="desc", cursor=cursor))
+            )
+        )
+        down += [e["seq"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert down == list(range(25, 0, -1))
+    bounded = orjson.loads(
+        orjson.dumps(await queries.events(EventsQuery(session_id="p", after_seq=5, until_seq=9, limit=5000)))
+    )
+    assert [e["seq"] for e in bounded["items"]] == [6, 7, 8, 9]
+    exact = orjson.loads(orjson.dumps(await queries.events(EventsQuery(session_id="p", limit=25))))
+    assert len(exact["items"]) == 25
+    assert exact["next_cursor"] is None
+
+
+async def test_events_filters(write: Write, queries: StoreQueries) -> None:
+    events = page_events("f", 30)
+    events[7]["data"] = {"tool": "Grep", "args": {"pattern": "Needle In Data"}}
+    events[7]["type"] = "tool_call"
+    await write(events)
+
+    async def seqs(**filters: Any) -> list[int]:
+        page = orjson.loads(orjson.dumps(await queries.events(EventsQuery(session_id="f", **filters))))
+        return [e["seq"] for e in page["items"]]
+
+    assert await seqs(agent="beta") == list(range(2, 31, 2))
+    assert await seqs(agent="alpha,beta") == list(range(1, 31))
+    assert await seqs(type="decision") == [i + 1 for i in range(30) if i % 3 == 2]
+    assert await seqs(type="decision,llm_call") == [i + 1 for i in range(30) if i % 3 != 0 and i != 7]
+    assert await seqs(phase="start") == [1, 6, 11, 16, 21, 26]
+    assert await seqs(span_id="span-2") == [9, 10, 11, 12]
+    assert await seqs(q="needle in") == [8]
+    assert await seqs(q="no such text") == []
+    assert await seqs(from_ts=T0 + 500, to_ts=T0 + 800) == [6, 7, 8, 9]
+    assert await seqs(agent="alpha", type="tool_call", order="desc", limit=2) == [25, 19]
+    assert await seqs(q="100%_") == []  # LIKE wildcards are plain text here
+
+
+async def test_events_page_is_capped_by_the_reply_budget(backend: StoreBackend, write: Write) -> None:
+    big = [
+        make_event("tool_call", session_id="b", event_id=f"b{i}", data={"tool": "x", "blob": "z" * 40_000})
+        for i in range(10)
+    ]
+    await write(big)
+    small = StoreQueries(backend, lambda: 100_000 + 16 * 1024)
+    page = orjson.loads(orjson.dumps(await small.events(EventsQuery(session_id="b", limit=10))))
+    assert 1 <= len(page["items"]) < 10
+    assert len(orjson.dumps(page)) < 100_000 + 41_000
+    assert page["next_cursor"] == str(page["items"][-1]["seq"])
+    tiny = StoreQueries(backend, lambda: 1)  # even below one event, a page moves forward
+    page = orjson.loads(orjson.dumps(await tiny.events(EventsQuery(session_id="b", limit=10))))
+    assert len(page["items"]) >= 1
+    assert page["next_cursor"] is not None
+
+
+async def test_unknown_session_and_event_are_not_found(
+    write: Write, queries: StoreQueries, graphs: GraphBuilder
+) -> None:
+    await write([make_event("tool_call", session_id="s1", event_id="known")])
+    for call in (
+        queries.session(SessionRef(session_id="nope")),
+        queries.events(EventsQuery(session_id="nope")),
+        queries.agents(SessionRef(session_id="nope")),
+        queries.performance(PerformanceQuery(session_id="nope")),
+        graphs.graph(GraphQuery(session_id="nope")),
+        queries.event(EventRef(session_id="s1", event_id="missing")),
+        queries.event(EventRef(session_id="nope", event_id="known")),
+    ):
+        with pytest.raises(ServiceError) as info:
+            await call
+        assert info.value.code is ErrorCode.NOT_FOUND
+    # a known session with nothing matching is an empty page, not an error
+    empty = await queries.events(EventsQuery(session_id="s1", type="llm_call"))
+    assert empty == {"items": [], "next_cursor": None}
+
+
+async def test_sessions_filters_and_pagination(write: Write, queries: StoreQueries) -> None:
+    for i in range(7):
+        sid = f"sess-{i}"
+        batch = [
+            make_event(
+                "session_start",
+                session_id=sid,
+                agent_id=None,
+                event_id="start",
+                data={"name": f"Run {i}", "objective": "Find the BUG" if i % 2 else "ship it"},
+            )
+        ]
+        if i < 3:
+            batch.append(
+                make_event(
+                    "session_end",
+                    session_id=sid,
+                    agent_id=None,
+                    event_id="end",
+                    data={"status": "failed" if i == 0 else "completed"},
+                )
+            )
+        await write(batch)
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = await queries.sessions(SessionsQuery(limit=3, cursor=cursor))
+        ids += [s["id"] for s in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert ids == [f"sess-{i}" for i in range(6, -1, -1)]  # newest first
+    assert [s["id"] for s in (await queries.sessions(SessionsQuery(status="completed")))["items"]] == [
+        "sess-2",
+        "sess-1",
+    ]
+    assert [s["id"] for s in (await queries.sessions(SessionsQuery(status="active")))["items"]] == [
+        "sess-6",
+        "sess-5",
+        "sess-4",
+        "sess-3",
+    ]
+    found = (await queries.sessions(SessionsQuery(q="find the bug")))["items"]
+    assert [s["id"] for s in found] == ["sess-5", "sess-3", "sess-1"]
+    assert [s["id"] for s in (await queries.sessions(SessionsQuery(q="RUN 4")))["items"]] == ["sess-4"]
+    assert [s["id"] for s in (await queries.sessions(SessionsQuery(q="SESS-0")))["items"]] == ["sess-0"]
+    with pytest.raises(ServiceError) as info:
+        await queries.sessions(SessionsQuery(cursor="x'; DROP TABLE sessions; --"))
+    assert info.value.code is ErrorCode.BAD_REQUEST
+
+
+async def test_graph_max_nodes_truncates(write: Write, graphs: GraphBuilder) -> None:
+    await write(swarm())
+    graph = await graphs.graph(GraphQuery(session_id="s1", max_nodes=5))
+    assert graph["truncated"] is True
+    assert len(graph["nodes"]) == 5
+    ids = {n["id"] for n in graph["nodes"]}
+    assert all(e["source"] in ids and e["target"] in ids for e in graph["edges"])
+
+
+# -------------------------------------------------------------------------------- dead letters
+
+
+def dlq_delivery(seq: int, payload: bytes, **headers: str) -> Delivery:
+    reason = headers.pop("reason", None)
+    hdrs = dict(headers)
+    if reason:
+        hdrs["Swarmscope-Dlq-Reason"] = reason
+    return Delivery(
+        subject=f"traces.dlq.{reason or 'invalid_json'}",
+        data=payload,
+        headers=hdrs,
+        stream_seq=seq,
+        num_delivered=1,
+        timestamp_ns=int(T0 * 1e6),
+    )
+
+
+async def test_dead_letters(backend: StoreBackend, queries: StoreQueries) -> None:
+    letters = [
+        decode_dead_letter(dlq_delivery(1, b"{not json", reason="invalid_json")),
+        decode_dead_letter(
+            dlq_delivery(
+                2,
+                b"\xff\xfe" + b"x" * 5000,
+                reason="invalid_utf8",
+                **{"Swarmscope-Dlq-Subject": "traces.raw.s.a.t", "Swarmscope-Dlq-Error": "bad byte at 0"},
+            )
+        ),
+        decode_dead_letter(
+            Delivery(subject="traces.dlq.too_large", data=b"big", headers={}, stream_seq=3, num_delivered=1)
+        ),
+    ]
+    assert await write_dead_letters(backend, letters) == 3
+    assert await write_dead_letters(backend, letters) == 0  # redelivered: nothing new
+    page = await queries.dead_letters(DlqQuery())
+    assert [d["seq"] for d in page["items"]] == [3, 2, 1]
+    utf8 = page["items"][1]
+    assert (utf8["reason"], utf8["subject"], utf8["error"], utf8["size"]) == (
+        "invalid_utf8",
+        "traces.raw.s.a.t",
+        "bad byte at 0",
+        5002,
+    )
+    assert utf8["received_at"] == T0
+    assert utf8["payload_preview"].startswith("\ufffd\ufffd")
+    assert len(utf8["payload_preview"]) == 2048
+    assert page["items"][0]["reason"] == "too_large"  # from the subject when no header says
+    first = await queries.dead_letters(DlqQuery(limit=2))
+    assert first["next_cursor"] == "2"
+    rest = await queries.dead_letters(DlqQuery(limit=2, before_seq=int(first["next_cursor"])))
+    assert [d["seq"] for d in rest["items"]] == [1]
+    assert rest["next_cursor"] is None
+    only = await queries.dead_letters(DlqQuery(reason="invalid_json"))
+    assert [d["seq"] for d in only["items"]] == [1]
+
+
+# ----------------------------------------------------------------------------------- retention
+
+
+async def test_retention_deletes_expired_events_and_their_projections(
+    backend: StoreBackend, log: Any, queries: StoreQueries
+) -> None:
+    now = T0 + 10_000
+    short = [
+        make_event("tool_call", session_id="brief", event_id=f"x{i}", metadata={"retention": 1})
+        for i in range(3)
+    ]
+    mixed = [
+        make_event("tool_call", session_id="mixed", event_id="short", metadata={"retention": 1}),
+        make_event("tool_call", session_id="mixed", event_id="long"),
+    ]
+    records = log.records(short + mixed)
+    for r in records:  # stamp as received at `now`
+        r.expires_at = int(now + (1 if r.event_id != "long" else 168) * 3_600_000)
+    await write_events(backend, records)
+    assert (await purge_expired(backend, int(now), 0)).events == 0
+    later = int(now + 2 * 3_600_000)
+    result = await purge_expired(backend, later, 0)
+    assert result.events == 4
+    assert result.sessions == 1
+    with pytest.raises(ServiceError):
+        await queries.session(SessionRef(session_id="brief"))
+    page = orjson.loads(orjson.dumps(await queries.events(EventsQuery(session_id="mixed"))))
+    assert [e["id"] for e in page["items"]] == ["long"]
+    assert (await queries.session(SessionRef(session_id="mixed")))["event_count"] == 2  # history stays
+    if backend.name == "postgres":
+        assert result.partitions >= 1
+    # a stored event expires by the producer's metadata.retention, else the configured default
+    default = log.records([make_event("tool_call", session_id="d", event_id="d")])[0]
+    custom = log.records([make_event("tool_call", session_id="d", event_id="c", metadata={"retention": 2})])[
+        0
+    ]
+    assert default.expires_at - custom.expires_at == pytest.approx((168 - 2) * 3_600_000, abs=5_000)
