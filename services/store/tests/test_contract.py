@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from swarmscope_schema.api import Graph, PerformanceReport, SessionSummary, StoredEvent
+from swarmscope_schema.api import Graph, PerformanceReport, SessionSummary
+from swarmscope_schema.events import StoredEvent
 from swarmscope_schema.requests import (
     DlqQuery,
     ErrorCode,

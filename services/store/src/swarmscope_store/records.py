@@ -56,7 +56,7 @@ def number_or_none(value: Any) -> float | None:
     """A finite number as float; None for anything else (booleans included)."""
     kind = type(value)
     if kind is float:
-        return value if math.isfinite(value) else None  # type: ignore[no-any-return]
+        return value if math.isfinite(value) else None
     if kind is int:
         return float(value)
     if kind is bool or not isinstance(value, (int, float)):
