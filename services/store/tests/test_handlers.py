@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -80,7 +80,7 @@ async def test_a_refused_event_is_isolated_and_dead_lettered(tmp_path: Path) -> 
     inner = await open_backend(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
         await inner.migrate()
-        events, _, registry = handler(_Refusing(inner, {3}))  # type: ignore[arg-type]
+        events, _, registry = handler(_Refusing(inner, {3}))
         batch = [delivery(make_event("tool_call", session_id="iso"), seq) for seq in range(1, 6)]
         decisions = await events(batch)
         assert [d.verdict for d in decisions] == [

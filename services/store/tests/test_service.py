@@ -141,7 +141,7 @@ async def test_published_events_are_stored_once_and_served(store: RunningStore, 
     await publish(nc, events)
 
     async def stored() -> dict[str, Any]:
-        summary = await call(nc, StoreOp.SESSION, {"session_id": session})
+        summary: dict[str, Any] = await call(nc, StoreOp.SESSION, {"session_id": session})
         assert summary["event_count"] == len(events)
         return summary
 
@@ -207,7 +207,8 @@ async def test_undecodable_canonical_events_end_in_the_dead_letters(
         page = await call(nc, StoreOp.DLQ, {"limit": 1000})
         mine = [d for d in page["items"] if d["subject"] == f"traces.events.{session}._.tool_call"]
         assert mine
-        return page["items"]
+        items: list[dict[str, Any]] = page["items"]
+        return items
 
     items = await eventually(letters)
     mine = next(d for d in items if d["subject"] == f"traces.events.{session}._.tool_call")
