@@ -262,6 +262,7 @@ createServer(async (req, res) => {
       }
       if (rest === '/breakpoints/run' && req.method === 'POST') {
         const body = JSON.parse(await readBody(req));
+        if (body.conditions.some((c) => /(==|!=|&&|\|\|)\s*$/.test(c))) return err(res, 422, 'expression_error', 'syntax error: expression ends with an operator');
         const evs = body.direction === 'backward' ? s.events.filter((e) => e.seq < body.from_seq).reverse() : s.events.filter((e) => e.seq > body.from_seq);
         let scanned = 0;
         for (const e of evs) {

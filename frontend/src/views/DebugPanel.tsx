@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { CallStack, Json, StateDiff, StepDirection, SystemState, WatchResult } from '../api/types';
+import type { CallStack, Json, StateDiff, StepDirection, StoredEvent, SystemState, WatchResult } from '../api/types';
 import { fmtDuration, fmtOffset } from '../lib/format';
 import { useStore } from '../lib/store';
 import { CATEGORY_STYLES, categoryOf } from '../model/categories';
@@ -98,7 +98,8 @@ export function DebugPanel({
                 {ev.performance?.duration != null ? ` · ${fmtDuration(ev.performance.duration)}` : ''}
                 {span ? ` · span ${span.id}` : ''}
               </div>
-              <JsonView value={ev} expandDepth={2} label="event JSON" />
+              <JsonView value={ev.data ?? {}} name="data" expandDepth={3} label="event data" />
+              <JsonView value={envelopeOf(ev)} name="envelope" expandDepth={0} label="event envelope" />
             </div>
           ) : (
             <p className="muted small">No event yet.</p>
@@ -113,6 +114,13 @@ export function DebugPanel({
       </div>
     </aside>
   );
+}
+
+/** The event without its payload: ids, causality, timing, cost. */
+function envelopeOf(ev: StoredEvent): Omit<StoredEvent, 'data'> {
+  const { data: _data, ...rest } = ev;
+  void _data;
+  return rest;
 }
 
 function StackSection({ model, eventId }: { model: SessionModel; eventId: string | null }) {
