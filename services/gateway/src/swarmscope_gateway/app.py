@@ -1,0 +1,150 @@
+"""Wiring of the gateway: settings → NATS, backends, live hub, handlers, HTTP app → serve."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from nats.aio.client import Client as NatsClient
+from prometheus_client import CollectorRegistry
+
+from swarmscope_gateway.auth import Authenticator
+from swarmscope_gateway.backends import Backends
+from swarmscope_gateway.config import GatewaySettings
+from swarmscope_gateway.edges import edge_handlers
+from swarmscope_gateway.history import History
+from swarmscope_gateway.http_app import build_http_app, token_handler
+from swarmscope_gateway.hub import LiveConfig, LiveHub
+from swarmscope_gateway.metrics import GatewayMetrics
+from swarmscope_gateway.openapi import render
+from swarmscope_gateway.ratelimit import build_rate_limiter
+from swarmscope_gateway.rest import rest_handlers
+from swarmscope_gateway.sse import sse_handlers
+from swarmscope_gateway.ws import WebSocketEndpoint
+from swarmscope_service.health import HttpServer
+from swarmscope_service.nats_setup import StreamSettings, provision
+from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "swarmscope-gateway"
+
+
+def uvicorn_options(settings: GatewaySettings) -> dict[str, object]:
+    """WebSocket options: the sans-I/O `websockets` protocol (the legacy one is deprecated), with
+    permessage-deflate, a bound on client messages and protocol-level pings."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_per_message_deflate": True,
+        "ws_max_size": settings.gateway_max_ws_message_bytes,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "timeout_graceful_shutdown": 5,
+    }
+
+
+async def main(
+    stop: asyncio.Event, settings: GatewaySettings | None = None, nc: NatsClient | None = None
+) -> None:
+    """Runs the gateway until `stop` is set."""
+    settings = settings or GatewaySettings()
+    if nc is None:
+        nc, js = await connect_and_provision(settings, SERVICE_NAME)
+    else:
+        js = nc.jetstream()
+        await provision(
+            js,
+            StreamSettings(
+                replicas=settings.stream_replicas,
+                duplicate_window_seconds=settings.dedup_window_seconds,
+                max_age_seconds=settings.stream_max_age_hours * 3600,
+            ),
+        )
+    registry = CollectorRegistry()
+    metrics = GatewayMetrics.create(registry)
+    backends = Backends(
+        nc,
+        timeout=settings.gateway_request_timeout_seconds,
+        slow_timeout=settings.gateway_slow_request_timeout_seconds,
+    )
+    authenticator = Authenticator(
+        settings.api_keys,
+        secret=settings.gateway_token_secret,
+        ttl_seconds=settings.gateway_token_ttl_seconds,
+    )
+    if not authenticator.enabled:
+        log.warning(
+            "SWARMSCOPE_API_KEYS is empty: the API is open to anyone who can reach it (development only)"
+        )
+    limiter = build_rate_limiter(
+        settings.redis_url, settings.gateway_rate_limit_per_second, settings.gateway_rate_limit_burst
+    )
+    hub = LiveHub(
+        js,
+        History(js, backends),
+        metrics,
+        LiveConfig(
+            batch_size=settings.gateway_batch_size,
+            batch_ms=settings.gateway_batch_ms,
+            ring_events=settings.gateway_ring_events,
+            ring_bytes=settings.gateway_ring_bytes,
+            queue_frames=settings.gateway_client_queue_frames,
+            queue_bytes=settings.gateway_client_queue_bytes,
+            join_buffer_events=settings.gateway_join_buffer_events,
+        ),
+    )
+    await hub.start()
+
+    async def live_ready() -> bool:
+        return hub.running
+
+    handlers = {
+        **rest_handlers(backends),
+        **edge_handlers(
+            js,
+            backends,
+            metrics,
+            max_body_bytes=settings.gateway_max_body_bytes,
+            max_import_bytes=settings.gateway_max_import_bytes,
+            publish_timeout=settings.gateway_publish_timeout_seconds,
+        ),
+        **sse_handlers(hub, heartbeat_seconds=settings.gateway_heartbeat_seconds),
+        "create_token": token_handler(authenticator),
+    }
+    frontend = settings.frontend_dir()
+    app = build_http_app(
+        handlers=handlers,
+        websocket=WebSocketEndpoint(
+            hub,
+            backends,
+            authenticator,
+            metrics,
+            allowed_origins=settings.allowed_origins,
+            history_max_events=settings.gateway_history_max_events,
+        ),
+        authenticator=authenticator,
+        limiter=limiter,
+        metrics=metrics,
+        registry=registry,
+        readiness={
+            "nats": nats_ready(nc),
+            "store": backends.ping_store,
+            "replay": backends.ping_replay,
+            "live": live_ready,
+        },
+        openapi_document=render(),
+        cors_origins=settings.cors_origins,
+        frontend_dir=frontend,
+    )
+    http = HttpServer(app, settings.http_host, settings.gateway_port, extra_config=uvicorn_options(settings))
+    log.info(
+        "gateway starting",
+        extra={
+            "port": settings.gateway_port,
+            "auth": authenticator.enabled,
+            "ui": str(frontend) if frontend else None,
+            "rate_limit": "redis" if settings.redis_url else "local",
+        },
+    )
+    parts = ServiceParts(nc=nc, http=http, closers=[hub.stop, limiter.close])
+    await serve(parts, stop, grace_seconds=settings.shutdown_grace_seconds)

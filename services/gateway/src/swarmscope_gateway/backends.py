@@ -1,0 +1,47 @@
+"""The gateway's only way to data: store and replay ops over NATS request-reply.
+
+The gateway has no database (ARCHITECTURE): every REST answer is a store or replay result, passed
+through as the op returned it. Long ops (breakpoint search, compare, replay) get a longer timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+from pydantic import BaseModel
+
+from swarmscope_schema.requests import ReplayOp, StoreOp
+from swarmscope_schema.subjects import replay_request_subject, store_request_subject
+from swarmscope_service.request_reply import RequestClient
+
+SLOW_REPLAY_OPS = frozenset({ReplayOp.BREAKPOINT, ReplayOp.COMPARE, ReplayOp.REPLAY})
+
+
+class Backends:
+    """Calls store and replay; raises ServiceError with their error (or unavailable / timeout)."""
+
+    def __init__(self, nc: NatsClient, *, timeout: float, slow_timeout: float) -> None:
+        self._client = RequestClient(nc, timeout=timeout)
+        self._timeout = timeout
+        self._slow_timeout = slow_timeout
+
+    async def store(self, op: StoreOp, body: BaseModel, *, timeout: float | None = None) -> Any:
+        return await self._client.call(store_request_subject(op), body, timeout=timeout or self._timeout)
+
+    async def replay(self, op: ReplayOp, body: BaseModel, *, timeout: float | None = None) -> Any:
+        default = self._slow_timeout if op in SLOW_REPLAY_OPS else self._timeout
+        return await self._client.call(replay_request_subject(op), body, timeout=timeout or default)
+
+    async def ping_store(self) -> bool:
+        return await self._ping(store_request_subject(StoreOp.PING))
+
+    async def ping_replay(self) -> bool:
+        return await self._ping(replay_request_subject(ReplayOp.PING))
+
+    async def _ping(self, subject: str) -> bool:
+        try:
+            await self._client.call(subject, {}, timeout=2.0)
+        except Exception:
+            return False
+        return True

@@ -1,0 +1,302 @@
+"""Events in and out over HTTP: POST /ingest, POST /import (JSON Lines, streamed) and export.
+
+In: the gateway only checks what it needs to publish safely (a JSON object with id, session_id and
+type as strings, an id usable as a header, at most 1 MiB) and publishes to TRACES_RAW with the
+event id as `Nats-Msg-Id`, pipelined; ingest does the full validation and dead-letters what is
+wrong, exactly as for events published straight to NATS. Out: export pages the store and streams
+one StoredEvent per line, so a session of any size leaves in constant memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from nats.js import JetStreamContext
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from swarmscope_gateway.auth import Principal
+from swarmscope_gateway.backends import Backends
+from swarmscope_gateway.bodies import read_body, stream_body
+from swarmscope_gateway.errors import ApiError, JsonResponse
+from swarmscope_gateway.metrics import GatewayMetrics
+from swarmscope_gateway.params import ExportParams, ImportParams, parse_params
+from swarmscope_schema.codec import MAX_EVENT_BYTES
+from swarmscope_schema.requests import ErrorCode, EventsQuery, SessionRef, StoreOp
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, raw_subject
+from swarmscope_service.publishing import Outgoing, PublishError, publish_all
+from swarmscope_service.request_reply import ServiceError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+PUBLISH_CHUNK = 1000
+MAX_REPORTED_REJECTS = 1000
+EXPORT_PAGE = 1000
+# Assigned by the log, not by producers: an exported event carries its old ones.
+_ASSIGNED_FIELDS = ("seq", "received_at")
+# What a Nats-Msg-Id header can carry (no whitespace or control characters).
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e]{1,512}$")
+
+
+@dataclass
+class Reject:
+    code: str
+    message: str
+
+
+@dataclass
+class PublishReport:
+    accepted: int = 0
+    rejected: int = 0
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, where: dict[str, int], problem: Reject) -> None:
+        self.rejected += 1
+        if len(self.rejects) < MAX_REPORTED_REJECTS:
+            self.rejects.append({**where, "code": problem.code, "message": problem.message})
+
+    def body(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "rejects": self.rejects,
+            "rejects_truncated": self.rejected > len(self.rejects),
+            **extra,
+        }
+
+
+def _string(event: dict[str, Any], *names: str) -> Any:
+    for name in names:
+        if name in event:
+            return event[name]
+    return None
+
+
+def _missing(name: str) -> Reject:
+    return Reject("missing_field", f"{name} is required and must be a non-empty string")
+
+
+def to_outgoing(event: Any, *, session_override: str | None = None) -> Outgoing | Reject:
+    """The raw message of one event, or why it cannot be published."""
+    if not isinstance(event, dict):
+        return Reject("not_an_object", "an event must be a JSON object")
+    for key in _ASSIGNED_FIELDS:
+        event.pop(key, None)
+    if session_override is not None:
+        event.pop("sessionId", None)
+        event["session_id"] = session_override
+    event_id = event.get("id")
+    session_id = _string(event, "session_id", "sessionId")
+    event_type = event.get("type")
+    if not isinstance(event_id, str) or not event_id:
+        return _missing("id")
+    if not isinstance(session_id, str) or not session_id:
+        return _missing("session_id")
+    if not isinstance(event_type, str) or not event_type:
+        return _missing("type")
+    if not _HEADER_SAFE.match(event_id):
+        return Reject("invalid_id", "id must be printable ASCII without spaces, at most 512 characters")
+    payload = orjson.dumps(event)
+    if len(payload) > MAX_EVENT_BYTES:
+        return Reject("too_large", f"the event is {len(payload)} bytes; at most {MAX_EVENT_BYTES}")
+    agent = _string(event, "agent_id", "agentId")
+    return Outgoing(
+        subject=raw_subject(session_id, agent if isinstance(agent, str) and agent else None, event_type),
+        payload=payload,
+        headers={MSG_ID_HEADER: event_id},
+        stream=STREAM_RAW,
+    )
+
+
+def _unavailable(exc: Exception, report: PublishReport, **extra: Any) -> ApiError:
+    log.warning("publish to TRACES_RAW failed", extra={"error": str(exc)})
+    return ApiError(
+        ErrorCode.UNAVAILABLE,
+        "NATS did not acknowledge the events; retry (event ids make a retry safe)",
+        details={"accepted": report.accepted, **extra},
+    )
+
+
+def edge_handlers(
+    js: JetStreamContext,
+    backends: Backends,
+    metrics: GatewayMetrics,
+    *,
+    max_body_bytes: int,
+    max_import_bytes: int,
+    publish_timeout: float,
+) -> dict[str, Handler]:
+    """Handlers by endpoint name (see api_spec)."""
+    published = {name: metrics.published.labels(name) for name in ("ingest", "import")}
+
+    async def publish(endpoint: str, outgoing: list[Outgoing]) -> None:
+        await publish_all(js, outgoing, timeout=publish_timeout)
+        published[endpoint].inc(len(outgoing))
+
+    def count_reject(endpoint: str, problem: Reject) -> None:
+        metrics.rejected.labels(endpoint, problem.code).inc()
+
+    async def ingest_events(request: Request, _: Principal) -> Response:
+        raw = await read_body(request, max_body_bytes)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(ErrorCode.BAD_REQUEST, f"body: not valid JSON ({exc})") from None
+        report = PublishReport()
+        if isinstance(body, dict):
+            single = to_outgoing(body)
+            if isinstance(single, Reject):
+                count_reject("ingest", single)
+                raise ApiError(
+                    ErrorCode.BAD_REQUEST, f"event: {single.message}", details={"reason": single.code}
+                )
+            outgoing = [single]
+        elif isinstance(body, list):
+            if not body:
+                raise ApiError(ErrorCode.BAD_REQUEST, "body: the array holds no events")
+            outgoing = []
+            for index, item in enumerate(body):
+                result = to_outgoing(item)
+                if isinstance(result, Reject):
+                    count_reject("ingest", result)
+                    report.reject({"index": index}, result)
+                else:
+                    outgoing.append(result)
+            if not outgoing:
+                first = report.rejects[0]
+                raise ApiError(
+                    ErrorCode.BAD_REQUEST,
+                    f"no event was accepted; [{first['index']}]: {first['message']}",
+                    details={"rejects": report.rejects},
+                )
+        else:
+            raise ApiError(ErrorCode.BAD_REQUEST, "body: must be an event object or an array of events")
+        try:
+            for start in range(0, len(outgoing), PUBLISH_CHUNK):
+                chunk = outgoing[start : start + PUBLISH_CHUNK]
+                await publish("ingest", chunk)
+                report.accepted += len(chunk)
+        except PublishError as exc:
+            raise _unavailable(exc, report) from None
+        return JsonResponse(report.body(), status_code=202)
+
+    async def import_events(request: Request, _: Principal) -> Response:
+        params = parse_params(ImportParams, request)
+        report = PublishReport()
+        chunk: list[Outgoing] = []
+        chunk_first_line = 1
+        line_no = 0
+        try:
+            async for line_no, line in _lines(stream_body(request, max_import_bytes)):
+                if line is None:
+                    problem = Reject("too_large", f"the line is longer than {MAX_EVENT_BYTES} bytes")
+                    count_reject("import", problem)
+                    report.reject({"line": line_no}, problem)
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    event = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    problem = Reject("invalid_json", f"not valid JSON: {exc}")
+                    count_reject("import", problem)
+                    report.reject({"line": line_no}, problem)
+                    continue
+                result = to_outgoing(event, session_override=params.session_id)
+                if isinstance(result, Reject):
+                    count_reject("import", result)
+                    report.reject({"line": line_no}, result)
+                    continue
+                if not chunk:
+                    chunk_first_line = line_no
+                chunk.append(result)
+                if len(chunk) >= PUBLISH_CHUNK:
+                    await publish("import", chunk)
+                    report.accepted += len(chunk)
+                    chunk = []
+            if chunk:
+                await publish("import", chunk)
+                report.accepted += len(chunk)
+        except PublishError as exc:
+            raise _unavailable(exc, report, failed_from_line=chunk_first_line) from None
+        return JsonResponse(report.body(lines=line_no), status_code=202)
+
+    async def export_session(request: Request, _: Principal) -> Response:
+        params = parse_params(ExportParams, request)
+        # A typo should be a 404, not an empty download.
+        await backends.store(StoreOp.SESSION, SessionRef(session_id=params.session_id))
+
+        async def lines() -> AsyncIterator[bytes]:
+            cursor = params.after_seq
+            limit = EXPORT_PAGE
+            while True:
+                query = EventsQuery(
+                    session_id=params.session_id,
+                    after_seq=cursor,
+                    until_seq=params.until_seq,
+                    limit=limit,
+                    agent=params.agent,
+                    type=params.type,
+                    phase=params.phase,
+                )
+                try:
+                    result = await backends.store(StoreOp.EVENTS, query)
+                except ServiceError as exc:
+                    if exc.code is ErrorCode.PAYLOAD_TOO_LARGE and limit > 10:
+                        limit = max(10, limit // 4)
+                        continue
+                    # The status line is gone; cutting the chunked body is how HTTP says "failed".
+                    log.warning("export cut short", extra={"error": exc.message})
+                    raise
+                items = result.get("items") if isinstance(result, dict) else result
+                if not items:
+                    return
+                yield b"".join(orjson.dumps(item) + b"\n" for item in items)
+                cursor = int(items[-1]["seq"])
+                if not (isinstance(result, dict) and result.get("next_cursor")):
+                    return
+
+        filename = f"{params.session_id}.jsonl"
+        return StreamingResponse(
+            lines(),
+            media_type="application/x-ndjson",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    return {"ingest_events": ingest_events, "import_events": import_events, "export_session": export_session}
+
+
+async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes | None]]:
+    """(line number, line) of a byte stream; None for a line too long to be an event (skipped
+    without holding it in memory)."""
+    limit = MAX_EVENT_BYTES + 64 * 1024
+    remainder = b""
+    skipping = False
+    line_no = 0
+    async for chunk in chunks:
+        parts = (remainder + chunk).split(b"\n")
+        remainder = parts.pop()
+        for part in parts:
+            line_no += 1
+            if skipping:
+                skipping = False
+                yield line_no, None
+            else:
+                yield line_no, part
+        if len(remainder) > limit:
+            skipping = True
+            remainder = b""
+    if skipping:
+        yield line_no + 1, None
+    elif remainder:
+        yield line_no + 1, remainder

@@ -1,0 +1,162 @@
+"""Parameters of gateway endpoints that are not a store or replay request as is, and how a request's
+query and path become a validated model (400 naming the parameter when they do not)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from starlette.requests import Request as HttpRequest
+
+from swarmscope_gateway.errors import ApiError, from_validation_error
+from swarmscope_schema.events import NAME_PATTERN
+from swarmscope_schema.requests import DlqQuery, ErrorCode, Request, SessionIdField
+from swarmscope_schema.taxonomy import Phase
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class DlqParams(DlqQuery):
+    """`GET /dlq`: the store's DlqQuery, plus `cursor` (a page's `next_cursor`, the same as
+    `before_seq`), so every list pages the same way."""
+
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+
+    def to_query(self) -> DlqQuery:
+        data = self.model_dump(exclude={"cursor"}, exclude_unset=True)
+        if self.cursor is not None:
+            try:
+                data["before_seq"] = int(self.cursor)
+            except ValueError:
+                raise ApiError(ErrorCode.BAD_REQUEST, "cursor: not a cursor this endpoint issued") from None
+        try:
+            return DlqQuery.model_validate(data)
+        except ValidationError as exc:
+            raise ApiError(ErrorCode.BAD_REQUEST, "cursor: not a cursor this endpoint issued") from exc
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    names = frozenset(part.strip() for part in value.split(",") if part.strip())
+    return names or None
+
+
+class _StreamFilters(Request):
+    after_seq: int | None = Field(
+        default=None,
+        ge=0,
+        description="resume after this seq (a reconnect's Last-Event-ID header wins); absent = from now",
+    )
+    agent: str | None = Field(default=None, max_length=4000, description="agent id(s), comma-separated")
+    type: str | None = Field(default=None, max_length=4000, description="event type(s), comma-separated")
+    token: str | None = Field(default=None, description="stream token from POST /api/v1/auth/token")
+
+    def agents(self) -> frozenset[str] | None:
+        return _names(self.agent)
+
+    def types(self) -> frozenset[str] | None:
+        return _names(self.type)
+
+
+class SessionStreamParams(_StreamFilters):
+    session_id: str = SessionIdField
+
+
+class StreamParams(_StreamFilters):
+    session: str | None = Field(default=None, pattern=NAME_PATTERN, description="one session; absent = all")
+
+
+class ExportParams(Request):
+    session_id: str = SessionIdField
+    format: Literal["jsonl"] = Field(default="jsonl", description="jsonl: one StoredEvent per line")
+    after_seq: int = Field(default=0, ge=0)
+    until_seq: int | None = Field(default=None, ge=0)
+    agent: str | None = None
+    type: str | None = None
+    phase: Phase | None = None
+    token: str | None = Field(default=None, description="stream token (for a browser download link)")
+
+
+class ImportParams(Request):
+    session_id: str | None = Field(
+        default=None, pattern=NAME_PATTERN, description="import every line into this session instead"
+    )
+
+
+class WsParams(Request):
+    token: str | None = Field(default=None, description="stream token from POST /api/v1/auth/token")
+
+
+class TokenRequest(Request):
+    ttl_seconds: float | None = Field(
+        default=None, gt=0, description="shorter lifetime than the configured one (never longer)"
+    )
+
+
+class TokenResponse(BaseModel):
+    token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: float = Field(description="epoch ms")
+    expires_in: float = Field(description="seconds")
+
+
+class PublishReject(BaseModel):
+    index: int | None = Field(default=None, description="position in the array (ingest)")
+    line: int | None = Field(default=None, description="line number, from 1 (import)")
+    code: str
+    message: str
+
+
+class PublishResult(BaseModel):
+    accepted: int = Field(description="events acknowledged by TRACES_RAW (ingest validates them next)")
+    rejected: int
+    rejects: list[PublishReject] = Field(default_factory=list, description="the first 1000 rejects")
+    rejects_truncated: bool = False
+    lines: int | None = Field(default=None, description="lines read (import)")
+
+
+class TimeRange(BaseModel):
+    start: float | None = Field(default=None, description="epoch ms; absent = from the start")
+    end: float | None = Field(default=None, description="epoch ms; absent = to now")
+
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, value: float | None, info: Any) -> float | None:
+        start = info.data.get("start")
+        if value is not None and start is not None and value < start:
+            raise ValueError("end is before start")
+        return value
+
+
+def query_dict(request: HttpRequest) -> dict[str, Any]:
+    """Query parameters and path parameters as one dict; empty values count as absent."""
+    raw: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key in raw:
+            raise ApiError(ErrorCode.BAD_REQUEST, f"{key}: given more than once")
+        if value != "":
+            raw[key] = value
+    raw.update(request.path_params)
+    return raw
+
+
+def parse_params(model: type[ModelT], request: HttpRequest) -> ModelT:
+    """The request's query and path as `model`; ApiError(400) naming what is wrong."""
+    try:
+        return model.model_validate(query_dict(request))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def parse_body(model: type[ModelT], data: Any, **path: Any) -> ModelT:
+    """A JSON body (plus path parameters, which the body must not repeat) as `model`."""
+    if not isinstance(data, dict):
+        raise ApiError(ErrorCode.BAD_REQUEST, "body: must be a JSON object")
+    for key in path:
+        if key in data:
+            raise ApiError(ErrorCode.BAD_REQUEST, f"body.{key}: given in the path; leave it out of the body")
+    try:
+        return model.model_validate({**data, **path})
+    except ValidationError as exc:
+        raise from_validation_error(exc, where="body: ") from None
