@@ -17,9 +17,9 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from swarmscope.buffer import FILTER_REASONS, LOSS_REASONS, DropCounter, EventBuffer, subtract
 from swarmscope.encoding import Encoded, EventEncoder
@@ -29,6 +29,7 @@ from swarmscope.transport import OK, RETRY, Transport
 log = logging.getLogger("swarmscope")
 
 DROPS_EVENT_TYPE = "custom.sdk_drops"
+T = TypeVar("T")
 _TICK_SECONDS = 1.0
 
 
@@ -48,6 +49,10 @@ class PublisherOptions:
 # Builds an SDK-generated event (drop reports, alerts, size errors) from (type, data, priority,
 # envelope overrides); returns (priority rank, sequence number, event).
 EventFactory = Callable[[str, dict[str, Any], str, dict[str, Any] | None], tuple[int, int, dict[str, Any]]]
+
+
+class _Abandoned(Exception):
+    """`stop` gave up waiting: what is left is counted as unsent."""
 
 
 @dataclass
@@ -93,6 +98,7 @@ class Publisher:
         self._urgent = False
         self._stopping = False
         self._abandon = False
+        self._abandoned: asyncio.Event | None = None
         self._flush_requests: list[tuple[int, threading.Event]] = []
         self._flush_lock = threading.Lock()
         self._reported: dict[str, dict[str, int]] = {}
@@ -141,8 +147,12 @@ class Publisher:
         clean = not self._thread.is_alive()
         if not clean:
             self._abandon = True
+            abandoned = self._abandoned
+            if abandoned is not None:
+                with contextlib.suppress(RuntimeError):
+                    self._loop.call_soon_threadsafe(abandoned.set)
             self.wake(urgent=True)
-            self._thread.join(max(1.0, self.options.publish_timeout + 1.0))
+            self._thread.join(10.0)
         return clean
 
     @property
@@ -168,7 +178,28 @@ class Publisher:
 
     async def _main(self) -> None:
         self._wake = asyncio.Event()
+        self._abandoned = asyncio.Event()
         self._started.set()
+        try:
+            await self._work()
+        except _Abandoned:
+            return
+
+    async def _until_abandoned(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Runs `coro`, cancelling it if `stop` gives up on the remaining work (close timeout)."""
+        assert self._abandoned is not None
+        task = asyncio.ensure_future(coro)
+        waiter = asyncio.ensure_future(self._abandoned.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            waiter.cancel()
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise _Abandoned
+
+    async def _work(self) -> None:
         await self._connect()
         while not self._abandon:
             self._tick()
@@ -214,9 +245,11 @@ class Publisher:
         delay = 0.05
         while not self._abandon:
             try:
-                await self._transport.connect()
+                await self._until_abandoned(self._transport.connect())
                 self.stats.connected = True
                 return
+            except _Abandoned:
+                raise
             except Exception as exc:
                 self.stats.last_error = f"connect: {exc!r}"
                 if delay >= 1.0:
@@ -284,7 +317,11 @@ class Publisher:
                 return
             batch = self._pending
             try:
-                outcomes = await self._transport.send(batch, self.options.publish_timeout)
+                outcomes = await self._until_abandoned(
+                    self._transport.send(batch, self.options.publish_timeout)
+                )
+            except _Abandoned:
+                raise
             except Exception as exc:
                 self.stats.last_error = repr(exc)
                 outcomes = [RETRY] * len(batch)

@@ -19,6 +19,7 @@ import os
 import random
 import resource
 import time
+import weakref
 from enum import StrEnum
 
 from swarmscope_schema.taxonomy import EventType
@@ -180,6 +181,9 @@ class ResourceProbe:
             self._statm = os.open("/proc/self/statm", os.O_RDONLY)
         except OSError:
             self._statm = None
+        else:
+            # A tracer that is never closed still gives its descriptor back when it is collected.
+            self._finalizer = weakref.finalize(self, os.close, self._statm)
         self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
     @staticmethod
@@ -211,5 +215,5 @@ class ResourceProbe:
 
     def close(self) -> None:
         if self._statm is not None:
-            os.close(self._statm)
             self._statm = None
+            self._finalizer()

@@ -59,6 +59,7 @@ class NatsTransport:
         self._connected = asyncio.Event()
         self.last_error: str | None = None
         self._closing = False
+        self._warned_unreachable = False
 
     async def _on_disconnect(self) -> None:
         self._connected.clear()
@@ -67,10 +68,15 @@ class NatsTransport:
 
     async def _on_reconnect(self) -> None:
         self._connected.set()
+        self._warned_unreachable = False
         log.info("swarmscope: reconnected to NATS at %s", self.url)
 
     async def _on_error(self, exc: Exception) -> None:
-        log.debug("swarmscope: NATS client error: %r", exc)
+        self.last_error = repr(exc)
+        if not self._connected.is_set() and not self._warned_unreachable and not self._closing:
+            # nats-py keeps retrying by itself (for ever): say it once per outage.
+            self._warned_unreachable = True
+            log.warning("swarmscope: cannot reach NATS at %s (%r); buffering and retrying", self.url, exc)
 
     async def connect(self) -> None:
         servers = [s.strip() for s in self.url.split(",") if s.strip()]
@@ -88,6 +94,7 @@ class NatsTransport:
         )
         self._js = self._nc.jetstream(publish_async_max_pending=20_000)
         self._connected.set()
+        self._warned_unreachable = False
 
     async def send(self, batch: Sequence[Encoded], timeout: float) -> list[str]:
         nc, js = self._nc, self._js
