@@ -1,0 +1,1 @@
+"""swarmscope replay: exact time travel and debugging over the event log."""

@@ -1,0 +1,192 @@
+"""Wiring of the replay service: the only place its parts are put together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from nats.aio.client import Client as NatsClient
+from prometheus_client import CollectorRegistry
+
+from swarmscope_replay.breakpoints import Breakpoints
+from swarmscope_replay.cache import LruStateCache, RedisStateCache, SnapshotCache, StateCache
+from swarmscope_replay.compare import Comparer
+from swarmscope_replay.config import ReplaySettings
+from swarmscope_replay.event_source import EventSource
+from swarmscope_replay.expressions import ExpressionError, ExpressionPool
+from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.navigation import Navigator
+from swarmscope_replay.operations import ReplayOperations
+from swarmscope_replay.republish import Republisher
+from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
+from swarmscope_replay.states import StateResolver
+from swarmscope_replay.store_source import StoreEventSource
+from swarmscope_replay.tracker import SessionTracker
+from swarmscope_schema.subjects import DURABLE_REPLAY, REPLAY_REQUEST_PREFIX, STREAM_EVENTS
+from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
+from swarmscope_service.health import HttpServer, health_app
+from swarmscope_service.lag import LagPoller
+from swarmscope_service.nats_setup import StreamSettings, provision
+from swarmscope_service.request_reply import RequestClient, RequestServer
+from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
+from swarmscope_service.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "swarmscope-replay"
+
+
+async def open_store_until_ready(url: str, stop: asyncio.Event) -> SnapshotStore | None:
+    """Opens the snapshot store, retrying with backoff while its database is down; None if
+    stopped first."""
+    delay = 0.5
+    while not stop.is_set():
+        store = open_snapshot_store(url)
+        try:
+            await store.open()
+            return store
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await store.close()
+            log.warning(
+                "snapshot database not reachable, retrying", extra={"error": repr(exc), "retry_in_s": delay}
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 10.0)
+    return None
+
+
+async def main(
+    stop: asyncio.Event,
+    settings: ReplaySettings | None = None,
+    nc: NatsClient | None = None,
+    source: EventSource | None = None,
+    http_port: int | None = None,
+) -> None:
+    """Runs replay until `stop` is set. A passed NATS connection or event source is used as is."""
+    settings = settings or load_settings(ReplaySettings)
+    store = await open_store_until_ready(settings.snapshot_database_url(), stop)
+    if store is None:
+        return
+    try:
+        await _run(stop, settings, store, nc, source, http_port)
+    except BaseException:
+        # serve() closes the store on its way out; this covers a failure before it ran.
+        with contextlib.suppress(Exception):
+            await store.close()
+        raise
+
+
+async def _run(
+    stop: asyncio.Event,
+    settings: ReplaySettings,
+    store: SnapshotStore,
+    nc: NatsClient | None,
+    source: EventSource | None,
+    http_port: int | None,
+) -> None:
+    if nc is None:
+        nc, js = await connect_and_provision(settings, SERVICE_NAME)
+    else:
+        js = nc.jetstream()
+        await provision(
+            js,
+            StreamSettings(
+                replicas=settings.stream_replicas,
+                duplicate_window_seconds=settings.dedup_window_seconds,
+                max_age_seconds=settings.stream_max_age_hours * 3600,
+            ),
+        )
+    registry = CollectorRegistry()
+    metrics = ReplayMetrics.create(registry)
+    cache: StateCache = (
+        RedisStateCache(
+            settings.redis_url, settings.replay_redis_prefix, settings.replay_cache_ttl_seconds, metrics
+        )
+        if settings.redis_url
+        else LruStateCache(settings.replay_cache_states, metrics)
+    )
+    if source is None:
+        source = StoreEventSource(
+            RequestClient(nc, timeout=settings.replay_store_timeout_seconds),
+            js,
+            timeout=settings.replay_store_timeout_seconds,
+        )
+    tracker = SessionTracker(
+        store,
+        source,
+        metrics,
+        snapshot_every=settings.replay_snapshot_every,
+        capacity=settings.replay_active_sessions,
+        compress=settings.replay_snapshot_compression,
+    )
+    states = StateResolver(
+        store,
+        source,
+        cache,
+        SnapshotCache(settings.replay_snapshot_cache_mb * 1024 * 1024, metrics),
+        metrics,
+        tracker,
+    )
+    pool = ExpressionPool(
+        settings.replay_expression_workers,
+        timeout=settings.replay_expression_timeout_seconds,
+        memory_mb=settings.replay_expression_memory_mb,
+        metrics=metrics,
+    )
+    republisher = Republisher(js, source, metrics, max_concurrent=settings.replay_max_concurrent_replays)
+    operations = ReplayOperations(
+        states=states,
+        navigator=Navigator(source, states),
+        breakpoints=Breakpoints(source, states, pool, scan_timeout=settings.replay_scan_timeout_seconds),
+        comparer=Comparer(source, states, max_events=settings.replay_compare_max_events),
+        republisher=republisher,
+        tracker=tracker,
+    )
+    consumer = BatchConsumer(
+        js=js,
+        stream=STREAM_EVENTS,
+        durable=DURABLE_REPLAY,
+        handler=tracker.handle,
+        metrics=ConsumerMetrics.create(registry),
+        batch_size=settings.batch_size,
+        fetch_wait=settings.fetch_wait_seconds,
+        max_attempts=settings.max_attempts,
+    )
+    lag = LagPoller.for_registry(js, [(STREAM_EVENTS, DURABLE_REPLAY)], registry)
+
+    async def warm_sandbox() -> None:
+        # The first breakpoint should not pay for starting a worker; failing here is not fatal.
+        try:
+            await pool.warm()
+        except ExpressionError as exc:
+            log.warning("expression sandbox not started", extra={"error": str(exc)})
+
+    http = HttpServer(
+        health_app(registry, {"nats": nats_ready(nc), "snapshots": store.ping, "cache": cache.ping}),
+        settings.http_host,
+        settings.replay_port if http_port is None else http_port,
+    )
+    parts = ServiceParts(
+        nc=nc,
+        http=http,
+        consumers=[consumer],
+        request_servers=[
+            RequestServer(nc, REPLAY_REQUEST_PREFIX, operations.table(), registry, queue="replay")
+        ],
+        background=[warm_sandbox, lag.run],
+        # In this order: no replay publishes into a closing connection, states reach their
+        # snapshot before the database closes.
+        closers=[republisher.close, tracker.flush, pool.close, cache.close, store.close],
+    )
+    log.info(
+        "replay starting",
+        extra={
+            "port": settings.replay_port if http_port is None else http_port,
+            "snapshots": "postgres" if settings.snapshot_database_url().startswith("postgres") else "sqlite",
+            "cache": "redis" if settings.redis_url else "memory",
+        },
+    )
+    await serve(parts, stop, grace_seconds=settings.shutdown_grace_seconds)

@@ -1,0 +1,301 @@
+"""Moving through a run like a debugger: step into / over / out / back, and the call stack.
+
+Spans form the call tree: an event belongs to its `span_id`, a span's parent is the
+`metadata.parent_id` its events state. The depth of an event is the depth of its span. From an
+event E in span S (parent P):
+
+- over: the next event at E's depth or shallower in E's line of the tree: an event of S itself, of
+  a sibling of S, of an ancestor of S or of an ancestor's sibling (root spans are siblings of each
+  other). Events of S's descendants are stepped over, and so are other branches' deeper events.
+- into: the first event of the first child span of S that starts after E; when S has no further
+  child before the `over` target, into behaves as over (as a debugger does on a line without a
+  call).
+- out: the first event after P ends, at P's depth or shallower (over from P's end). None when S
+  has no parent (`no_enclosing_span`) or P never ends (`enclosing_span_unfinished`).
+- back: the session's previous event.
+At either end the event is null with the reason (`end_of_session`, `start_of_session`).
+
+The scan forward starts from the state at E (its open spans know their parents) and reads pages
+from the store, learning each new span's parent from its events as it goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from swarmscope_replay.event_source import EventSource, StoredEventDict, previous_event
+from swarmscope_replay.reducer import CLOSING_PHASES, event_label
+from swarmscope_replay.states import StateResolver
+from swarmscope_schema.requests import ErrorCode
+from swarmscope_service.request_reply import ServiceError
+
+MAX_DEPTH = 256
+FIRST_PAGE = 500
+
+Root = None  # the parent of a root span
+
+
+def span_of(event: Mapping[str, Any]) -> str:
+    return str(event.get("span_id") or event.get("id"))
+
+
+def parent_of(event: Mapping[str, Any]) -> str | None:
+    metadata = event.get("metadata")
+    parent = metadata.get("parent_id") if isinstance(metadata, Mapping) else None
+    return str(parent) if parent else None
+
+
+@dataclass(frozen=True, slots=True)
+class SpanFacts:
+    """What is known about a span from its events up to some seq."""
+
+    span_id: str
+    parent_id: str | None
+    start: StoredEventDict | None
+    end: StoredEventDict | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    event: StoredEventDict | None
+    reason: str | None
+
+
+class Navigator:
+    """Step and stack over one session, reading events from the store."""
+
+    def __init__(self, source: EventSource, states: StateResolver) -> None:
+        self._source = source
+        self._states = states
+
+    async def require_event(self, session_id: str, event_id: str) -> StoredEventDict:
+        event = await self._source.event(session_id, event_id)
+        if event is None:
+            raise ServiceError(ErrorCode.NOT_FOUND, f"no event {event_id!r} in session {session_id!r}")
+        return event
+
+    # ---------------------------------------------------------------------------- span facts --
+
+    async def span_facts(self, session_id: str, span_id: str, until_seq: int) -> SpanFacts:
+        """The span's parent, first event and closing event, from its events up to `until_seq`."""
+        events: list[StoredEventDict] = []
+        async for page in iter_pages_of_span(self._source, session_id, span_id, until_seq):
+            events.extend(page)
+        parent = next((p for p in (parent_of(e) for e in events) if p), None)
+        start = events[0] if events else None
+        end = next((e for e in events if (e.get("phase") or "complete") in CLOSING_PHASES), None)
+        return SpanFacts(span_id, parent, start, end)
+
+    async def _parents_at(
+        self, session_id: str, event: StoredEventDict
+    ) -> tuple[dict[str, str | None], Mapping[str, Any]]:
+        """The parents of the spans open after `event`, and those open spans."""
+        state = await self._states.at_seq(session_id, int(event["seq"]))
+        open_spans = state.get("open_spans")
+        open_spans = open_spans if isinstance(open_spans, Mapping) else {}
+        parents: dict[str, str | None] = {
+            span: (info.get("parent_id") if isinstance(info, Mapping) else None)
+            for span, info in open_spans.items()
+        }
+        return parents, open_spans
+
+    async def _parent(
+        self, session_id: str, span_id: str, parents: dict[str, str | None], until_seq: int
+    ) -> str | None:
+        if parents.get(span_id):
+            return parents[span_id]
+        facts = await self.span_facts(session_id, span_id, until_seq)
+        parents[span_id] = facts.parent_id
+        return facts.parent_id
+
+    async def _ancestors(
+        self, session_id: str, span_id: str, parents: dict[str, str | None], until_seq: int
+    ) -> list[str]:
+        chain: list[str] = []
+        current = await self._parent(session_id, span_id, parents, until_seq)
+        while current is not None and current not in chain and current != span_id and len(chain) < MAX_DEPTH:
+            chain.append(current)
+            current = await self._parent(session_id, current, parents, until_seq)
+        return chain
+
+    # ---------------------------------------------------------------------------------- steps --
+
+    async def step(self, session_id: str, event_id: str, direction: str) -> StepOutcome:
+        event = await self.require_event(session_id, event_id)
+        seq = int(event["seq"])
+        if direction == "back":
+            previous = await previous_event(self._source, session_id, seq)
+            return StepOutcome(previous, None if previous else "start_of_session")
+        parents, open_spans = await self._parents_at(session_id, event)
+        span = span_of(event)
+        if parent_of(event):
+            parents.setdefault(span, parent_of(event))
+        if direction in ("over", "into"):
+            return await self._over_or_into(session_id, event, span, parents, into=direction == "into")
+        if direction == "out":
+            return await self._out(session_id, event, span, parents, open_spans)
+        raise ServiceError(ErrorCode.BAD_REQUEST, f"unknown direction {direction!r}")
+
+    async def _over_or_into(
+        self,
+        session_id: str,
+        event: StoredEventDict,
+        span: str,
+        parents: dict[str, str | None],
+        *,
+        into: bool,
+    ) -> StepOutcome:
+        seq = int(event["seq"])
+        ancestors = await self._ancestors(session_id, span, parents, seq)
+        level = _Level(span, parents.get(span), ancestors)
+        async for candidate in self._scan(session_id, seq, parents):
+            candidate_span = span_of(candidate)
+            if into and candidate_span != span and parents.get(candidate_span) == span:
+                return StepOutcome(candidate, None)
+            if level.qualifies(candidate_span, parents.get(candidate_span)):
+                return StepOutcome(candidate, None)
+        return StepOutcome(None, "end_of_session")
+
+    async def _out(
+        self,
+        session_id: str,
+        event: StoredEventDict,
+        span: str,
+        parents: dict[str, str | None],
+        open_spans: Mapping[str, Any],
+    ) -> StepOutcome:
+        seq = int(event["seq"])
+        enclosing = await self._parent(session_id, span, parents, seq)
+        if enclosing is None:
+            return StepOutcome(None, "no_enclosing_span")
+        ancestors = await self._ancestors(session_id, enclosing, parents, seq)
+        level = _Level(enclosing, parents.get(enclosing), ancestors)
+        start = seq
+        ended = False
+        if enclosing not in open_spans:
+            # The enclosing span is not open at E: it ended before (or never opened properly).
+            facts = await self.span_facts(session_id, enclosing, seq)
+            if facts.end is not None:
+                ended = True
+                start = max(seq, int(facts.end["seq"]))
+        async for candidate in self._scan(session_id, start, parents):
+            candidate_span = span_of(candidate)
+            if not ended:
+                if candidate_span == enclosing and (candidate.get("phase") or "complete") in CLOSING_PHASES:
+                    ended = True
+                continue
+            if level.qualifies(candidate_span, parents.get(candidate_span)) and candidate_span != enclosing:
+                return StepOutcome(candidate, None)
+        if not ended:
+            return StepOutcome(None, "enclosing_span_unfinished")
+        return StepOutcome(None, "end_of_session")
+
+    async def _scan(
+        self, session_id: str, after_seq: int, parents: dict[str, str | None]
+    ) -> AsyncIterator[StoredEventDict]:
+        """Events after `after_seq`, learning the parent of each span from its events."""
+        page_size = FIRST_PAGE
+        cursor = after_seq
+        while True:
+            page = await self._source.events(session_id, after_seq=cursor, limit=page_size)
+            for candidate in page:
+                candidate_span = span_of(candidate)
+                parent = parent_of(candidate)
+                if parent and not parents.get(candidate_span):
+                    parents[candidate_span] = parent
+                else:
+                    parents.setdefault(candidate_span, None)
+                yield candidate
+            if len(page) < page_size:
+                return
+            cursor = int(page[-1]["seq"])
+            page_size = 5000
+
+    # ---------------------------------------------------------------------------------- stack --
+
+    async def stack(self, session_id: str, event_id: str) -> dict[str, Any]:
+        event = await self.require_event(session_id, event_id)
+        seq = int(event["seq"])
+        state = await self._states.at_seq(session_id, seq)
+        open_spans = state.get("open_spans") or {}
+        now = float(event.get("timestamp") or 0.0)
+        frames: list[dict[str, Any]] = []
+        span: str | None = span_of(event)
+        seen: set[str] = set()
+        first = True
+        while span is not None and span not in seen and len(frames) < MAX_DEPTH:
+            seen.add(span)
+            info = open_spans.get(span)
+            if isinstance(info, Mapping):
+                frames.append(
+                    {
+                        "span_id": span,
+                        "type": str(info.get("type")),
+                        "agent_id": info.get("agent_id"),
+                        "label": str(info.get("label") or info.get("type")),
+                        "start_seq": int(info.get("seq") or 0),
+                        "start_event_id": str(info.get("event_id") or ""),
+                        "start_time": float(info.get("timestamp") or 0.0),
+                        "duration_so_far_ms": max(now - float(info.get("timestamp") or now), 0.0),
+                        "open": True,
+                    }
+                )
+                parent = info.get("parent_id")
+                if first and not parent:
+                    parent = parent_of(event)
+                span = str(parent) if parent else None
+                first = False
+                continue
+            facts = await self.span_facts(session_id, span, seq)
+            if facts.start is None:
+                break
+            start = facts.start
+            start_time = float(start.get("timestamp") or 0.0)
+            end_time = float(facts.end.get("timestamp") or start_time) if facts.end is not None else now
+            frames.append(
+                {
+                    "span_id": span,
+                    "type": str(start.get("type")),
+                    "agent_id": start.get("agent_id"),
+                    "label": event_label(start),
+                    "start_seq": int(start["seq"]),
+                    "start_event_id": str(start.get("id")),
+                    "start_time": start_time,
+                    "duration_so_far_ms": max(end_time - start_time, 0.0),
+                    "open": facts.end is None,
+                }
+            )
+            span = facts.parent_id or (parent_of(event) if first else None)
+            first = False
+        return {"session_id": session_id, "event_id": event_id, "seq": seq, "frames": frames}
+
+
+async def iter_pages_of_span(
+    source: EventSource, session_id: str, span_id: str, until_seq: int
+) -> AsyncIterator[list[StoredEventDict]]:
+    cursor = 0
+    while True:
+        page = await source.events(session_id, after_seq=cursor, until_seq=until_seq, span_id=span_id)
+        if not page:
+            return
+        yield page
+        if len(page) < 5000:
+            return
+        cursor = int(page[-1]["seq"])
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    """Which spans are at a span's depth or shallower, in its line of the tree."""
+
+    span: str
+    parent: str | None
+    ancestors: list[str]
+
+    def qualifies(self, span: str, parent: str | None) -> bool:
+        if span == self.span or span in self.ancestors:
+            return True
+        # Siblings of the span or of one of its ancestors; root spans are siblings of each other.
+        return parent == self.parent or parent is Root or parent in self.ancestors

@@ -1,0 +1,156 @@
+"""Snapshots: a session's state persisted every N of its events, keyed by (session, seq).
+
+A snapshot holds the canonical JSON of the state (sorted keys), optionally zlib-compressed, and
+the SHA-256 of that JSON, checked on every load so a damaged row is never trusted. Its size is
+linear in the state, never in the history.
+
+Beside the snapshots, a progress row per session records how far the consumer has applied that
+session (`applied_seq`) and where its last snapshot is. It is written in the same transaction as
+the snapshots, before the batch is acked, so after a crash the consumer knows exactly which of
+the session's events it must fetch again (those after the snapshot, up to `applied_seq`).
+
+Replay owns this storage: tables `replay_snapshots` and `replay_sessions` on the shared Postgres,
+or its own SQLite file (see `open_snapshot_store`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+CODEC_JSON = "json"
+CODEC_ZLIB = "zlib+json"
+
+
+class SnapshotCorrupt(Exception):
+    """A snapshot whose bytes do not match its hash or cannot be decoded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One persisted state. `events` is how many of the session's events it has folded."""
+
+    session_id: str
+    seq: int
+    timestamp: float | None
+    events: int
+    state_hash: str
+    size: int
+    codec: str
+    payload: bytes
+
+    def state(self) -> dict[str, Any]:
+        """Decodes and checks the state; raises SnapshotCorrupt when it does not match its hash."""
+        try:
+            raw = zlib.decompress(self.payload) if self.codec == CODEC_ZLIB else self.payload
+        except zlib.error as exc:
+            raise SnapshotCorrupt(f"snapshot {self.session_id}@{self.seq}: {exc}") from exc
+        if hashlib.sha256(raw).hexdigest() != self.state_hash:
+            raise SnapshotCorrupt(f"snapshot {self.session_id}@{self.seq}: hash mismatch")
+        state = orjson.loads(raw)
+        if not isinstance(state, dict):
+            raise SnapshotCorrupt(f"snapshot {self.session_id}@{self.seq}: not an object")
+        return state
+
+
+@dataclass(frozen=True, slots=True)
+class SessionProgress:
+    """How far the consumer has applied a session, and where its last snapshot is."""
+
+    session_id: str
+    applied_seq: int
+    snapshot_seq: int
+    events: int
+
+
+def encode_state(state: dict[str, Any]) -> tuple[bytes, str]:
+    """The canonical JSON of a state (sorted keys) and its SHA-256."""
+    raw = orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
+    return raw, hashlib.sha256(raw).hexdigest()
+
+
+def make_snapshot(state: dict[str, Any], *, events: int, compress: bool) -> Snapshot:
+    """A snapshot of `state` (its session id, seq and timestamp are taken from the state)."""
+    raw, digest = encode_state(state)
+    payload = zlib.compress(raw, 1) if compress else raw
+    timestamp = state.get("timestamp")
+    return Snapshot(
+        session_id=str(state["session_id"]),
+        seq=int(state["seq"]),
+        timestamp=float(timestamp) if isinstance(timestamp, (int, float)) else None,
+        events=events,
+        state_hash=digest,
+        size=len(raw),
+        codec=CODEC_ZLIB if compress else CODEC_JSON,
+        payload=payload,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotStats:
+    snapshots: int
+    stored_bytes: int
+    state_bytes: int
+
+
+class SnapshotStore(Protocol):
+    """Where snapshots and progress rows live. Every write is idempotent."""
+
+    async def open(self) -> None:
+        """Connects and creates the tables if missing."""
+
+    async def close(self) -> None: ...
+
+    async def save(self, snapshots: Sequence[Snapshot], progress: Sequence[SessionProgress]) -> None:
+        """Writes snapshots (an existing (session, seq) is kept) and progress rows (never moved
+        backwards) in one transaction."""
+
+    async def nearest(self, session_id: str, seq: int) -> Snapshot | None:
+        """The snapshot with the greatest seq ≤ `seq`."""
+
+    async def progress(self, session_id: str) -> SessionProgress | None: ...
+
+    async def stats(self, session_id: str | None = None) -> SnapshotStats: ...
+
+    async def ping(self) -> bool: ...
+
+
+SCHEMA_STATEMENTS: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS replay_snapshots (
+        session_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        timestamp DOUBLE PRECISION,
+        events BIGINT NOT NULL,
+        state_hash TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        codec TEXT NOT NULL,
+        payload {blob} NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    )""",
+    """CREATE TABLE IF NOT EXISTS replay_sessions (
+        session_id TEXT PRIMARY KEY,
+        applied_seq BIGINT NOT NULL,
+        snapshot_seq BIGINT NOT NULL,
+        events BIGINT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+)
+
+
+def open_snapshot_store(url: str) -> SnapshotStore:
+    """The store for a URL: `postgresql://…` (tables in that database) or `sqlite:///<path>`."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from swarmscope_replay.postgres_snapshots import PostgresSnapshotStore
+
+        return PostgresSnapshotStore(url)
+    if url.startswith("sqlite:///"):
+        from swarmscope_replay.sqlite_snapshots import SqliteSnapshotStore
+
+        return SqliteSnapshotStore(url[len("sqlite:///") :])
+    raise ValueError(f"unsupported snapshot database URL {url!r}: use sqlite:///<path> or postgresql://…")

@@ -1,0 +1,109 @@
+"""State at a seq or a timestamp: the nearest snapshot at or before it plus a fold of what follows.
+
+The base is whichever is nearer below the seq: the newest snapshot, or the consumer's in-memory
+state of the session. The session's events after the base, up to the seq, come from the store in
+one request (snapshots are at most `snapshot_every` of the session's events apart, well under a
+page). A state is cached only when final: the store held every event up to the seq.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from swarmscope_replay.cache import SnapshotCache, State, StateCache
+from swarmscope_replay.event_source import EventSource, events_between
+from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.reducer import fold, initial_state
+from swarmscope_replay.snapshots import SnapshotCorrupt, SnapshotStore
+from swarmscope_replay.tracker import SessionTracker
+from swarmscope_schema.requests import ErrorCode
+from swarmscope_service.request_reply import ServiceError
+
+LATEST = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """A state to fold from, and the seq it is exact at."""
+
+    state: State
+    seq: int
+    origin: str
+
+
+class StateResolver:
+    """Answers "what was the state of session S after seq N"."""
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        source: EventSource,
+        cache: StateCache,
+        snapshot_cache: SnapshotCache,
+        metrics: ReplayMetrics,
+        tracker: SessionTracker | None = None,
+    ) -> None:
+        self._store = store
+        self._source = source
+        self._cache = cache
+        self._snapshots = snapshot_cache
+        self._metrics = metrics
+        self._tracker = tracker
+
+    async def base(self, session_id: str, seq: int) -> Base:
+        """The nearest exact state at or before `seq` (the initial state when there is none)."""
+        if self._tracker is not None:
+            cursor = self._tracker.current(session_id)
+            if cursor is not None and cursor.snapshot_seq <= cursor.applied_seq <= seq:
+                return Base(cursor.state, cursor.applied_seq, "memory")
+        bound = seq
+        while bound > 0:
+            snapshot = await self._store.nearest(session_id, bound)
+            if snapshot is None:
+                break
+            state = self._snapshots.get(snapshot)
+            if state is None:
+                try:
+                    state = snapshot.state()
+                except SnapshotCorrupt:
+                    self._metrics.snapshot_corrupt.inc()
+                    bound = snapshot.seq - 1
+                    continue
+                self._snapshots.put(snapshot, state)
+            return Base(state, snapshot.seq, "snapshot")
+        return Base(initial_state(session_id), 0, "initial")
+
+    async def at_seq(self, session_id: str, seq: int) -> State:
+        """The state after the session's last event at or before `seq` (seq 0: before any)."""
+        started = time.perf_counter()
+        cached = await self._cache.get(session_id, seq)
+        if cached is not None:
+            self._metrics.state_seconds.labels("cache").observe(time.perf_counter() - started)
+            return cached
+        base = await self.base(session_id, seq)
+        events = await events_between(self._source, session_id, base.seq, seq) if base.seq < seq else []
+        state = fold(base.state, events)
+        if base.origin == "initial" and not events and await self._source.session_bounds(session_id) is None:
+            raise ServiceError(ErrorCode.NOT_FOUND, f"no session {session_id!r}")
+        if await self._source.covers(seq):
+            await self._cache.put(session_id, seq, state)
+        self._metrics.folded_events.observe(len(events))
+        self._metrics.state_seconds.labels(base.origin).observe(time.perf_counter() - started)
+        return state
+
+    async def at_ts(self, session_id: str, ts: float) -> State:
+        """The state after the session's last event (by seq) whose timestamp is at or before `ts`."""
+        page = await self._source.events(session_id, to_ts=ts, order="desc", limit=1)
+        if not page:
+            if await self._source.session_bounds(session_id) is None:
+                raise ServiceError(ErrorCode.NOT_FOUND, f"no session {session_id!r}")
+            return initial_state(session_id)
+        return await self.at_seq(session_id, int(page[0]["seq"]))
+
+    async def latest(self, session_id: str) -> State:
+        """The state after the session's last event."""
+        bounds = await self._source.session_bounds(session_id)
+        if bounds is None:
+            raise ServiceError(ErrorCode.NOT_FOUND, f"no session {session_id!r}")
+        return await self.at_seq(session_id, bounds[1])

@@ -1,0 +1,124 @@
+"""The event source in production: the store, over `swarmscope.store.*` request-reply.
+
+`covers(seq)` reads the store durable's ack floor from JetStream: the store acks an event only once
+it is committed, so every event up to the floor can be read back. The highest floor seen is
+remembered, so only questions about the live edge cost a round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from nats.js import JetStreamContext
+
+from swarmscope_replay.event_source import MAX_PAGE, StoredEventDict
+from swarmscope_schema.requests import ErrorCode, EventRef, EventsQuery, SessionRef, StoreOp
+from swarmscope_schema.subjects import DURABLE_STORE, STREAM_EVENTS, store_request_subject
+from swarmscope_service.request_reply import RequestClient, ServiceError
+
+log = logging.getLogger(__name__)
+
+
+class StoreEventSource:
+    """EventSource backed by the store service."""
+
+    def __init__(self, client: RequestClient, js: JetStreamContext, *, timeout: float = 10.0) -> None:
+        self._client = client
+        self._js = js
+        self._timeout = timeout
+        self._floor = 0
+
+    async def events(
+        self,
+        session_id: str,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        limit: int = MAX_PAGE,
+        order: Literal["asc", "desc"] = "asc",
+        span_id: str | None = None,
+        to_ts: float | None = None,
+    ) -> list[StoredEventDict]:
+        if until_seq is not None and until_seq <= after_seq:
+            return []
+        out: list[StoredEventDict] = []
+        page_limit = limit
+        cursor: str | None = None
+        while len(out) < limit:
+            want = min(page_limit, limit - len(out))
+            query = EventsQuery(
+                session_id=session_id,
+                after_seq=after_seq,
+                until_seq=until_seq,
+                limit=want,
+                order=order,
+                span_id=span_id,
+                to_ts=to_ts,
+                cursor=cursor,
+            )
+            try:
+                result = await self._client.call(
+                    store_request_subject(StoreOp.EVENTS), query, timeout=self._timeout
+                )
+            except ServiceError as exc:
+                # Pages of very large events can exceed the NATS payload: ask for fewer at a time.
+                if exc.code is ErrorCode.PAYLOAD_TOO_LARGE and want > 1:
+                    page_limit = max(want // 2, 1)
+                    continue
+                if exc.code is ErrorCode.NOT_FOUND:
+                    return out
+                raise
+            items = _items(result)
+            out.extend(items)
+            # The store may end a page early to stay within the NATS payload; its cursor goes on.
+            cursor = result.get("next_cursor")
+            if not cursor or not items:
+                break
+        return out
+
+    async def event(self, session_id: str, event_id: str) -> StoredEventDict | None:
+        try:
+            result = await self._client.call(
+                store_request_subject(StoreOp.EVENT),
+                EventRef(session_id=session_id, event_id=event_id),
+                timeout=self._timeout,
+            )
+        except ServiceError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:
+                return None
+            raise
+        return result if isinstance(result, dict) else None
+
+    async def session_bounds(self, session_id: str) -> tuple[int, int] | None:
+        try:
+            result = await self._client.call(
+                store_request_subject(StoreOp.SESSION),
+                SessionRef(session_id=session_id),
+                timeout=self._timeout,
+            )
+        except ServiceError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:
+                return None
+            raise
+        if not isinstance(result, dict):
+            return None
+        return int(result.get("event_count") or 0), int(result.get("last_seq") or 0)
+
+    async def covers(self, seq: int) -> bool:
+        if seq <= self._floor:
+            return True
+        try:
+            info = await self._js.consumer_info(STREAM_EVENTS, DURABLE_STORE)
+        except Exception as exc:
+            log.warning("store progress unknown", extra={"error": repr(exc)})
+            return False
+        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+        self._floor = max(self._floor, int(floor or 0))
+        return seq <= self._floor
+
+
+def _items(result: Any) -> list[StoredEventDict]:
+    if not isinstance(result, dict) or not isinstance(result.get("items"), list):
+        raise ServiceError(ErrorCode.INTERNAL, "the store answered an events page without items")
+    return [item for item in result["items"] if isinstance(item, dict)]

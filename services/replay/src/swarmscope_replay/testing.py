@@ -1,0 +1,699 @@
+"""Test helpers: an in-memory EventSource (held to the same contract test as the store-backed one)
+and builders of realistic sessions, shared by the tests and the benchmark."""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from swarmscope_replay.cache import LruStateCache, SnapshotCache, StateCache
+from swarmscope_replay.event_source import MAX_PAGE, StoredEventDict
+from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.snapshots import SnapshotStore
+from swarmscope_replay.states import StateResolver
+from swarmscope_replay.tracker import SessionTracker
+from swarmscope_schema.events import TraceEvent, canonical_event_dict
+from swarmscope_schema.subjects import event_subject
+from swarmscope_service.consumer import Delivery
+
+
+class MemoryEventSource:
+    """Stored events kept in memory, per session, in seq order.
+
+    `requests` counts calls of `events`, so tests can check that a state costs one request.
+    """
+
+    def __init__(self, events: Iterable[Mapping[str, Any]] = ()) -> None:
+        self._sessions: dict[str, list[StoredEventDict]] = {}
+        self._seqs: dict[str, list[int]] = {}
+        self.covered_seq: int | None = None
+        self.requests = 0
+        self.add(events)
+
+    def add(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Adds stored events (each with a `seq`)."""
+        for raw in events:
+            event = dict(raw)
+            seq = int(event["seq"])
+            session = str(event["session_id"])
+            seqs = self._seqs.setdefault(session, [])
+            items = self._sessions.setdefault(session, [])
+            index = bisect.bisect_left(seqs, seq)
+            if index < len(seqs) and seqs[index] == seq:
+                continue
+            seqs.insert(index, seq)
+            items.insert(index, event)
+
+    @property
+    def last_seq(self) -> int:
+        return max((seqs[-1] for seqs in self._seqs.values() if seqs), default=0)
+
+    async def events(
+        self,
+        session_id: str,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        limit: int = MAX_PAGE,
+        order: Literal["asc", "desc"] = "asc",
+        span_id: str | None = None,
+        to_ts: float | None = None,
+    ) -> list[StoredEventDict]:
+        self.requests += 1
+        seqs = self._seqs.get(session_id, [])
+        items = self._sessions.get(session_id, [])
+        lo = bisect.bisect_right(seqs, after_seq)
+        hi = len(seqs) if until_seq is None else bisect.bisect_right(seqs, until_seq)
+        selected = items[lo:hi]
+        if span_id is not None:
+            selected = [e for e in selected if (e.get("span_id") or e.get("id")) == span_id]
+        if to_ts is not None:
+            selected = [e for e in selected if float(e.get("timestamp", 0)) <= to_ts]
+        if order == "desc":
+            selected = selected[::-1]
+        return [dict(e) for e in selected[:limit]]
+
+    async def event(self, session_id: str, event_id: str) -> StoredEventDict | None:
+        for event in self._sessions.get(session_id, []):
+            if event.get("id") == event_id:
+                return dict(event)
+        return None
+
+    async def session_bounds(self, session_id: str) -> tuple[int, int] | None:
+        seqs = self._seqs.get(session_id)
+        if not seqs:
+            return None
+        return len(seqs), seqs[-1]
+
+    async def covers(self, seq: int) -> bool:
+        covered = self.last_seq if self.covered_seq is None else self.covered_seq
+        return seq <= covered
+
+
+def canonical(event: Mapping[str, Any], received_at: float | None = None) -> dict[str, Any]:
+    """What ingest publishes for a wire event: validated, normalized (aliases, camelCase), stamped."""
+    out = canonical_event_dict(TraceEvent.model_validate(dict(event)))
+    out["received_at"] = received_at if received_at is not None else float(event.get("timestamp", 0)) + 1.0
+    return out
+
+
+def stored(events: Iterable[Mapping[str, Any]], *, start: int = 1, step: int = 1) -> list[dict[str, Any]]:
+    """Canonical events with the seqs TRACES would give them (every `step`-th, as when sessions
+    interleave)."""
+    return [{**canonical(e), "seq": start + i * step} for i, e in enumerate(events)]
+
+
+class _Run:
+    """Builds the wire events of one session with a clock and span bookkeeping."""
+
+    def __init__(self, session_id: str, start_ms: float = 1_752_300_000_000.0) -> None:
+        self.session_id = session_id
+        self.clock = start_ms
+        self.events: list[dict[str, Any]] = []
+        self._n = 0
+
+    def add(
+        self,
+        event_type: str,
+        agent: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        event_id: str | None = None,
+        phase: str | None = None,
+        span: str | None = None,
+        parent: str | None = None,
+        dt: float = 100.0,
+        performance: Mapping[str, Any] | None = None,
+    ) -> str:
+        self._n += 1
+        self.clock += dt
+        eid = event_id or f"e{self._n:04d}"
+        event: dict[str, Any] = {
+            "id": eid,
+            "timestamp": self.clock,
+            "session_id": self.session_id,
+            "type": event_type,
+            "data": dict(data or {}),
+        }
+        if agent is not None:
+            event["agent_id"] = agent
+        if phase is not None:
+            event["phase"] = phase
+        if span is not None:
+            event["span_id"] = span
+        if parent is not None:
+            event["metadata"] = {"parent_id": parent}
+        if performance is not None:
+            event["performance"] = dict(performance)
+        self.events.append(event)
+        return eid
+
+
+def claude_flow_session(session_id: str = "cf-run") -> list[dict[str, Any]]:
+    """A realistic Claude-Flow-style run as wire events (some under Claude-Flow's own names).
+
+    A coordinator plans a DAG T1 research → T2 code → (T3 test ∥ T4 review); agents share memory
+    and messages; LLM calls cost tokens; the first test attempt fails on a missing service, the
+    coordinator decides to retry, the retry passes, every task completes. Events named `cp-*` mark
+    the points the tests check.
+    """
+    r = _Run(session_id)
+    r.add(
+        "session_start",
+        None,
+        {"objective": "Build a rate limiter", "topology": "hierarchical"},
+        span="sp_root",
+        phase="start",
+    )
+    r.add(
+        "agent:spawned",
+        "coord-1",
+        {"agentId": "coord-1", "profile": {"type": "coordinator", "name": "Queen"}},
+        parent="sp_root",
+    )
+    for agent, kind in (
+        ("res-1", "researcher"),
+        ("cod-1", "coder"),
+        ("tst-1", "tester"),
+        ("rev-1", "reviewer"),
+    ):
+        r.add("agent_spawn", agent, {"agent_type": kind, "parent_agent_id": "coord-1"}, parent="sp_root")
+    r.add(
+        "task:created",
+        "coord-1",
+        {"task": {"id": "T1", "description": "research rate limiting", "dependencies": []}},
+        parent="sp_root",
+    )
+    r.add(
+        "task_create",
+        "coord-1",
+        {"task_id": "T2", "description": "implement limiter", "dependencies": ["T1"]},
+        parent="sp_root",
+    )
+    r.add(
+        "task_create",
+        "coord-1",
+        {"task_id": "T3", "description": "test limiter", "dependencies": ["T2"], "max_retries": 2},
+        parent="sp_root",
+    )
+    r.add(
+        "task_create",
+        "coord-1",
+        {"task_id": "T4", "description": "review limiter", "dependencies": ["T2"]},
+        parent="sp_root",
+    )
+    r.add(
+        "decision",
+        "coord-1",
+        {"kind": "plan", "options": ["serial", "parallel"], "chosen": "parallel", "confidence": 0.8},
+        parent="sp_root",
+    )
+    # T1: research
+    r.add("task:assigned", "coord-1", {"taskId": "T1", "agentId": "res-1"}, parent="sp_root")
+    r.add(
+        "task_start",
+        "res-1",
+        {"task_id": "T1", "attempt": 1},
+        event_id="t1-start",
+        phase="start",
+        span="sp_T1",
+        parent="sp_root",
+    )
+    r.add(
+        "llm_call",
+        "res-1",
+        {"model": "claude-sonnet", "prompt": "how do token buckets work"},
+        phase="start",
+        span="sp_T1_llm",
+        parent="sp_T1",
+    )
+    r.add(
+        "llm_call",
+        "res-1",
+        {"model": "claude-sonnet", "input_tokens": 1200, "output_tokens": 400, "cost_usd": 0.01},
+        phase="complete",
+        span="sp_T1_llm",
+        parent="sp_T1",
+        dt=900,
+    )
+    r.add(
+        "tool_call",
+        "res-1",
+        {"tool": "WebSearch", "args": {"q": "redis rate limit"}, "exit_code": 0},
+        span="sp_T1_web",
+        parent="sp_T1",
+    )
+    r.add(
+        "memory_write",
+        "res-1",
+        {"namespace": "swarm", "key": "research/rate-limit", "value": {"algo": "token bucket"}, "version": 1},
+        parent="sp_T1",
+    )
+    r.add(
+        "message:sent",
+        "res-1",
+        {
+            "from": "res-1",
+            "to": ["cod-1"],
+            "message": {"id": "m1", "type": "notification", "content": "use a token bucket"},
+        },
+        parent="sp_T1",
+    )
+    r.add(
+        "message:received",
+        "cod-1",
+        {
+            "from": "res-1",
+            "to": ["cod-1"],
+            "message": {"id": "m1", "type": "notification", "content": "use a token bucket"},
+        },
+    )
+    r.add(
+        "task_complete",
+        "res-1",
+        {"task_id": "T1", "result": {"notes": "token bucket"}},
+        event_id="cp-A",
+        phase="complete",
+        span="sp_T1",
+        parent="sp_root",
+    )
+    # T2: code
+    r.add(
+        "task_assignment", "coord-1", {"task_id": "T2", "agent_id": "cod-1", "attempt": 1}, parent="sp_root"
+    )
+    r.add(
+        "task_start", "cod-1", {"task_id": "T2", "attempt": 1}, phase="start", span="sp_T2", parent="sp_root"
+    )
+    r.add(
+        "memory_read",
+        "cod-1",
+        {"namespace": "swarm", "key": "research/rate-limit", "version_read": 1, "hit": True},
+        parent="sp_T2",
+    )
+    r.add(
+        "llm_call",
+        "cod-1",
+        {"model": "claude-opus", "input_tokens": 4210, "output_tokens": 1180, "cost_usd": 0.02},
+        span="sp_T2_llm",
+        parent="sp_T2",
+    )
+    r.add(
+        "tool_call",
+        "cod-1",
+        {"tool": "Edit", "args": {"file": "limiter.py"}},
+        phase="start",
+        span="sp_T2_edit",
+        parent="sp_T2",
+    )
+    r.add(
+        "tool_call",
+        "cod-1",
+        {"tool": "Edit", "exit_code": 0},
+        phase="complete",
+        span="sp_T2_edit",
+        parent="sp_T2",
+    )
+    r.add(
+        "memory_write",
+        "cod-1",
+        {"namespace": "swarm", "key": "code/limiter", "value": "v1 source"},
+        parent="sp_T2",
+    )
+    r.add(
+        "memory:updated",
+        "cod-1",
+        {
+            "entry": {"namespace": "swarm", "key": "code/limiter", "value": "v2 source", "version": 2},
+            "previousVersion": 1,
+        },
+        parent="sp_T2",
+    )
+    r.add("context_update", "cod-1", {"key": "focus", "value": "limiter.py"}, parent="sp_T2")
+    r.add(
+        "task_complete",
+        "cod-1",
+        {"task_id": "T2", "result": "limiter.py"},
+        event_id="cp-B",
+        phase="complete",
+        span="sp_T2",
+        parent="sp_root",
+    )
+    # T3 and T4 in parallel
+    r.add(
+        "task_assignment", "coord-1", {"task_id": "T3", "agent_id": "tst-1", "attempt": 1}, parent="sp_root"
+    )
+    r.add(
+        "task_assignment", "coord-1", {"task_id": "T4", "agent_id": "rev-1", "attempt": 1}, parent="sp_root"
+    )
+    r.add(
+        "task_start",
+        "tst-1",
+        {"task_id": "T3", "attempt": 1},
+        event_id="t3a1-start",
+        phase="start",
+        span="sp_T3_a1",
+        parent="sp_root",
+    )
+    r.add(
+        "task_start", "rev-1", {"task_id": "T4", "attempt": 1}, phase="start", span="sp_T4", parent="sp_root"
+    )
+    r.add(
+        "tool_call",
+        "tst-1",
+        {"tool": "Bash", "args": {"cmd": "pytest"}},
+        event_id="pytest1-start",
+        phase="start",
+        span="sp_T3_bash1",
+        parent="sp_T3_a1",
+    )
+    r.add(
+        "llm_call",
+        "rev-1",
+        {"model": "claude-sonnet", "input_tokens": 800, "output_tokens": 200, "cost_usd": 0.004},
+        span="sp_T4_llm",
+        parent="sp_T4",
+    )
+    r.add(
+        "error",
+        "tst-1",
+        {"message": "connection refused: redis:6379", "error_type": "ConnectionError", "recoverable": True},
+        event_id="err1",
+        parent="sp_T3_bash1",
+    )
+    r.add(
+        "tool_call",
+        "tst-1",
+        {"tool": "Bash", "exit_code": 1, "error": "3 failed"},
+        event_id="cp-C",
+        phase="error",
+        span="sp_T3_bash1",
+        parent="sp_T3_a1",
+    )
+    r.add(
+        "task.retried",
+        "tst-1",
+        {"taskId": "T3", "error": "redis not running"},
+        event_id="t3-fail",
+        phase="error",
+        span="sp_T3_a1",
+        parent="sp_root",
+    )
+    r.add(
+        "decision",
+        "coord-1",
+        {
+            "kind": "retry_strategy",
+            "options": ["retry", "abort"],
+            "chosen": "retry",
+            "rationale": "start redis first",
+        },
+        parent="sp_root",
+    )
+    r.add(
+        "communication",
+        "coord-1",
+        {
+            "message": {
+                "id": "m2",
+                "from": "coord-1",
+                "to": ["tst-1"],
+                "type": "task_assignment",
+                "content": "start redis, then retry",
+            },
+            "direction": "sent",
+        },
+        parent="sp_root",
+    )
+    r.add("resource:acquired", "tst-1", {"resourceId": "redis", "agentId": "tst-1"}, parent="sp_root")
+    r.add(
+        "task_complete",
+        "rev-1",
+        {"task_id": "T4", "result": {"approved": True}},
+        event_id="t4-done",
+        phase="complete",
+        span="sp_T4",
+        parent="sp_root",
+    )
+    r.add(
+        "task_assignment",
+        "coord-1",
+        {"task_id": "T3", "agent_id": "tst-1", "attempt": 2},
+        parent="sp_root",
+        dt=2000,
+    )
+    r.add(
+        "task_start",
+        "tst-1",
+        {"task_id": "T3", "attempt": 2},
+        phase="start",
+        span="sp_T3_a2",
+        parent="sp_root",
+    )
+    r.add(
+        "tool_call",
+        "tst-1",
+        {"tool": "Bash", "args": {"cmd": "pytest"}, "exit_code": 0},
+        span="sp_T3_bash2",
+        parent="sp_T3_a2",
+    )
+    r.add(
+        "task_complete",
+        "tst-1",
+        {"task_id": "T3", "result": "12 passed"},
+        event_id="cp-D",
+        phase="complete",
+        span="sp_T3_a2",
+        parent="sp_root",
+    )
+    r.add("resource:released", "tst-1", {"resourceId": "redis", "agentId": "tst-1"}, parent="sp_root")
+    for agent in ("res-1", "cod-1", "tst-1", "rev-1"):
+        r.add("agent_terminate", agent, {"reason": "done"}, parent="sp_root")
+    r.add("session_end", None, {"status": "completed"}, event_id="cp-E", phase="complete", span="sp_root")
+    return r.events
+
+
+def synthetic_session(session_id: str, count: int, *, seed: int = 7) -> list[dict[str, Any]]:
+    """`count` wire events of a long busy run: agents working tasks in spans, with LLM and tool
+    calls, messages and memory (for property tests and benchmarks)."""
+    rng = random.Random(seed)
+    r = _Run(session_id)
+    agents = [
+        f"{kind}-{i}"
+        for i, kind in enumerate(("coder", "tester", "researcher", "reviewer", "analyst", "coder"))
+    ]
+    r.add("session_start", None, {"objective": "synthetic load"}, span="sp_root", phase="start")
+    for agent in agents:
+        r.add("agent_spawn", agent, {"agent_type": agent.split("-")[0]}, parent="sp_root")
+    task_no = 0
+    running: dict[str, tuple[str, str]] = {}
+    message_no = 0
+    while len(r.events) < count - 1:
+        agent = rng.choice(agents)
+        if agent not in running:
+            task_no += 1
+            task = f"T{task_no}"
+            span = f"sp_{task}"
+            r.add(
+                "task_create",
+                "coder-0",
+                {"task_id": task, "dependencies": [f"T{task_no - 1}"] if task_no > 1 else []},
+                parent="sp_root",
+                dt=rng.uniform(1, 20),
+            )
+            r.add(
+                "task_assignment",
+                "coder-0",
+                {"task_id": task, "agent_id": agent},
+                parent="sp_root",
+                dt=rng.uniform(1, 20),
+            )
+            r.add(
+                "task_start",
+                agent,
+                {"task_id": task},
+                phase="start",
+                span=span,
+                parent="sp_root",
+                dt=rng.uniform(1, 20),
+            )
+            running[agent] = (task, span)
+            continue
+        task, span = running[agent]
+        roll = rng.random()
+        dt = rng.uniform(1, 50)
+        if roll < 0.3:
+            call = f"{span}_llm{len(r.events)}"
+            r.add(
+                "llm_call",
+                agent,
+                {"model": rng.choice(("claude-sonnet", "claude-opus"))},
+                phase="start",
+                span=call,
+                parent=span,
+                dt=dt,
+            )
+            r.add(
+                "llm_call",
+                agent,
+                {
+                    "model": "claude-sonnet",
+                    "input_tokens": rng.randint(100, 5000),
+                    "output_tokens": rng.randint(10, 2000),
+                    "cost_usd": round(rng.uniform(0, 0.05), 5),
+                },
+                phase="complete",
+                span=call,
+                parent=span,
+                dt=dt,
+            )
+        elif roll < 0.55:
+            r.add(
+                "tool_call",
+                agent,
+                {"tool": rng.choice(("Bash", "Edit", "Read", "Grep")), "exit_code": rng.choice((0, 0, 0, 1))},
+                span=f"{span}_tool{len(r.events)}",
+                parent=span,
+                dt=dt,
+            )
+        elif roll < 0.65:
+            message_no += 1
+            to = rng.choice(agents)
+            r.add(
+                "communication",
+                agent,
+                {
+                    "message": {
+                        "id": f"m{message_no}",
+                        "from": agent,
+                        "to": [to],
+                        "type": "notification",
+                        "content": f"note {message_no} " + "x" * rng.randint(10, 120),
+                    },
+                    "direction": "sent",
+                },
+                parent=span,
+                dt=dt,
+            )
+        elif roll < 0.75:
+            r.add(
+                "memory_write",
+                agent,
+                {
+                    "namespace": "swarm",
+                    "key": f"k{rng.randint(1, 200)}",
+                    "value": {"n": rng.randint(0, 10**6)},
+                },
+                parent=span,
+                dt=dt,
+            )
+        elif roll < 0.8:
+            r.add(
+                "memory_read",
+                agent,
+                {"namespace": "swarm", "key": f"k{rng.randint(1, 200)}"},
+                parent=span,
+                dt=dt,
+            )
+        elif roll < 0.83:
+            r.add("error", agent, {"message": "flaky", "error_type": "Timeout"}, parent=span, dt=dt)
+        elif roll < 0.85:
+            r.add("custom.metric", agent, {"v": rng.random()}, parent=span, dt=dt)
+        elif roll < 0.88:
+            r.add(
+                "task_progress",
+                agent,
+                {"task_id": task, "progress": round(rng.random(), 3)},
+                span=span,
+                phase="progress",
+                parent="sp_root",
+                dt=dt,
+            )
+        else:
+            if rng.random() < 0.1:
+                r.add(
+                    "task_fail",
+                    agent,
+                    {"task_id": task, "error": "boom", "will_retry": False},
+                    phase="error",
+                    span=span,
+                    parent="sp_root",
+                    dt=dt,
+                )
+            else:
+                r.add(
+                    "task_complete",
+                    agent,
+                    {"task_id": task, "result": {"ok": True}},
+                    phase="complete",
+                    span=span,
+                    parent="sp_root",
+                    dt=dt,
+                )
+            del running[agent]
+    del r.events[count - 1 :]
+    r.add("session_end", None, {"status": "completed"}, span="sp_root")
+    return r.events
+
+
+def deliveries(events: Iterable[dict[str, Any]], *, redelivered: bool = False) -> list[Delivery]:
+    """Stored events as the `replay` durable receives them (body without seq; seq = stream seq)."""
+    out = []
+    for event in events:
+        body = {k: v for k, v in event.items() if k != "seq"}
+        out.append(
+            Delivery(
+                subject=event_subject(body["session_id"], body.get("agent_id"), body["type"]),
+                data=orjson.dumps(body),
+                headers={},
+                stream_seq=int(event["seq"]),
+                num_delivered=2 if redelivered else 1,
+            )
+        )
+    return out
+
+
+@dataclass
+class Engine:
+    """A tracker and a resolver over one store and one in-memory log, as the service wires them."""
+
+    store: SnapshotStore
+    source: MemoryEventSource
+    tracker: SessionTracker
+    states: StateResolver
+    metrics: ReplayMetrics
+
+    async def consume(self, events: Sequence[dict[str, Any]], batch: int = 500) -> None:
+        """The log grows by `events` (store first, as in production) and the tracker consumes them."""
+        self.source.add(events)
+        for start in range(0, len(events), batch):
+            decisions = await self.tracker.handle(deliveries(events[start : start + batch]))
+            if any(d.verdict.value != "ack" for d in decisions):
+                raise AssertionError(f"not every event was acked: {decisions}")
+
+
+def make_engine(
+    store: SnapshotStore,
+    metrics: ReplayMetrics,
+    *,
+    source: MemoryEventSource | None = None,
+    every: int = 500,
+    capacity: int = 256,
+    cache: StateCache | None = None,
+    use_tracker_state: bool = True,
+) -> Engine:
+    source = source if source is not None else MemoryEventSource()
+    tracker = SessionTracker(store, source, metrics, snapshot_every=every, capacity=capacity)
+    states = StateResolver(
+        store,
+        source,
+        cache if cache is not None else LruStateCache(64, metrics),
+        SnapshotCache(64 * 1024 * 1024, metrics),
+        metrics,
+        tracker if use_tracker_state else None,
+    )
+    return Engine(store, source, tracker, states, metrics)

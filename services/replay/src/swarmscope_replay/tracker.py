@@ -1,0 +1,284 @@
+"""The `replay` durable on TRACES: keeps active sessions' states and persists their snapshots.
+
+TRACES interleaves sessions (seq is global); each session's events are a subsequence, folded in
+order into that session's state. Per batch:
+
+1. decode; a message that is not an event object is dead-lettered (it cannot be reduced);
+2. every session of the batch gets its cursor: from memory, or cold: its last snapshot plus, when
+   its progress row says the consumer had applied more (a crash since), the missing events
+   fetched from the store — once the store holds them (its durable's ack floor), else the batch
+   is retried later;
+3. events at or before a session's `applied_seq` are skipped (redelivery changes nothing); the
+   rest are folded, with a snapshot every `snapshot_every` events of the session and at
+   session_end;
+4. snapshots, progress rows and the snapshots of sessions evicted from memory are written in one
+   transaction; only then are the new cursors installed and the batch acked.
+
+Nothing is changed in memory until the write has succeeded, so a failed batch is simply retried.
+Replay must run as a single consumer of its durable (states need every event of a session).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from swarmscope_replay.event_source import EventSource, events_between
+from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.reducer import State, Writer, apply, fold, initial_state
+from swarmscope_replay.snapshots import (
+    SessionProgress,
+    Snapshot,
+    SnapshotCorrupt,
+    SnapshotStore,
+    make_snapshot,
+)
+from swarmscope_schema.subjects import DlqReason
+from swarmscope_service.consumer import Decision, Delivery, RetryableError
+
+log = logging.getLogger(__name__)
+
+LATEST = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCursor:
+    """A session as far as the consumer has applied it. `state` is never changed in place."""
+
+    session_id: str
+    state: State
+    applied_seq: int
+    snapshot_seq: int
+    events: int
+    snapshot_events: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSnapshot:
+    snapshot: Snapshot
+    reason: str
+
+
+async def load_latest_snapshot(
+    store: SnapshotStore, session_id: str, seq: int, metrics: ReplayMetrics
+) -> tuple[Snapshot | None, State | None]:
+    """The newest snapshot ≤ seq whose bytes check out (a corrupt one is skipped and counted)."""
+    while seq > 0:
+        snapshot = await store.nearest(session_id, seq)
+        if snapshot is None:
+            return None, None
+        try:
+            return snapshot, snapshot.state()
+        except SnapshotCorrupt as exc:
+            metrics.snapshot_corrupt.inc()
+            log.error("corrupt snapshot ignored", extra={"error": str(exc)})
+            seq = snapshot.seq - 1
+    return None, None
+
+
+class SessionTracker:
+    """The consumer handler of the `replay` durable."""
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        source: EventSource,
+        metrics: ReplayMetrics,
+        *,
+        snapshot_every: int = 500,
+        capacity: int = 256,
+        compress: bool = True,
+    ) -> None:
+        self._store = store
+        self._source = source
+        self._metrics = metrics
+        self._every = snapshot_every
+        self._capacity = capacity
+        self._compress = compress
+        self._sessions: OrderedDict[str, SessionCursor] = OrderedDict()
+
+    def current(self, session_id: str) -> SessionCursor | None:
+        """The session's state as far as the consumer has applied it, if it is in memory."""
+        return self._sessions.get(session_id)
+
+    @property
+    def sessions_in_memory(self) -> int:
+        return len(self._sessions)
+
+    async def handle(self, deliveries: Sequence[Delivery]) -> Sequence[Decision]:
+        decisions: list[Decision] = [Decision.ack()] * len(deliveries)
+        by_session: dict[str, list[dict[str, Any]]] = {}
+        for index, delivery in enumerate(deliveries):
+            event = _decode(delivery)
+            if isinstance(event, str):
+                decisions[index] = Decision.dead(DlqReason.UNPROCESSABLE, event)
+                continue
+            by_session.setdefault(event["session_id"], []).append(event)
+        if not by_session:
+            return decisions
+        cursors = {sid: await self._cursor(sid) for sid in by_session}
+        pending: list[PendingSnapshot] = []
+        updated: dict[str, SessionCursor] = {}
+        applied = 0
+        for session_id, events in by_session.items():
+            cursor, snapshots, count = self._advance(cursors[session_id], events)
+            updated[session_id] = cursor
+            pending.extend(snapshots)
+            applied += count
+        evicted = self._evictions(updated)
+        pending.extend(
+            PendingSnapshot(self._snapshot(c.state, c.events), "eviction")
+            for c in evicted
+            if c.applied_seq > c.snapshot_seq
+        )
+        progress = [
+            SessionProgress(c.session_id, c.applied_seq, c.snapshot_seq, c.events) for c in updated.values()
+        ]
+        await self._save(pending, progress)
+        for cursor in evicted:
+            self._sessions.pop(cursor.session_id, None)
+        for session_id, cursor in updated.items():
+            self._sessions[session_id] = cursor
+            self._sessions.move_to_end(session_id)
+        self._metrics.events_applied.inc(applied)
+        self._metrics.sessions_in_memory.set(len(self._sessions))
+        return decisions
+
+    async def flush(self) -> None:
+        """Snapshots every session applied beyond its last snapshot (at shutdown)."""
+        pending = [
+            PendingSnapshot(self._snapshot(c.state, c.events), "shutdown")
+            for c in self._sessions.values()
+            if c.applied_seq > c.snapshot_seq
+        ]
+        if not pending:
+            return
+        progress = [
+            SessionProgress(c.session_id, c.applied_seq, c.applied_seq, c.events)
+            for c in self._sessions.values()
+            if c.applied_seq > c.snapshot_seq
+        ]
+        await self._save(pending, progress)
+        for item in pending:
+            cursor = self._sessions[item.snapshot.session_id]
+            self._sessions[item.snapshot.session_id] = SessionCursor(
+                cursor.session_id,
+                cursor.state,
+                cursor.applied_seq,
+                cursor.applied_seq,
+                cursor.events,
+                cursor.events,
+            )
+
+    # ------------------------------------------------------------------------------ internals --
+
+    def _snapshot(self, state: State, events: int) -> Snapshot:
+        return make_snapshot(state, events=events, compress=self._compress)
+
+    async def _cursor(self, session_id: str) -> SessionCursor:
+        cursor = self._sessions.get(session_id)
+        if cursor is not None:
+            return cursor
+        try:
+            progress = await self._store.progress(session_id)
+            snapshot, state = await load_latest_snapshot(self._store, session_id, LATEST, self._metrics)
+        except Exception as exc:
+            raise RetryableError(f"snapshot store unavailable: {exc}") from exc
+        if state is None or snapshot is None:
+            state, snapshot_seq, snapshot_events = initial_state(session_id), 0, 0
+        else:
+            snapshot_seq, snapshot_events = snapshot.seq, snapshot.events
+        if progress is None or progress.applied_seq <= snapshot_seq:
+            return SessionCursor(
+                session_id, state, snapshot_seq, snapshot_seq, snapshot_events, snapshot_events
+            )
+        # The consumer had applied events after the last snapshot before it stopped: they were
+        # acked, so they come back only from the store.
+        if not await self._source.covers(progress.applied_seq):
+            raise RetryableError(
+                f"session {session_id}: waiting for the store to hold events up to seq {progress.applied_seq}"
+            )
+        missing = await events_between(self._source, session_id, snapshot_seq, progress.applied_seq)
+        expected = progress.events - snapshot_events
+        if len(missing) != expected:
+            log.error(
+                "store returned a different number of events than were applied",
+                extra={"session_id": session_id, "expected": expected, "got": len(missing)},
+            )
+        self._metrics.catch_ups.inc()
+        state = fold(state, missing)
+        return SessionCursor(
+            session_id,
+            state,
+            progress.applied_seq,
+            snapshot_seq,
+            snapshot_events + len(missing),
+            snapshot_events,
+        )
+
+    def _advance(
+        self, cursor: SessionCursor, events: list[dict[str, Any]]
+    ) -> tuple[SessionCursor, list[PendingSnapshot], int]:
+        writer = Writer()
+        state = cursor.state
+        applied_seq, snapshot_seq = cursor.applied_seq, cursor.snapshot_seq
+        count, snapshot_events = cursor.events, cursor.snapshot_events
+        snapshots: list[PendingSnapshot] = []
+        applied = 0
+        for event in events:
+            seq = event["seq"]
+            if seq <= applied_seq:
+                continue
+            state = apply(writer, state, event)
+            applied_seq = seq
+            count += 1
+            applied += 1
+            reason = None
+            if event.get("type") == "session_end":
+                reason = "session_end"
+            elif count - snapshot_events >= self._every:
+                reason = "interval"
+            if reason is not None:
+                # Encoded now: the writer changes its own containers in place afterwards.
+                snapshots.append(PendingSnapshot(self._snapshot(state, count), reason))
+                snapshot_seq, snapshot_events = seq, count
+        cursor = SessionCursor(cursor.session_id, state, applied_seq, snapshot_seq, count, snapshot_events)
+        return cursor, snapshots, applied
+
+    def _evictions(self, updated: dict[str, SessionCursor]) -> list[SessionCursor]:
+        keep = self._capacity
+        total = len(self._sessions) + sum(1 for sid in updated if sid not in self._sessions)
+        evicted: list[SessionCursor] = []
+        for session_id, cursor in self._sessions.items():
+            if total - len(evicted) <= keep:
+                break
+            if session_id not in updated:
+                evicted.append(cursor)
+        return evicted
+
+    async def _save(self, pending: list[PendingSnapshot], progress: list[SessionProgress]) -> None:
+        try:
+            await self._store.save([p.snapshot for p in pending], progress)
+        except Exception as exc:
+            raise RetryableError(f"snapshot store write failed: {exc}") from exc
+        for item in pending:
+            self._metrics.snapshots.labels(item.reason).inc()
+            self._metrics.snapshot_bytes.inc(len(item.snapshot.payload))
+
+
+def _decode(delivery: Delivery) -> dict[str, Any] | str:
+    try:
+        event = orjson.loads(delivery.data)
+    except orjson.JSONDecodeError as exc:
+        return f"not JSON: {exc}"
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    if not isinstance(event.get("session_id"), str) or not isinstance(event.get("type"), str):
+        return "event without session_id or type"
+    event["seq"] = delivery.stream_seq
+    return event

@@ -1,0 +1,61 @@
+"""Fixtures of the replay tests: real snapshot stores (SQLite, Postgres), the in-memory event
+source, a resolver wired like the service, and a replay engine that folds a log into snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
+from swarmscope_replay.testing import Engine, make_engine
+
+
+@pytest.fixture
+def metrics() -> ReplayMetrics:
+    return ReplayMetrics.create(CollectorRegistry())
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SnapshotStore]:
+    store = open_snapshot_store(f"sqlite:///{tmp_path / 'replay.db'}")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A snapshot database of each kind; contract tests run once on each."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'replay.db'}"
+    # The run's database (creating one per test costs a second); any_store empties replay's tables.
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def any_store(store_url: str) -> AsyncIterator[SnapshotStore]:
+    store = open_snapshot_store(store_url)
+    await store.open()
+    if store_url.startswith("postgresql"):
+        import asyncpg  # type: ignore[import-untyped]
+
+        conn = await asyncpg.connect(store_url)
+        try:
+            await conn.execute("TRUNCATE replay_snapshots, replay_sessions")
+        finally:
+            await conn.close()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def engine(sqlite_store: SnapshotStore, metrics: ReplayMetrics) -> Engine:
+    return make_engine(sqlite_store, metrics, every=10)
