@@ -1,0 +1,187 @@
+"""The demo swarm: valid, complete, repeatable data, and a live run through NATS."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from typing import Any
+
+import orjson
+import pytest
+
+from swarmscope.cli import main
+from swarmscope.demo import DEFAULT_EPOCH_MS, generate_session, run_live_session
+from swarmscope.testing import published_events
+from swarmscope_schema.events import TraceEvent
+from swarmscope_schema.taxonomy import EventType
+
+
+def canonical(events: list[dict[str, Any]]) -> list[TraceEvent]:
+    return [TraceEvent.model_validate(e) for e in events]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_a_session_is_valid_covers_the_taxonomy_and_tells_the_story(seed: int) -> None:
+    raw = generate_session(seed)
+    events = canonical(raw)
+    assert {e.type for e in events} == set(EventType)
+    assert events[0].type == "session_start"
+    assert events[0].data["objective"]
+    assert events[-1].type == "session_end"
+    assert events[-1].data["status"] == "completed"
+    assert len({e.id for e in events}) == len(events)
+    assert [e.timestamp for e in events] == sorted(e.timestamp for e in events)
+
+    created = [e.data["task_id"] for e in events if e.type == "task_create"]
+    completed = [e.data["task_id"] for e in events if e.type == "task_complete"]
+    cancelled = [e.data["task_id"] for e in events if e.type == "task_cancel"]
+    assert sorted(completed + cancelled) == sorted(created)  # every task completed but the fallback
+    (failure,) = [e for e in events if e.type == "task_fail"]
+    assert failure.data["will_retry"] is True
+    assert failure.phase == "error"
+    retried = failure.data["task_id"]
+    attempts = [
+        e.data["attempt"] for e in events if e.type == "task_assignment" and e.data["task_id"] == retried
+    ]
+    assert attempts == [1, 2]
+    assert any(e.type == "decision" and e.data["kind"] == "retry_strategy" for e in events)
+    assert any(e.type == "error" and e.data["recoverable"] for e in events)
+
+    # The DAG: a task starts only after its dependencies completed.
+    deps = {e.data["task_id"]: e.data["dependencies"] for e in events if e.type == "task_create"}
+    done_at: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if event.type == "task_complete":
+            done_at[event.data["task_id"]] = index
+        if event.type == "task_start":
+            assert all(done_at.get(d, len(events)) < index for d in deps[event.data["task_id"]])
+
+    # Messages with replies; memory with versions; LLM calls with tokens and cost.
+    sent = {
+        e.data["message"]["id"]
+        for e in events
+        if e.type == "communication" and e.data.get("direction") == "sent"
+    }
+    replies = [
+        e.data["message"]["in_reply_to"]
+        for e in events
+        if e.type == "communication" and e.data["message"].get("in_reply_to")
+    ]
+    assert replies
+    assert set(replies) <= sent
+    versions: dict[str, list[int]] = {}
+    for e in events:
+        if e.type == "memory_write":
+            versions.setdefault(e.data["key"], []).append(e.data["version"])
+    assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+    assert max(len(v) for v in versions.values()) >= 2
+    llm_done = [e for e in events if e.type == "llm_call" and e.phase == "complete"]
+    assert llm_done
+    assert all(e.performance and e.performance.cost_usd and e.performance.input_tokens for e in llm_done)
+    tools = Counter(e.data["tool"] for e in events if e.type == "tool_call" and e.phase == "start")
+    assert {"Bash", "Read", "Edit"} <= set(tools)
+
+    # Spans: every start has exactly one end with the same span id, in this session's order.
+    opened = Counter(e.span_id for e in events if e.phase == "start")
+    closed = Counter(e.span_id for e in events if e.phase in ("complete", "error") and e.span_id in opened)
+    assert opened == closed
+
+
+def test_generation_is_repeatable_and_parametrised() -> None:
+    first = generate_session(11, "swarm-a")
+    assert orjson.dumps(first) == orjson.dumps(generate_session(11, "swarm-a"))
+    assert orjson.dumps(first) != orjson.dumps(generate_session(12, "swarm-a"))
+    assert first[0]["timestamp"] == DEFAULT_EPOCH_MS + 11 * 3_600_000
+    assert all(e["session_id"] == "swarm-a" for e in first)
+    later = generate_session(11, "swarm-a", start_ms=2_000_000_000_000.0)
+    assert later[0]["timestamp"] == 2_000_000_000_000.0
+    assert generate_session(5)[0]["session_id"] == "swarm-demo-0005"
+
+
+@pytest.mark.parametrize(
+    "agents",
+    [
+        ["coordinator"],
+        ["coordinator", "coder"],
+        ["researcher", "coder", "coder", "tester", "tester", "reviewer"],
+        [
+            "coordinator",
+            "researcher",
+            "coder",
+            "tester",
+            "reviewer",
+            "analyst",
+            "architect",
+            "optimizer",
+            "documenter",
+            "monitor",
+            "specialist",
+        ],
+    ],
+)
+def test_other_agent_line_ups_still_tell_a_complete_valid_story(agents: list[str]) -> None:
+    events = canonical(generate_session(3, agents=agents))
+    spawned = [e.data["agent_type"] for e in events if e.type == "agent_spawn"]
+    assert spawned[0] == "coordinator"
+    assert sorted(spawned[1:]) == sorted(a for a in agents if a != "coordinator")
+    assert events[-1].type == "session_end"
+    assert {e.type for e in events} == set(EventType)
+
+
+def test_unknown_agent_types_are_refused() -> None:
+    with pytest.raises(ValueError, match="wizard"):
+        generate_session(1, agents=["coordinator", "wizard"])
+
+
+def test_live_session_publishes_the_same_story_through_nats(js_url: str, session_id: str) -> None:
+    result = run_live_session(4, session_id, nats_url=js_url, rate=None)
+    assert result.lost == 0
+    assert result.published >= result.events
+    live = published_events(js_url, session_id)
+    expected = generate_session(4, session_id)
+    story = [(e["type"], e["phase"], e.get("agent_id")) for e in live if e["type"] != "custom.sdk_drops"]
+    assert story == [(e["type"], e["phase"], e.get("agent_id")) for e in expected]
+    for event in live:
+        TraceEvent.model_validate(event)
+    llm = next(e for e in live if e["type"] == "llm_call" and e["phase"] == "complete")
+    assert llm["performance"]["memory_usage"] > 0  # real measurements in live mode
+
+
+def test_demo_command_publishes_sessions(js_url: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "swarmscope",
+            "demo",
+            "--sessions",
+            "2",
+            "--rate",
+            "0",
+            "--seed",
+            "9",
+            "--nats-url",
+            js_url,
+            "--prefix",
+            "cli-demo",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "events published in" in line]
+    assert len(lines) == 2
+    session = lines[0].split(":")[0]
+    assert session.startswith("cli-demo-")
+    events = published_events(js_url, session)
+    assert events[0]["type"] == "session_start"
+    assert events[-1]["type"] == "session_end"
+
+
+def test_demo_command_refuses_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--agents", "coordinator,wizard"]) == 2
+    assert "wizard" in capsys.readouterr().err
+    assert main(["demo", "--sessions", "0"]) == 2
