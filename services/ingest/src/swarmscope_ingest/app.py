@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from swarmscope_ingest.config import IngestSettings
 from swarmscope_ingest.handler import IngestHandler
 from swarmscope_ingest.metrics import IngestMetrics
+from swarmscope_ingest.publisher import BatchPublisher
 from swarmscope_ingest.redaction import Redactor
 from swarmscope_schema.subjects import DURABLE_INGEST, STREAM_RAW
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
@@ -43,22 +44,23 @@ async def main(
             ),
         )
     registry = CollectorRegistry()
-    handler = IngestHandler(
-        js,
-        Redactor(settings.redact_keys),
-        IngestMetrics.create(registry),
-        publish_timeout=settings.publish_timeout_seconds,
-    )
-    consumer = BatchConsumer(
-        js=js,
-        stream=STREAM_RAW,
-        durable=DURABLE_INGEST,
-        handler=handler,
-        metrics=ConsumerMetrics.create(registry),
-        batch_size=settings.batch_size,
-        fetch_wait=settings.fetch_wait_seconds,
-        max_attempts=settings.max_attempts,
-    )
+    publisher = BatchPublisher(nc, timeout=settings.publish_timeout_seconds)
+    handler = IngestHandler(publisher, Redactor(settings.redact_keys), IngestMetrics.create(registry))
+    consumer_metrics = ConsumerMetrics.create(registry)
+    # More than one loop overlaps one batch's waits (fetch, acknowledgements) with another's work.
+    consumers = [
+        BatchConsumer(
+            js=js,
+            stream=STREAM_RAW,
+            durable=DURABLE_INGEST,
+            handler=handler,
+            metrics=consumer_metrics,
+            batch_size=settings.batch_size,
+            fetch_wait=settings.fetch_wait_seconds,
+            max_attempts=settings.max_attempts,
+        )
+        for _ in range(settings.ingest_concurrency)
+    ]
     # Backlog and unacked counts read from JetStream: what KEDA and the lag alerts watch.
     lag = LagPoller.for_registry(
         js, [(STREAM_RAW, DURABLE_INGEST)], registry, interval=settings.ingest_lag_interval_seconds
@@ -72,11 +74,12 @@ async def main(
             "nats": settings.nats_servers(),
             "port": settings.ingest_port,
             "batch_size": settings.batch_size,
+            "concurrency": settings.ingest_concurrency,
             "redact_keys": list(settings.redact_keys),
         },
     )
     await serve(
-        ServiceParts(nc=nc, http=http, consumers=[consumer], background=[lag.run]),
+        ServiceParts(nc=nc, http=http, consumers=consumers, background=[lag.run], closers=[publisher.close]),
         stop,
         grace_seconds=settings.shutdown_grace_seconds,
     )

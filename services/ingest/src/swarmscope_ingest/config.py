@@ -42,6 +42,13 @@ class IngestSettings(ServiceSettings):
         default=10.0, gt=0.0, le=120.0, description="bound on waiting for TRACES to acknowledge a batch"
     )
 
+    ingest_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="batch loops per process on the shared durable; above 1, batches may overtake "
+        "each other, so TRACES order can differ from TRACES_RAW order across batch boundaries",
+    )
     ingest_lag_interval_seconds: float = Field(
         default=5.0, gt=0.0, description="how often the ingest durable's pending counts are read"
     )

@@ -12,15 +12,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from nats.js import JetStreamContext
-
 from swarmscope_ingest.canonical import CanonicalEvent, canonicalize
 from swarmscope_ingest.metrics import IngestMetrics
+from swarmscope_ingest.publisher import BatchPublisher
 from swarmscope_ingest.redaction import Redactor
 from swarmscope_ingest.validation import Rejected, parse_payload, validate_event
 from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_EVENTS, DlqReason
 from swarmscope_service.consumer import Decision, Delivery, RetryableError
-from swarmscope_service.publishing import Outgoing, publish_all
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +53,15 @@ class IngestHandler:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        publisher: BatchPublisher,
         redactor: Redactor,
         metrics: IngestMetrics,
         *,
-        publish_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._js = js
+        self._publisher = publisher
         self._redactor = redactor
         self._metrics = metrics
-        self._publish_timeout = publish_timeout
         self._clock = clock
 
     async def __call__(self, deliveries: Sequence[Delivery]) -> list[Decision]:
@@ -97,21 +93,13 @@ class IngestHandler:
         return decisions
 
     async def _publish(self, events: Sequence[CanonicalEvent]) -> None:
-        outgoing = [
-            Outgoing(
-                subject=event.subject,
-                payload=event.payload,
-                headers={MSG_ID_HEADER: event.msg_id},
-                stream=STREAM_EVENTS,
-            )
-            for event in events
-        ]
+        outgoing = [(event.subject, event.payload, {MSG_ID_HEADER: event.msg_id}) for event in events]
         try:
-            acks = await publish_all(self._js, outgoing, timeout=self._publish_timeout)
+            acks = await self._publisher.publish(outgoing, stream=STREAM_EVENTS)
         except Exception as exc:
             # Any failure to publish (no ack, NATS reconnecting, stalled) passes; none is the
             # message's fault, so none may dead-letter it.
-            raise RetryableError(f"canonical publish failed: {exc!r}") from exc
+            raise RetryableError(f"canonical publish failed: {exc}") from exc
         if len(acks) != len(events):
             raise RetryableError(f"{len(events) - len(acks)} canonical publishes were not acknowledged")
         acked_at = self._clock()
