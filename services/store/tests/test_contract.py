@@ -517,6 +517,20 @@ async def test_events_filters(write: Write, queries: StoreQueries) -> None:
     assert await seqs(q="100%_") == []  # LIKE wildcards are plain text here
 
 
+async def test_text_search_survives_nul_escapes(write: Write, queries: StoreQueries) -> None:
+    await write(
+        [
+            make_event(
+                "tool_call", session_id="n", event_id="a", data={"tool": "x", "out": "nul\u0000 Needle"}
+            ),
+            make_event("tool_call", session_id="n", event_id="b", data={"tool": "x", "out": "needle too"}),
+            make_event("tool_call", session_id="n", event_id="c", data={"tool": "x", "out": "hay"}),
+        ]
+    )
+    page = orjson.loads(orjson.dumps(await queries.events(EventsQuery(session_id="n", q="NEEDLE"))))
+    assert [e["id"] for e in page["items"]] == ["a", "b"]
+
+
 async def test_events_page_is_capped_by_the_reply_budget(backend: StoreBackend, write: Write) -> None:
     big = [
         make_event("tool_call", session_id="b", event_id=f"b{i}", data={"tool": "x", "blob": "z" * 40_000})

@@ -127,9 +127,17 @@ class Dialect:
         return json.dumps(list(values))
 
     def data_text(self, body: str) -> str:
-        """The JSON text of an event body's `data` object."""
+        """The JSON text of an event body's `data` object.
+
+        Postgres JSON cannot hold a NUL character, so the rare body with a `\\u0000` escape is
+        searched whole rather than failing the query.
+        """
         if self.is_postgres:
-            return f"(convert_from({body}, 'UTF8')::jsonb -> 'data')::text"
+            text = f"convert_from({body}, 'UTF8')"
+            return (
+                f"CASE WHEN strpos({text}, '\\u0000') > 0 THEN {text} "
+                f"ELSE ({text}::jsonb -> 'data')::text END"
+            )
         return f"json_extract(CAST({body} AS TEXT), '$.data')"
 
     def byte_length(self, column: str) -> str:

@@ -138,19 +138,18 @@ class GraphBuilder:
             nodes.append(node)
             return True
 
-        agents = {str(row[0]): row for row in agent_rows}
+        agents: dict[str, Row | None] = {str(row[0]): row for row in agent_rows}
         if query.layout == "force":
-            known = list(agents)
+            # An agent only named by an edge (a recipient, a parent that never emitted) still
+            # gets a node, so no edge dangles.
             for row in edge_rows:
                 for agent_id in (str(row[0]), str(row[1])):
-                    if agent_id not in agents:
-                        agents[agent_id] = None  # type: ignore[assignment]
-                        known.append(agent_id)
-            for agent_id in known:
-                if not add_node(_agent_node(agents[agent_id], agent_id)):
+                    agents.setdefault(agent_id, None)
+            for agent_id, agent_row in agents.items():
+                if not add_node(_agent_node(agent_row, agent_id)):
                     break
         else:
-            spans = {}
+            spans: dict[str, SpanRow] = {}
             for row in span_rows[: query.max_nodes]:
                 span = span_from_row(row)
                 spans[span.span_id] = span
@@ -158,8 +157,8 @@ class GraphBuilder:
             depths = _depths(spans)
             ordered = list(spans.values())
             if query.layout == "timeline":
-                for agent_id, row in agents.items():
-                    add_node(_agent_node(row, agent_id))
+                for agent_id, agent_row in agents.items():
+                    add_node(_agent_node(agent_row, agent_id))
                 ordered.sort(key=lambda s: (s.start_time, s.start_seq))
             for span in ordered:
                 if not add_node(_span_node(span, depths.get(span.span_id, 0))):
