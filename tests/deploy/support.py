@@ -40,6 +40,36 @@ def kubectl() -> str | None:
     return shutil.which("kubectl")
 
 
+TOOLS = ROOT / ".data" / "tools"
+
+
+def debian_tool(package: str, binary: str) -> Path | None:
+    """A tool from a Debian package: on PATH, else unpacked under .data/tools (fetched once with
+    `apt-get download`, no install, no daemon), else None when the package cannot be had."""
+    found = shutil.which(Path(binary).name)
+    if found:
+        return Path(found)
+    unpacked = TOOLS / package / binary.lstrip("/")
+    if unpacked.exists():
+        return unpacked
+    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
+        return None
+    download = TOOLS / "downloads"
+    download.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            ["apt-get", "download", package], cwd=download, capture_output=True, timeout=300, check=True
+        )
+        [deb] = sorted(download.glob(f"{package}_*.deb"))
+        subprocess.run(
+            ["dpkg-deb", "-x", str(deb), str(TOOLS / package)], capture_output=True, timeout=120, check=True
+        )
+        deb.unlink()
+    except (subprocess.SubprocessError, OSError, ValueError):
+        return None
+    return unpacked if unpacked.exists() else None
+
+
 def kubectl_kustomize(directory: Path) -> list[Obj]:
     binary = kubectl()
     assert binary is not None

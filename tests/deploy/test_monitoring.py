@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import promql_parser
 import pytest
 import swarmscope_deploy_generate as generate
 import yaml
-from swarmscope_deploy_support import DEPLOY, ROOT, render_overlay
+from swarmscope_deploy_support import DEPLOY, ROOT, debian_tool, render_overlay
 
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "swarmscope.json"
@@ -254,14 +253,10 @@ def test_alert_expression_parses_and_uses_registered_metrics(rule: dict[str, Any
             assert label in result_labels, f"{rule['alert']}: annotation uses $labels.{label}"
 
 
-def _promtool() -> str | None:
-    return shutil.which("promtool")
-
-
 def test_promtool_checks_and_unit_tests_the_rules() -> None:
-    promtool = _promtool()
+    promtool = debian_tool("prometheus", "/usr/bin/promtool")
     if promtool is None:
-        pytest.skip("promtool not installed (Debian: prometheus): shape and PromQL checked above")
+        pytest.skip("promtool unavailable (Debian package prometheus): shape and PromQL checked above")
     check = subprocess.run(
         [promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60
     )
