@@ -179,26 +179,47 @@ class HttpTransport:
             return [RETRY] * len(batch)
         status = response.status_code
         if status < 300:
-            return [OK] * len(batch)
+            return self._accepted(batch, response)
         if status == 429 or status >= 500:
             return [RETRY] * len(batch)
+        if status == 413 and len(batch) > 1:
+            # Over the gateway's body limit: the halves go on their own.
+            middle = len(batch) // 2
+            return [*await self.send(batch[:middle], timeout), *await self.send(batch[middle:], timeout)]
+        reason = "too_large" if status == 413 else "rejected"
         if status in (401, 403):
             log.error(
                 "swarmscope: the gateway refused the API key (HTTP %d): %s", status, response.text[:300]
             )
-            return ["rejected"] * len(batch)
-        if len(batch) > 1:
-            # One bad event must not sink its batch: find it by sending the halves on their own.
-            middle = len(batch) // 2
-            return [*await self.send(batch[:middle], timeout), *await self.send(batch[middle:], timeout)]
-        reason = "too_large" if status == 413 else "rejected"
-        log.error(
-            "swarmscope: the gateway refused event %s (HTTP %d): %s",
-            batch[0].event_id,
-            status,
-            response.text[:300],
-        )
-        return [reason]
+        else:
+            # The gateway answers 400 only when no event of the body was accepted.
+            log.error(
+                "swarmscope: the gateway refused %d events (HTTP %d): %s",
+                len(batch),
+                status,
+                response.text[:300],
+            )
+        return [reason] * len(batch)
+
+    @staticmethod
+    def _accepted(batch: Sequence[Encoded], response: httpx.Response) -> list[str]:
+        """OK for each event, but for those the gateway lists as rejected (by index)."""
+        outcomes = [OK] * len(batch)
+        try:
+            body = response.json()
+        except ValueError:
+            return outcomes
+        rejects = body.get("rejects") if isinstance(body, dict) else None
+        for reject in rejects or []:
+            index = reject.get("index") if isinstance(reject, dict) else None
+            if isinstance(index, int) and 0 <= index < len(batch):
+                outcomes[index] = "rejected"
+                log.error(
+                    "swarmscope: the gateway refused event %s: %s",
+                    batch[index].event_id,
+                    reject.get("message"),
+                )
+        return outcomes
 
     async def close(self) -> None:
         client, self._client = self._client, None
