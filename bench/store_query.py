@@ -163,6 +163,7 @@ async def run(url: str, total: int, queries: int) -> list[dict[str, Any]]:
     budget = 8 * 1024 * 1024
     store = StoreQueries(backend, lambda: budget)
     raw = await asyncpg.connect(url)
+    await raw.execute("SET plan_cache_mode = force_custom_plan")  # as the store's own connections
     results: dict[str, list[float]] = {}
     try:
         # after_seq in the big session: its events are every tenth seq

@@ -117,6 +117,11 @@ class PostgresBackend:
 
     @staticmethod
     async def _init_connection(conn: asyncpg.Connection) -> None:
+        # asyncpg prepares every statement; after five runs Postgres may switch to a generic plan
+        # that ignores which session is asked for, and for `session_id = $1 … ORDER BY seq LIMIT n`
+        # on a session holding most of the table that plan sorts the whole session. Planning each
+        # run costs far less than such a plan.
+        await conn.execute("SET plan_cache_mode = force_custom_plan")
         await conn.execute(STAGE_DDL)
 
     @property
