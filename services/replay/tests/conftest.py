@@ -3,15 +3,19 @@ source, a resolver wired like the service, and a replay engine that folds a log 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import nats
 import pytest
+from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
 
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
 from swarmscope_replay.testing import Engine, make_engine
+from swarmscope_service.stack import LocalStack
 
 
 @pytest.fixture
@@ -59,3 +63,33 @@ async def any_store(store_url: str) -> AsyncIterator[SnapshotStore]:
 @pytest.fixture
 def engine(sqlite_store: SnapshotStore, metrics: ReplayMetrics) -> Engine:
     return make_engine(sqlite_store, metrics, every=10)
+
+
+@pytest.fixture(scope="session")
+def store_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A nats-server of the replay tests' own and the real store service (subprocess, SQLite)."""
+    stack = LocalStack(
+        data_dir=tmp_path_factory.mktemp("replay-stack"),
+        services=("store",),
+        env={"SWARMSCOPE_LOG_LEVEL": "WARNING"},
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+async def stack_nc(store_stack: LocalStack) -> AsyncIterator[NatsClient]:
+    nc = await nats.connect(str(store_stack.nats_url))
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def session_prefix() -> str:
+    """A prefix for session ids, unique per test (the stack is shared by the run)."""
+    return f"t{uuid.uuid4().hex[:10]}"

@@ -21,18 +21,44 @@ import base64
 import contextlib
 import ctypes
 import datetime
+import importlib.machinery
+import importlib.util
 import resource
 import signal
 import struct
 import sys
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Any, BinaryIO
 
-import cel
 import orjson
 
-from swarmscope_replay.projection import Path, project, referenced_paths
+from swarmscope_replay.projection import Path as StatePath
+from swarmscope_replay.projection import project, referenced_paths
 from swarmscope_replay.reducer import Writer, apply
+
+
+def _load_cel() -> ModuleType:
+    """The compiled evaluator alone: the `cel` package's __init__ also imports its interactive CLI
+    (prompt_toolkit), which would double the start-up time of every worker."""
+    spec = importlib.util.find_spec("cel")
+    if spec is not None and spec.submodule_search_locations:
+        for directory in spec.submodule_search_locations:
+            for library in sorted(Path(directory).glob("cel.*.so")):
+                loader = importlib.machinery.ExtensionFileLoader("cel.cel", str(library))
+                module_spec = importlib.util.spec_from_loader("cel.cel", loader)
+                if module_spec is None:
+                    continue
+                module = importlib.util.module_from_spec(module_spec)
+                loader.exec_module(module)
+                return module
+    import cel
+
+    return cel
+
+
+cel = _load_cel()
 
 PROGRESS_EVERY_SECONDS = 0.05
 MAX_VALUE_BYTES = 256 * 1024
@@ -75,8 +101,8 @@ class Sandbox:
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self._programs: list[Any] = []
-        self._state_paths: list[Path] | None = []
-        self._event_paths: list[Path] | None = []
+        self._state_paths: list[StatePath] | None = []
+        self._event_paths: list[StatePath] | None = []
         self._state: dict[str, Any] = {}
         self._writer = Writer()
 

@@ -7,9 +7,9 @@ event E in span S (parent P):
 - over: the next event at E's depth or shallower in E's line of the tree: an event of S itself, of
   a sibling of S, of an ancestor of S or of an ancestor's sibling (root spans are siblings of each
   other). Events of S's descendants are stepped over, and so are other branches' deeper events.
-- into: the first event of the first child span of S that starts after E; when S has no further
-  child before the `over` target, into behaves as over (as a debugger does on a line without a
-  call).
+- into: the first event of the first child span of S that starts after E (while S is open; events
+  of parallel branches in between are passed); when S gets no further child, into behaves as over
+  (as a debugger does on a line without a call).
 - out: the first event after P ends, at P's depth or shallower (over from P's end). None when S
   has no parent (`no_enclosing_span`) or P never ends (`enclosing_span_unfinished`).
 - back: the session's previous event.
@@ -133,7 +133,9 @@ class Navigator:
         if parent_of(event):
             parents.setdefault(span, parent_of(event))
         if direction in ("over", "into"):
-            return await self._over_or_into(session_id, event, span, parents, into=direction == "into")
+            return await self._over_or_into(
+                session_id, event, span, parents, open_spans, into=direction == "into"
+            )
         if direction == "out":
             return await self._out(session_id, event, span, parents, open_spans)
         raise ServiceError(ErrorCode.BAD_REQUEST, f"unknown direction {direction!r}")
@@ -144,18 +146,28 @@ class Navigator:
         event: StoredEventDict,
         span: str,
         parents: dict[str, str | None],
+        open_spans: Mapping[str, Any],
         *,
         into: bool,
     ) -> StepOutcome:
         seq = int(event["seq"])
         ancestors = await self._ancestors(session_id, span, parents, seq)
         level = _Level(span, parents.get(span), ancestors)
+        # Children can only come while the span is open after E.
+        into = into and span in open_spans
+        fallback: StoredEventDict | None = None
         async for candidate in self._scan(session_id, seq, parents):
             candidate_span = span_of(candidate)
             if into and candidate_span != span and parents.get(candidate_span) == span:
                 return StepOutcome(candidate, None)
-            if level.qualifies(candidate_span, parents.get(candidate_span)):
-                return StepOutcome(candidate, None)
+            if fallback is None and level.qualifies(candidate_span, parents.get(candidate_span)):
+                if not into:
+                    return StepOutcome(candidate, None)
+                fallback = candidate
+            if into and candidate_span == span and (candidate.get("phase") or "complete") in CLOSING_PHASES:
+                break
+        if fallback is not None:
+            return StepOutcome(fallback, None)
         return StepOutcome(None, "end_of_session")
 
     async def _out(

@@ -3,6 +3,7 @@ and builders of realistic sessions, shared by the tests and the benchmark."""
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
+from nats.js import JetStreamContext
 
 from swarmscope_replay.cache import LruStateCache, SnapshotCache, StateCache
 from swarmscope_replay.event_source import MAX_PAGE, StoredEventDict
@@ -18,8 +20,9 @@ from swarmscope_replay.snapshots import SnapshotStore
 from swarmscope_replay.states import StateResolver
 from swarmscope_replay.tracker import SessionTracker
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
-from swarmscope_schema.subjects import event_subject
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_EVENTS, canonical_msg_id, event_subject
 from swarmscope_service.consumer import Delivery
+from swarmscope_service.publishing import Outgoing, publish_all
 
 
 class MemoryEventSource:
@@ -697,3 +700,38 @@ def make_engine(
         tracker if use_tracker_state else None,
     )
     return Engine(store, source, tracker, states, metrics)
+
+
+async def publish_to_traces(
+    js: JetStreamContext, events: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Publishes canonical events into TRACES as ingest does; returns them with their seq."""
+    messages = [
+        Outgoing(
+            subject=event_subject(str(e["session_id"]), e.get("agent_id"), str(e["type"])),
+            payload=orjson.dumps({k: v for k, v in e.items() if k != "seq"}),
+            headers={MSG_ID_HEADER: canonical_msg_id(str(e["session_id"]), str(e["id"]))},
+            stream=STREAM_EVENTS,
+        )
+        for e in events
+    ]
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(messages), 1000):
+        acks = await publish_all(js, messages[start : start + 1000])
+        out.extend(
+            {**dict(e), "seq": ack.seq} for e, ack in zip(events[start : start + 1000], acks, strict=True)
+        )
+    return out
+
+
+async def wait_for_durable(js: JetStreamContext, durable: str, seq: int, *, timeout: float = 60.0) -> None:
+    """Waits until a durable on TRACES has acked everything up to `seq`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = await js.consumer_info(STREAM_EVENTS, durable)
+        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+        if floor >= seq:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"durable {durable} acked up to {floor}, not {seq}, within {timeout}s")
+        await asyncio.sleep(0.05)
