@@ -12,13 +12,18 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from prometheus_client import CollectorRegistry
 
+from swarmscope_schema.requests import ErrorCode, SessionRef
 from swarmscope_schema.subjects import DlqReason
 from swarmscope_schema.testing import make_event
 from swarmscope_service.consumer import Delivery, RetryableError, Verdict
+from swarmscope_service.request_reply import ServiceError
 from swarmscope_store.backend import DataRejected, StoreBackend, Tx
 from swarmscope_store.database import open_backend
+from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
 from swarmscope_store.metrics import StoreMetrics
+from swarmscope_store.ops import store_operations
+from swarmscope_store.queries import StoreQueries
 from swarmscope_store.records import EventRecord
 
 from .conftest import delivery
@@ -125,6 +130,10 @@ async def test_database_outage_raises_retryable_and_writing_resumes(
         with pytest.raises(RetryableError):
             await dlq([Delivery("traces.dlq.invalid_json", b"x", {}, 1, 1)])
         assert not await backend.ping()
+        ops = store_operations(StoreQueries(backend, lambda: 1 << 20), GraphBuilder(backend, lambda: 1 << 20))
+        with pytest.raises(ServiceError) as info:
+            await ops["session"].handle(SessionRef(session_id="out"))
+        assert info.value.code is ErrorCode.UNAVAILABLE
         assert (
             registry.get_sample_value(
                 "swarmscope_store_write_failures_total", {"table": "events", "kind": "unavailable"}

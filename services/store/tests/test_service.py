@@ -181,7 +181,7 @@ async def test_published_events_are_stored_once_and_served(store: RunningStore, 
 
     async with httpx.AsyncClient() as client:
         ready = await client.get(store.url + "/readyz")
-        assert ready.json() == {"status": "ready", "checks": {"nats": True, "database": True}}
+        assert ready.json() == {"status": "ready", "checks": {"nats": True, "database": True, "schema": True}}
         text = (await client.get(store.url + "/metrics")).text
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -217,6 +217,37 @@ async def test_undecodable_canonical_events_end_in_the_dead_letters(
     assert any(d["reason"] == "too_large" and d["size"] == 3000 for d in items)
     await eventually(lambda: call(nc, StoreOp.SESSION, {"session_id": session}))
     await drained(nc, STREAM_DLQ, DURABLE_STORE_DLQ)
+
+
+async def test_not_ready_until_the_schema_is_migrated(store_nats: NatsServer, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'later.db'}"
+    settings = StoreSettings(
+        nats_url=store_nats.url,
+        database_url=url,
+        store_port=free_port(),
+        store_migrate_on_start=False,
+        fetch_wait_seconds=0.05,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.main(stop, settings))
+    try:
+        async with httpx.AsyncClient() as client:
+
+            async def readiness() -> httpx.Response:
+                try:
+                    return await client.get(f"http://127.0.0.1:{settings.store_port}/readyz")
+                except httpx.HTTPError as exc:
+                    raise AssertionError("not listening yet") from exc
+
+            first = await eventually(readiness)
+            assert first.status_code == 503
+            assert first.json()["checks"]["schema"] is False
+            result = await asyncio.to_thread(_run_store, ["migrate"], {"SWARMSCOPE_DATABASE_URL": url})
+            assert result.returncode == 0, result.stderr
+            assert (await readiness()).status_code == 200
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
 
 
 def _run_store(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -28,6 +28,7 @@ from swarmscope_store.database import open_until_ready
 from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
 from swarmscope_store.metrics import StoreMetrics
+from swarmscope_store.migrations import pending_migrations
 from swarmscope_store.ops import store_operations
 from swarmscope_store.queries import StoreQueries
 from swarmscope_store.retention import RetentionJob
@@ -113,8 +114,13 @@ async def main(
         registry,
         interval=settings.store_lag_interval_seconds,
     )
+    store_backend = backend
+
+    async def schema_ready() -> bool:
+        return not await pending_migrations(store_backend)
+
     http = HttpServer(
-        health_app(registry, {"nats": nats_ready(nc), "database": backend.ping}),
+        health_app(registry, {"nats": nats_ready(nc), "database": backend.ping, "schema": schema_ready}),
         settings.http_host,
         settings.store_port,
     )

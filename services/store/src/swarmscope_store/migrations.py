@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from swarmscope_store.backend import StoreBackend
 
 _NAME = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
 
@@ -40,3 +44,16 @@ def migrations_for(backend: str) -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise RuntimeError(f"two {backend} migrations share a version number: {versions}")
     return found
+
+
+async def pending_migrations(backend: StoreBackend) -> list[str]:
+    """The migrations of the backend not applied to its database yet (all of them when the
+    database has no schema_migrations table)."""
+    known = migrations_for(backend.name)
+    try:
+        async with backend.reader() as tx:
+            rows = await tx.fetch("SELECT version FROM schema_migrations")
+    except Exception:
+        return [m.name for m in known]
+    applied = {int(row[0]) for row in rows}
+    return [m.name for m in known if m.version not in applied]

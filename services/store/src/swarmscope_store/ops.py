@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from swarmscope_schema.requests import (
     DlqQuery,
+    ErrorCode,
     EventRef,
     EventsQuery,
     GraphQuery,
@@ -15,9 +17,25 @@ from swarmscope_schema.requests import (
     SessionsQuery,
     StoreOp,
 )
-from swarmscope_service.request_reply import Operation
+from swarmscope_service.request_reply import Operation, ServiceError
+from swarmscope_store.backend import DatabaseUnavailable
 from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.queries import StoreQueries
+
+RequestT = TypeVar("RequestT")
+
+
+def _unavailable_as_503(
+    handle: Callable[[RequestT], Awaitable[Any]],
+) -> Callable[[RequestT], Awaitable[Any]]:
+    # A database outage is the caller's `unavailable` (HTTP 503, retry later), not an internal error.
+    async def answer(request: RequestT) -> Any:
+        try:
+            return await handle(request)
+        except DatabaseUnavailable as exc:
+            raise ServiceError(ErrorCode.UNAVAILABLE, "the store's database is unavailable") from exc
+
+    return answer
 
 
 def store_operations(queries: StoreQueries, graphs: GraphBuilder) -> dict[str, Operation[Any]]:
@@ -26,14 +44,17 @@ def store_operations(queries: StoreQueries, graphs: GraphBuilder) -> dict[str, O
     async def ping(_: Request) -> dict[str, Any]:
         return await queries.ping()
 
+    handlers: dict[StoreOp, tuple[type[Request], Callable[[Any], Awaitable[Any]]]] = {
+        StoreOp.SESSIONS: (SessionsQuery, queries.sessions),
+        StoreOp.SESSION: (SessionRef, queries.session),
+        StoreOp.EVENTS: (EventsQuery, queries.events),
+        StoreOp.EVENT: (EventRef, queries.event),
+        StoreOp.AGENTS: (SessionRef, queries.agents),
+        StoreOp.GRAPH: (GraphQuery, graphs.graph),
+        StoreOp.PERFORMANCE: (PerformanceQuery, queries.performance),
+        StoreOp.DLQ: (DlqQuery, queries.dead_letters),
+        StoreOp.PING: (Request, ping),
+    }
     return {
-        StoreOp.SESSIONS.value: Operation(SessionsQuery, queries.sessions),
-        StoreOp.SESSION.value: Operation(SessionRef, queries.session),
-        StoreOp.EVENTS.value: Operation(EventsQuery, queries.events),
-        StoreOp.EVENT.value: Operation(EventRef, queries.event),
-        StoreOp.AGENTS.value: Operation(SessionRef, queries.agents),
-        StoreOp.GRAPH.value: Operation(GraphQuery, graphs.graph),
-        StoreOp.PERFORMANCE.value: Operation(PerformanceQuery, queries.performance),
-        StoreOp.DLQ.value: Operation(DlqQuery, queries.dead_letters),
-        StoreOp.PING.value: Operation(Request, ping),
+        op.value: Operation(model, _unavailable_as_503(handle)) for op, (model, handle) in handlers.items()
     }
