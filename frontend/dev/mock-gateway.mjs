@@ -282,6 +282,7 @@ createServer(async (req, res) => {
       }
       if (rest === '/stream') {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.write('retry: 1000\n\n');
         const after = Number(q.get('after_seq') ?? req.headers['last-event-id'] ?? 0);
         const send = (events) => res.write(`event: batch_events\nid: ${events[events.length - 1].seq}\ndata: ${JSON.stringify({ session_id: s.id, events })}\n\n`);
         const backlog = s.events.filter((e) => e.seq > after);

@@ -216,6 +216,8 @@ export interface StateDiff {
   from_seq: number;
   to_seq: number;
   changes: StateChange[];
+  /** true when the gateway capped the list of changes */
+  truncated?: boolean;
 }
 
 export interface StepResult {
@@ -252,6 +254,9 @@ export interface BreakpointHit {
   condition?: string | null;
   condition_index?: number | null;
   scanned: number;
+  /** evaluations that failed (e.g. a missing key) and so did not hold */
+  evaluation_errors?: number;
+  first_error?: string | null;
 }
 
 export interface WatchValue {

@@ -190,6 +190,7 @@ function DiffSection({ model, seq, prevSeq, live }: { model: SessionModel; seq: 
         ))}
       </ul>
       {changes.length > 200 && <p className="muted small">…and {changes.length - 200} more changes</p>}
+      {res.data?.truncated && <p className="muted small">The gateway capped this list: step in smaller moves to see every change.</p>}
       {res.data && !changes.length && <p className="muted small">No state change.</p>}
     </details>
   );
@@ -313,13 +314,15 @@ function BreakpointSection({ model, seq }: { model: SessionModel; seq: number })
     setRunning(true);
     try {
       const hit = await api.runBreakpoints(model.sessionId, seq, direction, conditions);
+      // Conditions that failed to evaluate on some events (a missing key, say) did not hold there.
+      const evalNote = hit.evaluation_errors ? ` · ${hit.evaluation_errors} evaluation errors, first: ${hit.first_error ?? '?'}` : '';
       if (hit.hit && hit.event) {
         model.ingest([hit.event]);
         model.goto(hit.event.seq);
-        setResult({ text: `Stopped at seq ${hit.event.seq}: ${hit.condition ?? ''} (scanned ${hit.scanned})`, kind: 'hit' });
+        setResult({ text: `Stopped at seq ${hit.event.seq}: ${hit.condition ?? ''} (scanned ${hit.scanned})${evalNote}`, kind: 'hit' });
       } else {
         setResult({
-          text: `No event ${direction === 'forward' ? 'after' : 'before'} seq ${seq} matches (scanned ${hit.scanned}).`,
+          text: `No event ${direction === 'forward' ? 'after' : 'before'} seq ${seq} matches (scanned ${hit.scanned})${evalNote}.`,
           kind: 'miss',
         });
       }

@@ -43,6 +43,7 @@ export function ForceView({
   const nodesRef = useRef(new Map<string, SimNode>());
   const [, setTick] = useState(0);
   const fresh = useRef(new Set<string>());
+  const linkKeys = useRef('');
 
   const data = useMemo(() => model.interaction.at(seq), [model, seq, version]); // eslint-disable-line react-hooks/exhaustive-deps
   const idx = model.log.indexAtOrBefore(seq);
@@ -95,6 +96,9 @@ export function ForceView({
     const links: SimLink[] = data.edges
       .filter((e) => next.has(e.edge.source) && next.has(e.edge.target) && e.edge.source !== e.edge.target)
       .map((e) => ({ key: e.edge.key, source: e.edge.source, target: e.edge.target, type: e.edge.type, count: e.count }));
+    const oldKeys = linkKeys.current;
+    const newKeys = links.map((l) => l.key).join('|');
+    linkKeys.current = newKeys;
     s.nodes([...next.values()]);
     s.force(
       'link',
@@ -103,7 +107,11 @@ export function ForceView({
         .distance((l) => (l.type === 'spawn' ? 110 : 150))
         .strength((l) => (l.type === 'spawn' ? 0.5 : Math.min(0.9, 0.15 + Math.log1p(l.count) * 0.12))),
     );
-    s.alpha(changed ? 0.6 : Math.max(s.alpha(), 0.05)).restart();
+    // Reheat only when the graph's shape changed; new message counts just redraw (a live swarm
+    // does not keep the simulation, and the CPU, busy).
+    if (changed) s.alpha(0.6).restart();
+    else if (newKeys !== oldKeys) s.alpha(Math.max(s.alpha(), 0.2)).restart();
+    else setTick((t) => t + 1);
   }, [data]);
 
   const simLinks = ((sim.current?.force('link') as ReturnType<typeof forceLink<SimNode, SimLink>> | undefined)?.links() ?? []) as SimLink[];

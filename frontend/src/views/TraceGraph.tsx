@@ -157,9 +157,9 @@ function HierarchyView({
   const selection = useStore(model.view, (v) => v.selection);
   const loading = useStore(model.view, (v) => v.loading);
   const seqNow = effectiveSeq(cursor);
-  // While live, re-layout at most 4 times a second: never per event.
-  const seq = useThrottled(seqNow, cursor.live ? 250 : 0);
-  const layoutVersion = useThrottled(version, cursor.live ? 250 : 0);
+  // While live, re-layout at most twice a second: never per event.
+  const seq = useThrottled(seqNow, cursor.live ? 500 : 0);
+  const layoutVersion = useThrottled(version, cursor.live ? 500 : 0);
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
   const svgRef = useRef<SVGSVGElement>(null);
   const layerRef = useRef<SVGGElement>(null);
@@ -253,7 +253,9 @@ function HierarchyView({
     (l) => (l.target.y >= vx0 - COL_W && l.source.y <= vx1 && Math.max(l.source.x, l.target.x) >= vy0 && Math.min(l.source.x, l.target.x) <= vy1),
   );
   const compact = transform.k < 0.45;
-  const animate = visible.length < 600;
+  // Nodes glide to new places when stepping or expanding; while live they jump (a relayout every
+  // half second would otherwise keep hundreds of transitions running).
+  const animate = !cursor.live && visible.length < 600;
 
   const onNode = (n: PNode) => {
     const d = n.data;
