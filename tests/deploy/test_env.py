@@ -29,6 +29,7 @@ DEPLOYMENT_SPECIFIC = {
     "SWARMSCOPE_LOG_LEVEL",  # compose takes it from the host environment
     "SWARMSCOPE_API_KEYS",  # a host variable vs a Secret
     "SWARMSCOPE_RETENTION_HOURS",  # a host variable vs the ConfigMap
+    "SWARMSCOPE_ALLOWED_ORIGINS",  # the UI's public origin differs per deployment
 }
 
 

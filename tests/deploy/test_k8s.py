@@ -363,6 +363,21 @@ def test_secrets_and_config_maps_referenced_exist_or_are_documented(overlay: str
         assert tls["secretName"] == "swarmscope-tls"
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_accepts_websockets_from_the_public_ui(overlay: str) -> None:
+    # Behind the ingress and the frontend's nginx the gateway sees plain HTTP, so the browser's
+    # Origin (the ingress host, https when TLS covers it) must be in its allowlist.
+    objects = render_overlay(overlay)
+    allowed = named(objects, "ConfigMap", "swarmscope-config")["data"]["SWARMSCOPE_ALLOWED_ORIGINS"].split(
+        ","
+    )
+    ingress = named(objects, "Ingress", "swarmscope")["spec"]
+    tls_hosts = {host for tls in ingress.get("tls", []) for host in tls["hosts"]}
+    for rule in ingress["rules"]:
+        scheme = "https" if rule["host"] in tls_hosts else "http"
+        assert f"{scheme}://{rule['host']}" in allowed, (rule["host"], allowed)
+
+
 def test_prod_runs_replicated_and_dev_runs_small() -> None:
     prod, dev = render_overlay("prod"), render_overlay("dev")
     prod_config = named(prod, "ConfigMap", "swarmscope-config")["data"]
