@@ -27,6 +27,7 @@ from swarmscope_service.monitor import (
     PerformanceMonitor,
     Threshold,
     histogram_quantile,
+    performance_monitor,
     thresholds_from_settings,
 )
 from swarmscope_service.nats_server import start_nats_server
@@ -382,3 +383,55 @@ def test_histogram_quantile_matches_prometheus() -> None:
     assert histogram_quantile(0.95, buckets) == pytest.approx(0.75)
     assert histogram_quantile(0.99, [(0.1, 1.0), (inf, 100.0)]) == 0.1  # rank in +Inf: highest bound
     assert math.isnan(histogram_quantile(0.99, [(0.1, 0.0), (inf, 0.0)]))
+
+
+async def test_performance_monitor_reads_the_environment_and_can_be_disabled(
+    js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWARMSCOPE_MONITOR_ENABLED", "false")
+    assert performance_monitor(js, CollectorRegistry(), "store") is None
+    monkeypatch.setenv("SWARMSCOPE_MONITOR_ENABLED", "true")
+    monkeypatch.setenv("SWARMSCOPE_MONITOR_INTERVAL_SECONDS", "2.5")
+    sources = MonitorSources(
+        latency_histogram="swarmscope_store_stored_latency_seconds",
+        write_counter="swarmscope_store_rows_committed_total",
+        write_labels={"table": "events"},
+        backlog_durable="store",
+    )
+    monitor = performance_monitor(js, CollectorRegistry(), "store", sources)
+    assert monitor is not None
+    assert monitor.interval == 2.5
+    assert [t.metric for t in monitor.thresholds] == [
+        "collection_overhead",
+        "memory_rss",
+        "latency_p99",
+        "storage_write_rate",
+        "query_p95",
+    ]
+
+
+async def test_write_rate_counts_only_the_labelled_series(js: JetStreamContext) -> None:
+    registry = CollectorRegistry()
+    clock = FakeClock()
+    rows = Counter("swarmscope_test_rows_total", "test", ["table"], registry=registry)
+    pending = Gauge("swarmscope_consumer_pending_messages", "test", ["stream", "durable"], registry=registry)
+    monitor = _monitor(
+        js,
+        registry,
+        _service(),
+        clock,
+        _settings(storage_write_rate_min=100),
+        MonitorSources(
+            write_counter="swarmscope_test_rows_total",
+            write_labels={"table": "events"},
+            backlog_durable="store",
+            query_histogram=None,
+        ),
+    )
+    monitor.baseline()
+    pending.labels("TRACES", "store").set(10_000)
+    rows.labels("events").inc(50)
+    rows.labels("dead_letters").inc(5000)  # not events: must not hide a slow event write
+    clock.now += 5
+    [alert] = await monitor.check()
+    assert alert.event.data["value"] == pytest.approx(10.0)

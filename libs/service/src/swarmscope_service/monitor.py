@@ -22,7 +22,13 @@ service without queries has no query time), and so is a quantile over too few ob
 
 Thresholds come from `SWARMSCOPE_MONITOR_*` environment variables (`MonitorSettings`); which
 metrics feed the latency, write-rate and query figures is the service's choice (`MonitorSources`),
-since each service names its own histograms.
+since each service names its own histograms. Wiring, in a service's app.py:
+
+    monitor = performance_monitor(js, registry, "store", MonitorSources(
+        latency_histogram="swarmscope_store_stored_latency_seconds",
+        write_counter="swarmscope_store_rows_committed_total", write_labels={"table": "events"},
+        backlog_durable="store", query_histogram="swarmscope_request_seconds"))
+    ServiceParts(..., background=[monitor.run] if monitor else [])
 """
 
 from __future__ import annotations
@@ -92,6 +98,7 @@ class MonitorSources:
     latency_labels: Mapping[str, str] = field(default_factory=dict)
     # The counter's sample name (with `_total`) and the durable whose pending messages gate it.
     write_counter: str | None = None
+    write_labels: Mapping[str, str] = field(default_factory=dict)
     backlog_durable: str | None = None
     query_histogram: str | None = "swarmscope_request_seconds"
     query_labels: Mapping[str, str] = field(default_factory=dict)
@@ -289,7 +296,7 @@ def thresholds_from_settings(settings: MonitorSettings, sources: MonitorSources)
                 settings.storage_write_rate_min,
                 "below",
                 "events/s",
-                RateReading(sources.write_counter),
+                RateReading(sources.write_counter, sources.write_labels),
                 gate=backlog_gate(sources.backlog_durable, settings.storage_write_rate_min),
             )
         )
@@ -497,6 +504,27 @@ class PerformanceMonitor:
             log.warning("performance alert not published", extra={"error": repr(exc)})
             return PerformanceAlert(event, published=False)
         return PerformanceAlert(event, published=True)
+
+
+def performance_monitor(
+    js: JetStreamContext,
+    registry: CollectorRegistry,
+    service: str,
+    sources: MonitorSources | None = None,
+    settings: MonitorSettings | None = None,
+) -> PerformanceMonitor | None:
+    """The monitor a service runs as a background task, or None when SWARMSCOPE_MONITOR_ENABLED=false.
+
+    Settings are read from the environment unless given (a bad value stops the service at start,
+    naming the variable).
+    """
+    if settings is None:
+        from swarmscope_service.settings import load_settings
+
+        settings = load_settings(MonitorSettings)
+    if not settings.enabled:
+        return None
+    return PerformanceMonitor.from_settings(js, registry, service, settings, sources)
 
 
 def _ensure_process_metrics(registry: CollectorRegistry) -> None:
