@@ -37,6 +37,35 @@ Clock = Callable[[], float]
 class TracerCore:
     """Shared state of a tracer; see the module docstring. Not part of the public API."""
 
+    # Slots: the caller's path reads a dozen of these per event.
+    __slots__ = (
+        "_warned_closed",
+        "agent_seqs",
+        "buffer",
+        "capacity",
+        "clock",
+        "closed",
+        "counter",
+        "default_agent",
+        "default_rank",
+        "drops",
+        "encoder",
+        "known_agents",
+        "known_types",
+        "measure",
+        "message_counter",
+        "probe",
+        "publisher",
+        "queues",
+        "retention",
+        "selective",
+        "selector",
+        "session_id",
+        "sink",
+        "tag",
+        "tags",
+    )
+
     def __init__(
         self,
         *,

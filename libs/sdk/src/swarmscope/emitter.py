@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from time import time as _time
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from swarmscope.context import SpanContext
+from swarmscope.context import CURRENT_SPAN, SpanContext
 from swarmscope.core import missing_required
 from swarmscope.instrument import EventBusMode, instrument_object, trace_callable, trace_event_bus
 from swarmscope.spans import INHERIT, SELF_SPAN, LlmSpan, Span, TaskSpan
@@ -25,8 +25,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 SESSION = "_"  # pass as agent_id for a session-level event (no agent), even from an agent's view
-_CANONICAL = frozenset(PAYLOAD_MODELS)
-_REQUIRED = REQUIRED_FIELDS
+# Required payload fields per canonical type, as sets: `data.keys() >= required` is one C call.
+_REQUIRED: dict[str, frozenset[str]] = {t: frozenset(REQUIRED_FIELDS.get(t, ())) for t in PAYLOAD_MODELS}
+_current_span = CURRENT_SPAN.get
 _PHASES = frozenset(PHASES)
 _RANKS = {"low": 0, "normal": 1, "high": 2, "critical": 3}
 
@@ -89,9 +90,9 @@ class EmitterBase:
         shallowly: nested objects are read when the publisher encodes them, within milliseconds.
         """
         core = self._core
-        if type in _CANONICAL:
-            required = _REQUIRED[type]
-            if required and (data is None or any(key not in data for key in required)):
+        required = _REQUIRED.get(type)
+        if required is not None:
+            if required and (data is None or not data.keys() >= required):
                 missing_required(type, data)
         else:
             agent_id = core.check_other_type(type, data, agent_id)
@@ -100,7 +101,9 @@ class EmitterBase:
         rank = core.default_rank if priority is None else _RANKS.get(priority, -1)
         if rank < 0:
             raise ValueError(f"priority must be one of {list(_RANKS)}, got {priority!r}")
-        ctx = core.context()
+        ctx = _current_span()
+        if ctx is not None and ctx.session_id != core.session_id:
+            ctx = None
         agent = agent_id or self._agent or (ctx.agent_id if ctx is not None else None) or core.default_agent
         if agent is not None:
             if agent == SESSION:

@@ -31,6 +31,7 @@ log = logging.getLogger("swarmscope")
 DROPS_EVENT_TYPE = "custom.sdk_drops"
 T = TypeVar("T")
 _TICK_SECONDS = 1.0
+_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class Publisher:
         self._reported: dict[str, dict[str, int]] = {}
         self._last_report = time.monotonic()
         self._last_tick = 0.0
+        self._last_work = 0.0
         self._pending: list[Encoded] = []
         self._thread = threading.Thread(target=self._run, name="swarmscope-publisher", daemon=True)
         self._started = threading.Event()
@@ -208,6 +210,7 @@ class Publisher:
                 continue
             items = self._buffer.drain(self.options.max_batch)
             if items:
+                self._last_work = time.monotonic()
                 self._pending = self._encode(items)
                 report = self._drop_report(force=False)
                 if report is not None:
@@ -223,8 +226,20 @@ class Publisher:
             await self._sleep()
 
     async def _sleep(self) -> None:
-        """Waits for work: the caller's wake-up, a flush, or the next tick."""
+        """Waits for work: the caller's wake-up, a flush, or the next tick.
+
+        While events keep coming (the last one less than `_POLL_SECONDS` ago) the worker polls every
+        `flush_interval` instead of sleeping until woken: an active agent's emits then never pay
+        for a cross-thread wake-up (a syscall); only the first event after a quiet spell does.
+        """
         assert self._wake is not None
+        if not self._urgent and time.monotonic() - self._last_work < _POLL_SECONDS:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.options.flush_interval or 0.001)
+            self._wake.clear()
+            self._urgent = False
+            return
         self.idle = True
         if len(self._buffer):
             self.idle = False

@@ -9,16 +9,16 @@ dedupe turn into exactly one stored event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol
 
 import httpx
 import nats
+import orjson
 from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
-from nats.js.api import PubAck
-from nats.js.errors import APIError
+from nats.aio.msg import Msg
 
 from swarmscope.encoding import Encoded
 from swarmscope_schema.subjects import MSG_ID_HEADER
@@ -29,6 +29,9 @@ OK = "ok"
 RETRY = "retry"
 # JetStream API error codes that no retry can fix (message over the stream's size limit).
 _PERMANENT_JS_ERRORS = frozenset({10054})
+# How the server says that nobody (no stream) listens on a subject.
+STATUS_HEADER = "Status"
+NO_RESPONDERS = "503"
 
 
 class Transport(Protocol):
@@ -46,8 +49,27 @@ class Transport(Protocol):
         """Closes the connection; idempotent."""
 
 
+class _Round:
+    """The acknowledgements one batch is waiting for."""
+
+    __slots__ = ("done", "outcomes", "waiting")
+
+    def __init__(self, size: int) -> None:
+        self.outcomes = [RETRY] * size
+        self.waiting: dict[str, int] = {}
+        self.done = asyncio.Event()
+
+
 class NatsTransport:
-    """Pipelined JetStream publishing with `Nats-Msg-Id`; rides out NATS restarts."""
+    """Pipelined JetStream publishing with `Nats-Msg-Id`; rides out NATS restarts.
+
+    Each event is a core publish with a reply subject under one inbox, and JetStream answers each
+    with its PubAck there; one wildcard subscription matches the acknowledgements to the batch by
+    token. That is JetStream's own publish protocol, as `js.publish_async` speaks it, without a
+    future, a semaphore slot and a callback per message: measured here, 6 µs of CPU per event
+    instead of 17, and 2 to 3 times the throughput (bench/sdk_overhead.py). The wait for a batch is
+    bounded; what is not acknowledged in time is retried with the same ids.
+    """
 
     def __init__(self, url: str, *, name: str = "swarmscope-sdk", connect_timeout: float = 2.0) -> None:
         self.url = url
@@ -55,7 +77,9 @@ class NatsTransport:
         self._name = name
         self._connect_timeout = connect_timeout
         self._nc: NatsClient | None = None
-        self._js: JetStreamContext | None = None
+        self._inbox = ""
+        self._generation = 0
+        self._round: _Round | None = None
         self._connected = asyncio.Event()
         self.last_error: str | None = None
         self._closing = False
@@ -80,7 +104,7 @@ class NatsTransport:
 
     async def connect(self) -> None:
         servers = [s.strip() for s in self.url.split(",") if s.strip()]
-        self._nc = await nats.connect(
+        nc = await nats.connect(
             servers=servers,
             name=self._name,
             allow_reconnect=True,
@@ -92,13 +116,44 @@ class NatsTransport:
             error_cb=self._on_error,
             skip_subject_validation=True,
         )
-        self._js = self._nc.jetstream(publish_async_max_pending=20_000)
+        self._inbox = nc.new_inbox()
+        # Resubscribed by the client after every reconnect.
+        await nc.subscribe(self._inbox + ".*", cb=self._on_ack)
+        self._nc = nc
         self._connected.set()
         self._warned_unreachable = False
 
+    async def _on_ack(self, msg: Msg) -> None:
+        current = self._round
+        if current is None:
+            return
+        index = current.waiting.pop(msg.subject[len(self._inbox) + 1 :], None)
+        if index is None:
+            # An acknowledgement of an earlier, already retried attempt.
+            return
+        current.outcomes[index] = self._outcome(msg)
+        if not current.waiting:
+            current.done.set()
+
+    def _outcome(self, msg: Msg) -> str:
+        if msg.headers and msg.headers.get(STATUS_HEADER) == NO_RESPONDERS:
+            self.last_error = "no JetStream stream answers on traces.raw.> (not provisioned yet?)"
+            return RETRY
+        if b'"error"' not in msg.data:
+            return OK
+        try:
+            error = orjson.loads(msg.data).get("error") or {}
+        except (orjson.JSONDecodeError, AttributeError):
+            return RETRY
+        self.last_error = f"JetStream: {error}"
+        if error.get("err_code") in _PERMANENT_JS_ERRORS:
+            log.error("swarmscope: JetStream refused an event for good: %s", error)
+            return "rejected"
+        return RETRY
+
     async def send(self, batch: Sequence[Encoded], timeout: float) -> list[str]:
-        nc, js = self._nc, self._js
-        if nc is None or js is None:
+        nc = self._nc
+        if nc is None:
             return [RETRY] * len(batch)
         if not nc.is_connected:
             # Publishing now would only fill the client's reconnect buffer; wait for the server.
@@ -106,45 +161,34 @@ class NatsTransport:
                 await asyncio.wait_for(self._connected.wait(), timeout)
             except TimeoutError:
                 return [RETRY] * len(batch)
-        futures: list[asyncio.Future[PubAck]] = []
+        self._generation += 1
+        current = self._round = _Round(len(batch))
+        prefix = f"{self._inbox}.{self._generation:x}x"
         try:
-            for item in batch:
-                futures.append(  # noqa: PERF401 (keep the futures of what went out before an error)
-                    await js.publish_async(
-                        item.subject,
-                        item.payload,
-                        headers={MSG_ID_HEADER: item.event_id},
-                        wait_stall=timeout,
-                    )
+            for index, item in enumerate(batch):
+                token = f"{self._generation:x}x{index:x}"
+                current.waiting[token] = index
+                await nc.publish(
+                    item.subject,
+                    item.payload,
+                    reply=prefix + f"{index:x}",
+                    headers={MSG_ID_HEADER: item.event_id},
                 )
         except Exception as exc:
-            log.debug("swarmscope: publish interrupted after %d of %d: %r", len(futures), len(batch), exc)
-        if futures:
-            await asyncio.wait(futures, timeout=timeout)
-        outcomes: list[str] = []
-        for index in range(len(batch)):
-            if index >= len(futures):
-                outcomes.append(RETRY)
-                continue
-            future = futures[index]
-            if not future.done():
-                future.cancel()
-                outcomes.append(RETRY)
-            elif future.cancelled():
-                outcomes.append(RETRY)
-            elif (error := future.exception()) is None:
-                outcomes.append(OK)
-            elif isinstance(error, APIError) and error.err_code in _PERMANENT_JS_ERRORS:
-                log.error("swarmscope: JetStream refused event %s: %s", batch[index].event_id, error)
-                outcomes.append("rejected")
-            else:
-                self.last_error = repr(error)
-                outcomes.append(RETRY)
-        return outcomes
+            # What went out may still be acknowledged; the rest stays RETRY.
+            self.last_error = repr(exc)
+            log.debug(
+                "swarmscope: publish interrupted after %d of %d: %r", len(current.waiting), len(batch), exc
+            )
+        if current.waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(current.done.wait(), timeout)
+        self._round = None
+        return current.outcomes
 
     async def close(self) -> None:
         self._closing = True
-        nc, self._nc, self._js = self._nc, None, None
+        nc, self._nc = self._nc, None
         if nc is not None and not nc.is_closed:
             try:
                 await nc.close()
