@@ -8,8 +8,6 @@ other's events.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +20,7 @@ from swarmscope_gateway.testing import RunningGateway
 from swarmscope_service.nats_server import free_port
 from swarmscope_service.stack import LocalStack
 
-# Replay is built alongside; until its service module exists the replay-backed tests skip.
-HAVE_REPLAY = importlib.util.find_spec("swarmscope_replay.__main__") is not None and not os.environ.get(
-    "GW_NO_REPLAY"
-)
-BACKENDS = ("ingest", "store", "replay") if HAVE_REPLAY else ("ingest", "store")
+BACKENDS = ("ingest", "store", "replay")
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +49,7 @@ async def gateway_factory(backend_stack: LocalStack) -> AsyncIterator[GatewayFac
             gateway_frontend_dist=str(overrides.pop("frontend_dist", "/nonexistent")),
             **overrides,
         )
-        gateway = RunningGateway(
-            settings,
-            ready_checks=("nats", "store", "replay", "live") if HAVE_REPLAY else ("nats", "store", "live"),
-        )
+        gateway = RunningGateway(settings)
         await gateway.start()
         running.append(gateway)
         return gateway

@@ -121,7 +121,7 @@ async def main(
             metrics,
             allowed_origins=settings.allowed_origins,
             history_max_events=settings.gateway_history_max_events,
-        ),
+        ).handle,
         authenticator=authenticator,
         limiter=limiter,
         metrics=metrics,

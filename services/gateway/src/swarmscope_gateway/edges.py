@@ -1,8 +1,8 @@
 """Events in and out over HTTP: POST /ingest, POST /import (JSON Lines, streamed) and export.
 
 In: the gateway only checks what it needs to publish safely (a JSON object with id, session_id and
-type as strings, an id usable as a header, at most 1 MiB) and publishes to TRACES_RAW with the
-event id as `Nats-Msg-Id`, pipelined; ingest does the full validation and dead-letters what is
+type as strings, an id usable as a header, at most 1 MiB) and publishes to TRACES_RAW with
+`Nats-Msg-Id: <session_id>:<id>`, pipelined; ingest does the full validation and dead-letters what is
 wrong, exactly as for events published straight to NATS. Out: export pages the store and streams
 one StoredEvent per line, so a session of any size leaves in constant memory.
 """
@@ -28,7 +28,7 @@ from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.params import ExportParams, ImportParams, parse_params
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.requests import ErrorCode, EventsQuery, SessionRef, StoreOp
-from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, raw_subject
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, canonical_msg_id, raw_subject
 from swarmscope_service.publishing import Outgoing, PublishError, publish_all
 from swarmscope_service.request_reply import ServiceError
 
@@ -110,7 +110,9 @@ def to_outgoing(event: Any, *, session_override: str | None = None) -> Outgoing 
     return Outgoing(
         subject=raw_subject(session_id, agent if isinstance(agent, str) and agent else None, event_type),
         payload=payload,
-        headers={MSG_ID_HEADER: event_id},
+        # Keyed by session too: ids are unique per session only, and an import of an export into
+        # another session must not be taken for a duplicate inside the dedup window.
+        headers={MSG_ID_HEADER: canonical_msg_id(session_id, event_id)},
         stream=STREAM_RAW,
     )
 
@@ -226,6 +228,8 @@ def edge_handlers(
                 report.accepted += len(chunk)
         except PublishError as exc:
             raise _unavailable(exc, report, failed_from_line=chunk_first_line) from None
+        if not line_no:
+            raise ApiError(ErrorCode.BAD_REQUEST, "body: the import holds no lines")
         return JsonResponse(report.body(lines=line_no), status_code=202)
 
     async def export_session(request: Request, _: Principal) -> Response:

@@ -15,10 +15,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from swarmscope_gateway.api_spec import ENDPOINTS, Endpoint
+from swarmscope_gateway.api_spec import endpoint as endpoint_spec
 from swarmscope_gateway.auth import ANONYMOUS, Authenticator, Principal
 from swarmscope_gateway.bodies import read_json
 from swarmscope_gateway.errors import (
@@ -124,16 +125,35 @@ def build_http_app(
     async def openapi(_: Request) -> Response:
         return Response(openapi_document, media_type="application/json")
 
+    api_routes: list[Route] = []
+
     async def api_not_found(request: Request) -> Response:
+        # The catch-all matches every method, so a known path with the wrong method lands here too.
+        scope = {**request.scope, "path": request.url.path}
+        for route in api_routes:
+            match, _ = route.matches(scope)
+            if match is Match.PARTIAL:
+                allowed = ", ".join(sorted(route.methods or ()))
+                return error_response(
+                    ApiError(
+                        ErrorCode.BAD_REQUEST,
+                        f"{request.method} is not allowed on {request.url.path}; use {allowed}",
+                        status=405,
+                        headers={"Allow": allowed},
+                    )
+                )
         return error_response(ApiError(ErrorCode.NOT_FOUND, f"no endpoint {request.url.path}"))
 
-    routes: list[BaseRoute] = [*health_routes(registry, readiness), Route("/openapi.json", openapi)]
     for spec in ENDPOINTS:
-        if spec.name == "websocket":
-            routes.append(WebSocketRoute(spec.path, websocket))
-            continue
-        guarded = _guard(spec, handlers[spec.name], authenticator, limiter, metrics)
-        routes.append(Route(spec.path, guarded, methods=[spec.method], name=spec.name))
+        if spec.name != "websocket":
+            guarded = _guard(spec, handlers[spec.name], authenticator, limiter, metrics)
+            api_routes.append(Route(spec.path, guarded, methods=[spec.method], name=spec.name))
+    routes: list[BaseRoute] = [
+        *health_routes(registry, readiness),
+        Route("/openapi.json", openapi),
+        *api_routes,
+    ]
+    routes.append(WebSocketRoute(endpoint_spec("websocket").path, websocket))
     routes.append(Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
     if frontend_dir is not None:
         routes.append(Mount("/", app=SpaFiles(directory=frontend_dir, html=True), name="ui"))

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from swarmscope_gateway.api_spec import ENDPOINTS, EVENT_STREAM, JSON, NDJSON, Endpoint
+from swarmscope_gateway.params import MAX_INT
 from swarmscope_gateway.ws_protocol import CLIENT_MODELS, SERVER_MODELS
 from swarmscope_schema.requests import ErrorBody
 
@@ -56,6 +57,27 @@ TAGS = [
 ]
 
 
+# What POST /ingest checks before publishing; ingest validates the rest (TraceEvent) and
+# dead-letters what is wrong, as for events published straight to NATS.
+INGEST_EVENT: dict[str, Any] = {
+    "title": "IngestEvent",
+    "description": "A trace event as producers send it: the canonical form (see TraceEvent), the seed "
+    "design's camelCase form or a Claude-Flow event name. The gateway checks id, session_id (or "
+    "sessionId) and type and a size of at most 1 MiB; ingest validates the rest and dead-letters what "
+    "does not conform (see GET /api/v1/dlq).",
+    "type": "object",
+    "required": ["id", "type"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[!-~]{1,512}$"},
+        "session_id": {"type": "string", "minLength": 1},
+        "sessionId": {"description": "the seed design's spelling, read when session_id is absent"},
+        "type": {"type": "string", "minLength": 1},
+    },
+    "anyOf": [{"required": ["session_id"]}, {"required": ["sessionId"]}],
+    "additionalProperties": True,
+}
+
+
 class ApiErrorResponse(BaseModel):
     """The body of every error answer (extra keys may add detail, e.g. `rejects`)."""
 
@@ -85,6 +107,8 @@ def _parameters(spec: Endpoint) -> list[dict[str, Any]]:
     for name, prop in schema.get("properties", {}).items():
         in_path = "{" + name + "}" in spec.path
         prop = _strip_null(dict(prop))
+        if prop.get("type") == "integer":
+            prop.setdefault("maximum", MAX_INT)
         description = prop.pop("description", None)
         prop.pop("title", None)
         parameter: dict[str, Any] = {
@@ -182,12 +206,15 @@ def build_document() -> dict[str, Any]:
             path_fields = {p["name"] for p in parameters if p["in"] == "path"}
             model_ref = ref_of(spec.body, "validation")["$ref"].rsplit("/", 1)[-1]
             name = _body_without(defs, model_ref, path_fields) if path_fields else model_ref
+            body_schema = defs[name]
             operation["requestBody"] = {
-                "required": spec.name != "create_token",
+                # Optional when every field has a default (an empty body is then {}).
+                "required": bool(body_schema.get("required")),
                 "content": {JSON: {"schema": {"$ref": REF.format(model=name)}}},
             }
         elif spec.body_kind == "ingest":
-            event = ref_of(TraceEvent, "validation")
+            defs["IngestEvent"] = INGEST_EVENT
+            event = {"$ref": REF.format(model="IngestEvent")}
             operation["requestBody"] = {
                 "required": True,
                 "content": {
@@ -199,10 +226,11 @@ def build_document() -> dict[str, Any]:
                 },
             }
         elif spec.body_kind == "jsonl":
+            lines = {"schema": {"type": "string", "minLength": 1}}
             operation["requestBody"] = {
                 "required": True,
-                "description": "JSON Lines: one event per line",
-                "content": {NDJSON: {"schema": {"type": "string"}}},
+                "description": "JSON Lines: one event per line (any content type; gzip with Content-Encoding)",
+                "content": {NDJSON: lines, "text/plain": lines},
             }
         responses: dict[str, Any] = {}
         if spec.media == JSON and spec.response is not None:

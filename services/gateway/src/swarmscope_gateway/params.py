@@ -3,6 +3,7 @@ query and path become a validated model (400 naming the parameter when they do n
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -10,10 +11,13 @@ from starlette.requests import Request as HttpRequest
 
 from swarmscope_gateway.errors import ApiError, from_validation_error
 from swarmscope_schema.events import NAME_PATTERN
-from swarmscope_schema.requests import DlqQuery, ErrorCode, Request, SessionIdField
+from swarmscope_schema.requests import DlqQuery, ErrorCode, PerformanceQuery, Request, SessionIdField
 from swarmscope_schema.taxonomy import Phase
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# Sequences and counts are 64-bit in every backend (SQLite INTEGER, Postgres BIGINT).
+MAX_INT = 2**63 - 1
 
 
 class DlqParams(DlqQuery):
@@ -33,6 +37,22 @@ class DlqParams(DlqQuery):
             return DlqQuery.model_validate(data)
         except ValidationError as exc:
             raise ApiError(ErrorCode.BAD_REQUEST, "cursor: not a cursor this endpoint issued") from exc
+
+
+# A performance window longer than a year says nothing a year would not (and past 2^63 ms the
+# store's bucket arithmetic overflows).
+MAX_WINDOW_MS = 366 * 24 * 3600 * 1000
+
+
+class PerformanceParams(PerformanceQuery):
+    """`GET /sessions/{session_id}/performance`: the store's PerformanceQuery, window at most a year."""
+
+    window_ms: int | None = Field(
+        default=None, ge=100, le=MAX_WINDOW_MS, description="window in ms; default: chosen by the store"
+    )
+
+    def to_query(self) -> PerformanceQuery:
+        return PerformanceQuery.model_validate(self.model_dump(exclude_unset=True))
 
 
 def _names(value: str | None) -> frozenset[str] | None:
@@ -90,7 +110,7 @@ class WsParams(Request):
 
 class TokenRequest(Request):
     ttl_seconds: float | None = Field(
-        default=None, gt=0, description="shorter lifetime than the configured one (never longer)"
+        default=None, gt=0, strict=True, description="shorter lifetime than the configured one (never longer)"
     )
 
 
@@ -129,24 +149,43 @@ class TimeRange(BaseModel):
         return value
 
 
-def query_dict(request: HttpRequest) -> dict[str, Any]:
-    """Query parameters and path parameters as one dict; empty values count as absent."""
+def _is_identifier(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is not None and any(getattr(m, "pattern", None) for m in field.metadata)
+
+
+def query_dict(request: HttpRequest, model: type[BaseModel]) -> dict[str, Any]:
+    """Query parameters and path parameters as one dict. An empty value counts as absent (as
+    forms send it), except for an identifier, where "" is an invalid id, not a missing one."""
     raw: dict[str, Any] = {}
     for key, value in request.query_params.multi_items():
         if key in raw:
             raise ApiError(ErrorCode.BAD_REQUEST, f"{key}: given more than once")
-        if value != "":
+        if value != "" or _is_identifier(model, key):
             raw[key] = value
     raw.update(request.path_params)
     return raw
 
 
+def check_ranges(model: BaseModel, where: str = "") -> None:
+    """400 for numbers no backend can hold: integers past 64 bits, infinities and NaN."""
+    for name, value in model:
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+            raise ApiError(ErrorCode.BAD_REQUEST, f"{where}{name}: out of range (at most {MAX_INT})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ApiError(ErrorCode.BAD_REQUEST, f"{where}{name}: must be a finite number")
+
+
 def parse_params(model: type[ModelT], request: HttpRequest) -> ModelT:
     """The request's query and path as `model`; ApiError(400) naming what is wrong."""
     try:
-        return model.model_validate(query_dict(request))
+        params = model.model_validate(query_dict(request, model))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
+    check_ranges(params)
+    return params
 
 
 def parse_body(model: type[ModelT], data: Any, **path: Any) -> ModelT:
@@ -157,6 +196,8 @@ def parse_body(model: type[ModelT], data: Any, **path: Any) -> ModelT:
         if key in data:
             raise ApiError(ErrorCode.BAD_REQUEST, f"body.{key}: given in the path; leave it out of the body")
     try:
-        return model.model_validate({**data, **path})
+        body = model.model_validate({**data, **path})
     except ValidationError as exc:
         raise from_validation_error(exc, where="body: ") from None
+    check_ranges(body, "body.")
+    return body

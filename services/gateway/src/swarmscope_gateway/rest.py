@@ -16,7 +16,7 @@ from swarmscope_gateway.auth import Principal
 from swarmscope_gateway.backends import Backends
 from swarmscope_gateway.bodies import read_json
 from swarmscope_gateway.errors import ApiError, JsonResponse
-from swarmscope_gateway.params import DlqParams, parse_body, parse_params
+from swarmscope_gateway.params import DlqParams, PerformanceParams, parse_body, parse_params
 from swarmscope_schema.requests import (
     MAX_EXPRESSION_CHARS,
     BreakpointQuery,
@@ -26,7 +26,6 @@ from swarmscope_schema.requests import (
     EventRef,
     EventsQuery,
     GraphQuery,
-    PerformanceQuery,
     ReplayOp,
     ReplayQuery,
     SessionRef,
@@ -78,7 +77,9 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
         return JsonResponse(await backends.store(StoreOp.GRAPH, parse_params(GraphQuery, request)))
 
     async def get_performance(request: Request, _: Principal) -> Response:
-        result = await backends.store(StoreOp.PERFORMANCE, parse_params(PerformanceQuery, request))
+        result = await backends.store(
+            StoreOp.PERFORMANCE, parse_params(PerformanceParams, request).to_query()
+        )
         return JsonResponse(result)
 
     async def list_dead_letters(request: Request, _: Principal) -> Response:

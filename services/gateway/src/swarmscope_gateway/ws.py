@@ -26,6 +26,7 @@ from swarmscope_gateway.hub import LiveClient, LiveHub
 from swarmscope_gateway.live_event import LiveFilter, from_store_page
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.origins import origin_allowed
+from swarmscope_gateway.params import check_ranges
 from swarmscope_gateway.ws_protocol import (
     CLIENT_MESSAGE,
     CLIENT_TYPES,
@@ -67,7 +68,7 @@ class WebSocketEndpoint:
         self._allowed_origins = allowed_origins
         self._history_max = history_max_events
 
-    async def __call__(self, websocket: WebSocket) -> None:
+    async def handle(self, websocket: WebSocket) -> None:
         headers = websocket.headers
         if not origin_allowed(
             headers.get("origin"),
@@ -145,8 +146,14 @@ class WebSocketEndpoint:
             return
         try:
             message = CLIENT_MESSAGE.validate_python(raw)
+            check_ranges(message)
+            if isinstance(message, WsRequestHistory):
+                check_ranges(message.time_range, "time_range.")
         except ValidationError as exc:
             self._error(client, ErrorCode.BAD_REQUEST, validation_message(exc), request_id=request_id)
+            return
+        except ApiError as exc:
+            self._error(client, exc.code, exc.message, request_id=request_id)
             return
         if isinstance(message, WsSubscribeSession):
             if (
