@@ -104,10 +104,16 @@ export async function cursorSeq(page) {
 
 /** Waits until the UI's cursor is at `seq` and the state inspector shows the state at that seq. */
 export async function expectCursorAndState(page, seq) {
-  await eventually(async () => (await cursorSeq(page)) === seq, `cursor at seq ${seq}`, 10_000);
-  await eventually(
-    async () => (await page.locator('[data-testid=variables]').getAttribute('data-state-seq')) === String(seq),
-    `state inspector at seq ${seq}`,
-    10_000,
-  );
+  try {
+    await eventually(async () => (await cursorSeq(page)) === seq, `cursor at seq ${seq}`, 10_000);
+    await eventually(
+      async () => (await page.locator('[data-testid=variables]').getAttribute('data-state-seq', { timeout: 1000 })) === String(seq),
+      `state inspector at seq ${seq}`,
+      15_000,
+    );
+  } catch (err) {
+    // What the page showed when it went wrong, for the person reading the failure.
+    await shot(page, `failure-${Date.now()}`).catch(() => undefined);
+    throw err;
+  }
 }

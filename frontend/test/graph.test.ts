@@ -139,3 +139,19 @@ describe('flame chart and waterfall', () => {
     expect(rows.length).toBe(spans.spans.size);
   });
 });
+
+describe('call tree level of detail keeps the cursor visible', () => {
+  it('never folds the span at the cursor or its ancestors', async () => {
+    const { pinnedPath } = await import('../src/model/hierarchy');
+    const events = [ev(1, { span_id: 'root', phase: 'start' })];
+    for (let i = 0; i < 100; i++) events.push(ev(2 + i, { span_id: `c${i}`, metadata: { parent_id: 'root' } }));
+    events.push(ev(200, { span_id: 'deep', metadata: { parent_id: 'c90' } }));
+    const { spans, agents } = indexes(events);
+    const pinned = pinnedPath(spans.spans, 'deep');
+    expect([...pinned]).toEqual(['deep', 'c90', 'root']);
+    const { root } = buildCallTree(spans.order, agents.order, 1000, 's', { ...DEFAULT_TREE_OPTIONS, maxChildren: 10, maxDepth: 2, pinned });
+    expect(find(root, 'c90')).toBeDefined();
+    expect(find(root, 'deep')).toBeDefined();
+    expect(find(root, 'root#more')?.label).toBe('… 89 more');
+  });
+});

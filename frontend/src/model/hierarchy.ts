@@ -23,6 +23,8 @@ export interface TreeOptions {
   agents: ReadonlySet<string> | null;
   categories: ReadonlySet<Category> | null;
   hideCompleted: boolean;
+  /** Spans always shown whatever the level of detail: the span at the cursor and its ancestors. */
+  pinned?: ReadonlySet<string>;
 }
 
 export const DEFAULT_TREE_OPTIONS: TreeOptions = {
@@ -40,6 +42,18 @@ export const DEFAULT_TREE_OPTIONS: TreeOptions = {
  * the nearest shown ancestor. Level of detail keeps big sessions drawable: deep subtrees and long
  * sibling lists are folded into count nodes that expand on click.
  */
+/** The span of an event and its ancestors: what the tree must show for the cursor. */
+export function pinnedPath(spans: ReadonlyMap<string, Span>, spanId: string | null): Set<string> {
+  const out = new Set<string>();
+  let cur = spanId ? spans.get(spanId) : undefined;
+  let guard = 0;
+  while (cur && !out.has(cur.id) && guard++ < 256) {
+    out.add(cur.id);
+    cur = cur.parentId ? spans.get(cur.parentId) : undefined;
+  }
+  return out;
+}
+
 export function buildCallTree(
   spans: readonly Span[],
   agents: readonly AgentInfo[],
@@ -103,7 +117,7 @@ export function buildCallTree(
     const kids = childMap.get(sp.id) ?? [];
     if (!kids.length || seen.has(sp.id)) return item;
     seen.add(sp.id);
-    if (depth >= opts.maxDepth && !opts.expanded.has(sp.id)) {
+    if (depth >= opts.maxDepth && !opts.expanded.has(sp.id) && !(opts.pinned?.has(sp.id) && kids.some((k) => opts.pinned?.has(k.id)))) {
       const hidden = countSubtree(sp.id);
       item.children.push({ key: `${sp.id}#collapsed`, kind: 'collapsed', label: `+${hidden}`, hidden, children: [] });
       return item;
@@ -114,13 +128,17 @@ export function buildCallTree(
 
   const attach = (item: TreeItem, key: string, kids: Span[], depth: number, seen: Set<string>) => {
     const limit = opts.expanded.has(`${key}#more`) ? Infinity : opts.maxChildren;
+    let folded = 0;
+    let hidden = 0;
     kids.forEach((k, i) => {
-      if (i < limit) item.children.push(build(k, depth, seen));
+      if (i < limit || opts.pinned?.has(k.id)) item.children.push(build(k, depth, seen));
+      else {
+        folded++;
+        hidden += 1 + countSubtree(k.id);
+      }
     });
-    if (kids.length > limit) {
-      const rest = kids.slice(limit);
-      const hidden = rest.reduce((n, k) => n + 1 + countSubtree(k.id), 0);
-      item.children.push({ key: `${key}#more`, kind: 'more', label: `… ${kids.length - limit} more`, hidden, children: [] });
+    if (folded > 0) {
+      item.children.push({ key: `${key}#more`, kind: 'more', label: `… ${folded} more`, hidden, children: [] });
     }
   };
 

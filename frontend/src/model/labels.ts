@@ -65,7 +65,7 @@ export function eventLabel(ev: Pick<StoredEvent, 'type' | 'data' | 'agent_id'>):
 
 /** Label of a span: what its opening event names; task spans are named by the task. */
 export function spanLabel(ev: Pick<StoredEvent, 'type' | 'data' | 'agent_id'>): string {
-  if (ev.type === 'task_start' || ev.type === 'task_progress' || ev.type === 'task_complete' || ev.type === 'task_fail') {
+  if (ev.type === 'task_start' || ev.type === 'task_complete' || ev.type === 'task_fail' || ev.type === 'task_cancel') {
     const d = ev.data ?? {};
     return `task ${str(d.task_id) ?? '?'}`;
   }

@@ -88,7 +88,7 @@ export function Compare({ a, b }: { a: string | null; b: string | null }) {
           {c.task_differences.length > 0 && (
             <section className="card">
               <h3>Task differences ({c.task_differences.length})</h3>
-              <JsonView value={c.task_differences} expandDepth={2} label="task differences" />
+              <JsonView value={c.task_differences} expandDepth={4} label="task differences" />
             </section>
           )}
           <section className="card">

@@ -152,6 +152,11 @@ function StackSection({ model, eventId }: { model: SessionModel; eventId: string
   );
 }
 
+function noise(path: (string | number)[]): number {
+  const head = String(path[0] ?? '');
+  return head === 'seq' || head === 'timestamp' || head === 'counters' ? 1 : 0;
+}
+
 function opGlyph(op: string): string {
   return op === 'added' ? '+' : op === 'removed' ? '−' : '~';
 }
@@ -165,7 +170,8 @@ function DiffSection({ model, seq, prevSeq, live }: { model: SessionModel; seq: 
   const lo = Math.min(fromS, toS);
   const hi = Math.max(fromS, toS);
   const res = useLatest<StateDiff>(hi > 0 && lo !== hi ? (signal) => api.diff(model.sessionId, lo, hi, signal) : null, [model.sessionId, lo, hi]);
-  const changes = res.data?.changes ?? [];
+  // What the step did to the swarm first; the bookkeeping (seq, timestamp, counters) last.
+  const changes = [...(res.data?.changes ?? [])].sort((a, b) => noise(a.path) - noise(b.path));
   return (
     <details open className="section">
       <summary>

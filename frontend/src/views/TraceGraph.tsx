@@ -5,13 +5,14 @@ import { useStore } from '../lib/store';
 import { SESSION_LANE } from '../model/agents';
 import { ALL_CATEGORIES, CATEGORY_STYLES, type Category } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
-import { buildCallTree, type TreeItem } from '../model/hierarchy';
+import { buildCallTree, pinnedPath, type TreeItem } from '../model/hierarchy';
 import { shapePath } from '../model/shapes';
 import { hasErrorAt, spanDurationAt, spanStatusAt, type Span } from '../model/spans';
 import type { SessionModel } from '../state/sessionModel';
 import { ForceView } from './ForceView';
 import { useThrottled } from './useAsync';
 import { useZoom } from './useZoom';
+import { zoomIdentity } from 'd3-zoom';
 import { WaterfallView } from './WaterfallView';
 
 export type GraphLayoutName = 'hierarchical' | 'force' | 'timeline';
@@ -163,7 +164,7 @@ function HierarchyView({
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
   const svgRef = useRef<SVGSVGElement>(null);
   const layerRef = useRef<SVGGElement>(null);
-  const { transform, zoomBy, fit, reveal } = useZoom(svgRef, layerRef);
+  const { transform, zoomBy, fit, reveal, apply } = useZoom(svgRef, layerRef);
   const seen = useRef<Set<string> | null>(null);
   const [size, setSize] = useState({ w: 800, h: 400 });
 
@@ -175,6 +176,8 @@ function HierarchyView({
     return () => ro.disconnect();
   }, []);
 
+  const curEvAtLayout = model.log.atOrBefore(seq);
+  const pinSpan = curEvAtLayout ? curEvAtLayout.span_id || curEvAtLayout.id : null;
   const laid = useMemo(() => {
     const label = model.view.get().summary?.name ?? model.sessionId;
     const { root, shown, total } = buildCallTree(model.spans.order, model.agents.order, seq, label, {
@@ -184,6 +187,7 @@ function HierarchyView({
       agents: agentFilter ? new Set([agentFilter]) : null,
       categories: filters.categories,
       hideCompleted: filters.hideCompleted,
+      pinned: pinnedPath(model.spans.spans, pinSpan),
     });
     const h = hierarchy(root, (d) => d.children);
     const t = tree<TreeItem>().nodeSize([ROW_H, COL_W]).separation((a, b) => (a.parent === b.parent ? 1 : 1.25))(h);
@@ -201,18 +205,32 @@ function HierarchyView({
     const byKey = new Map(nodes.map((n) => [n.data.key, n]));
     return { nodes, links: t.links(), byKey, bounds: { x0, y0: y0 - 20, x1: x1 + COL_W, y1: y1 + 20 }, shown, total };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [model, layoutVersion, seq, expanded, agentFilter, filters]);
+  }, [model, layoutVersion, seq, expanded, agentFilter, filters, pinSpan]);
 
   useEffect(() => {
     zoomCmd.current = { zoomBy, fit: () => fit(laid.bounds) };
   });
 
-  // First layout: the whole tree in view (labels reappear when zooming in past 45%).
+  // First layout: the whole tree when it fits at a readable scale; a big tree opens at a readable
+  // zoom on the span at the cursor (labels hide below 45%).
   const fitted = useRef(false);
   useEffect(() => {
-    if (fitted.current || loading || laid.shown === 0 || !svgRef.current?.clientHeight) return;
+    const el = svgRef.current;
+    if (fitted.current || loading || laid.shown === 0 || !el?.clientHeight) return;
     fitted.current = true;
-    fit(laid.bounds, 24, 1.2, 0.25);
+    const b = laid.bounds;
+    const kAll = Math.min((el.clientWidth - 48) / Math.max(1, b.x1 - b.x0), (el.clientHeight - 48) / Math.max(1, b.y1 - b.y0));
+    if (kAll >= 0.5) {
+      fit(b, 24, 1.2, 0.5);
+      return;
+    }
+    const ev = model.log.atOrBefore(seqNow);
+    const n = (ev && laid.byKey.get(ev.span_id || ev.id)) ?? laid.byKey.get('session');
+    const k = 0.8;
+    const x = n ? n.y : b.x0;
+    const y = n ? n.x : b.y0;
+    apply(zoomIdentity.translate(el.clientWidth / 2 - x * k, el.clientHeight / 2 - y * k).scale(k));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [laid, fit, size.h, loading]);
 
   // Nodes new since the last layout animate in (live); the first layout does not.

@@ -28,20 +28,40 @@ export function useLatest<T>(fn: ((signal: AbortSignal) => Promise<T>) | null, d
       return;
     }
     const ctl = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let delay = 1000;
     setState((s) => ({ ...s, loading: true }));
-    f(ctl.signal).then(
-      (data) => {
-        if (!ctl.signal.aborted) setState({ data, error: null, loading: false });
-      },
-      (err: unknown) => {
-        if (!ctl.signal.aborted && !(err instanceof DOMException && err.name === 'AbortError'))
+    const run = () => {
+      f(ctl.signal).then(
+        (data) => {
+          if (!ctl.signal.aborted) setState({ data, error: null, loading: false });
+        },
+        (err: unknown) => {
+          if (ctl.signal.aborted || (err instanceof DOMException && err.name === 'AbortError')) return;
+          // A service restarting or catching up answers 502/503/504 (or not at all): say so, and
+          // try again with backoff instead of leaving the panel empty.
+          if (isTransient(err) && delay <= 16_000) {
+            setState((s) => ({ ...s, error: `${errorText(err)} — retrying in ${delay / 1000} s`, loading: true }));
+            timer = setTimeout(run, delay);
+            delay *= 2;
+            return;
+          }
           setState({ data: null, error: errorText(err), loading: false });
-      },
-    );
-    return () => ctl.abort();
+        },
+      );
+    };
+    run();
+    return () => {
+      ctl.abort();
+      if (timer) clearTimeout(timer);
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   return state;
+}
+
+export function isTransient(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 0 || err.status === 502 || err.status === 503 || err.status === 504);
 }
 
 /** A value that follows `value` but at most every `ms` (trailing edge): rate-limits live refetches. */
