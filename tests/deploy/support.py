@@ -57,9 +57,11 @@ def debian_tool(package: str, binary: str) -> Path | None:
     download = TOOLS / "downloads"
     download.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(
-            ["apt-get", "download", package], cwd=download, capture_output=True, timeout=300, check=True
-        )
+        fetch = ["apt-get", "download", package]
+        if subprocess.run(fetch, cwd=download, capture_output=True, timeout=300).returncode != 0:
+            # A new machine may not have read the package lists yet.
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300, check=False)
+            subprocess.run(fetch, cwd=download, capture_output=True, timeout=300, check=True)
         [deb] = sorted(download.glob(f"{package}_*.deb"))
         subprocess.run(
             ["dpkg-deb", "-x", str(deb), str(TOOLS / package)], capture_output=True, timeout=120, check=True
