@@ -1,6 +1,7 @@
 import { useMemo } from 'react';
 import type { SystemState } from '../api/types';
-import { useStore } from '../lib/store';
+import { useStoreThrottled } from '../lib/store';
+import { liveWait, versionAndCursor } from '../state/throttle';
 import { agentActivityUntil, SESSION_LANE } from '../model/agents';
 import { agentStatusGlyph } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
@@ -18,8 +19,7 @@ export function AgentPanel({
   agentFilter: string | null;
   setAgentFilter: (a: string | null) => void;
 }) {
-  const version = useStore(model.view, (v) => v.version);
-  const cursor = useStore(model.view, (v) => v.cursor);
+  const { version, cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(300));
   const seq = effectiveSeq(cursor);
   const idx = model.log.indexAtOrBefore(seq);
   const activity = useMemo(

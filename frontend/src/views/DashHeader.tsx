@@ -2,7 +2,8 @@ import { useEffect, useState } from 'react';
 import type { SessionSummary } from '../api/types';
 import { fmtClock, fmtOffset } from '../lib/format';
 import { navigate } from '../lib/router';
-import { useStore } from '../lib/store';
+import { useStore, useStoreThrottled } from '../lib/store';
+import { liveWait, versionAndCursor } from '../state/throttle';
 import { sessionStatusGlyph } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
 import type { SessionModel } from '../state/sessionModel';
@@ -13,20 +14,22 @@ import { SearchBox } from './SearchBox';
 /** The dashboard header: session selector, live toggle, time controls with a scrubber, search. */
 export function DashHeader({ model }: { model: SessionModel }) {
   const api = useApi();
-  const version = useStore(model.view, (v) => v.version);
-  const cursor = useStore(model.view, (v) => v.cursor);
+  const { version, cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(150));
   const stream = useStore(model.view, (v) => v.stream);
   const summary = useStore(model.view, (v) => v.summary);
+  const loading = useStore(model.view, (v) => v.loading);
   const [sessions, setSessions] = useState<SessionSummary[]>([]);
 
+  // The selector's list waits for the session's own history: it must not slow the first render.
   useEffect(() => {
+    if (loading) return;
     const ctl = new AbortController();
     api
       .sessions({ limit: 100 }, ctl.signal)
       .then((p) => setSessions(p.items))
       .catch(() => undefined);
     return () => ctl.abort();
-  }, [api]);
+  }, [api, loading]);
 
   const seq = effectiveSeq(cursor);
   const n = model.log.length;

@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { StepDirection, SystemState } from '../api/types';
 import { replaceQuery } from '../lib/router';
-import { useStore } from '../lib/store';
+import { useStore, useStoreThrottled } from '../lib/store';
+import { liveWait, versionAndCursor } from '../state/throttle';
 import { effectiveSeq } from '../model/cursor';
 import { SessionModel } from '../state/sessionModel';
 import { AgentPanel } from './AgentPanel';
@@ -13,6 +14,14 @@ import { PerformanceView } from './PerformanceView';
 import { Timeline } from './Timeline';
 import { TraceGraph, type GraphLayoutName } from './TraceGraph';
 import { errorText, useLatest, useThrottled } from './useAsync';
+
+// Panels re-render from their own (throttled) subscriptions, not whenever the dashboard does.
+const AgentPanelM = memo(AgentPanel);
+const DashHeaderM = memo(DashHeader);
+const DebugPanelM = memo(DebugPanel);
+const EventListM = memo(EventList);
+const PerformanceViewM = memo(PerformanceView);
+const TimelineM = memo(Timeline);
 
 type CenterTab = 'graph' | 'events' | 'performance';
 const LAYOUTS: GraphLayoutName[] = ['hierarchical', 'force', 'timeline'];
@@ -89,7 +98,7 @@ function DashboardBody({
   t0: number;
 }) {
   const api = useApi();
-  const cursor = useStore(model.view, (v) => v.cursor);
+  const { cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(300));
   const loading = useStore(model.view, (v) => v.loading);
   const loadError = useStore(model.view, (v) => v.error);
   const notice = useStore(model.view, (v) => v.notice);
@@ -175,14 +184,14 @@ function DashboardBody({
 
   return (
     <div className="dash">
-      <DashHeader model={model} />
+      <DashHeaderM model={model} />
       {loadError && (
         <div className="error-box" role="alert">
           Could not load session {model.sessionId}: {loadError}
         </div>
       )}
       <div className="dash-body">
-        <AgentPanel model={model} state={stateRes.data} agentFilter={agentFilter} setAgentFilter={setAgentFilter} />
+        <AgentPanelM model={model} state={stateRes.data} agentFilter={agentFilter} setAgentFilter={setAgentFilter} />
         <section className="center" aria-label="trace">
           <div className="center-top">
             <div className="tabs" role="tablist" aria-label="main view">
@@ -208,13 +217,13 @@ function DashboardBody({
             </div>
             <div className="tab-panel" role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
               {tab === 'graph' && <TraceGraph model={model} layout={layout} setLayout={setLayout} agentFilter={agentFilter} />}
-              {tab === 'events' && <EventList model={model} agentFilter={agentFilter} />}
-              {tab === 'performance' && <PerformanceView model={model} />}
+              {tab === 'events' && <EventListM model={model} agentFilter={agentFilter} />}
+              {tab === 'performance' && <PerformanceViewM model={model} />}
             </div>
           </div>
-          <Timeline model={model} agentFilter={agentFilter} />
+          <TimelineM model={model} agentFilter={agentFilter} />
         </section>
-        <DebugPanel model={model} state={stateRes} step={step} />
+        <DebugPanelM model={model} state={stateRes} step={step} />
       </div>
       {notice && (
         <div className={`toast ${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'}>

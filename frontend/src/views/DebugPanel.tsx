@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import type { CallStack, Json, StateDiff, StepDirection, StoredEvent, SystemState, WatchResult } from '../api/types';
 import { fmtDuration, fmtOffset } from '../lib/format';
-import { useStore } from '../lib/store';
+import { useStoreThrottled } from '../lib/store';
+import { liveWait, versionAndCursor } from '../state/throttle';
 import { CATEGORY_STYLES, categoryOf } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
 import { eventLabel } from '../model/labels';
@@ -47,8 +48,7 @@ export function DebugPanel({
   state: AsyncState<SystemState>;
   step: (d: StepDirection) => void;
 }) {
-  const cursor = useStore(model.view, (v) => v.cursor);
-  useStore(model.view, (v) => v.version);
+  const { cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(150));
   const seq = effectiveSeq(cursor);
   const ev = model.log.atOrBefore(seq);
   const origin = model.log.events[0]?.timestamp ?? 0;

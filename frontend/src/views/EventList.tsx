@@ -1,7 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { StoredEvent } from '../api/types';
 import { fmtOffset } from '../lib/format';
-import { useStore } from '../lib/store';
+import { useStore, useStoreThrottled } from '../lib/store';
+import { liveWait, versionAndCursor } from '../state/throttle';
 import { SESSION_LANE } from '../model/agents';
 import { CATEGORY_STYLES, categoryOf } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
@@ -13,8 +14,7 @@ const OVERSCAN = 12;
 
 /** Every event of the session in log order, virtualized (only the visible rows exist in the DOM). */
 export function EventList({ model, agentFilter }: { model: SessionModel; agentFilter: string | null }) {
-  const version = useStore(model.view, (v) => v.version);
-  const cursor = useStore(model.view, (v) => v.cursor);
+  const { version, cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(150));
   const hits = useStore(model.view, (v) => v.search.hits);
   const [onlyHits, setOnlyHits] = useState(false);
   const seq = effectiveSeq(cursor);

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { forceCollide, forceLink, forceManyBody, forceSimulation, forceX, forceY, type Simulation, type SimulationLinkDatum, type SimulationNodeDatum } from 'd3-force';
-import { useStore } from '../lib/store';
+import { useStore, useStoreThrottled } from '../lib/store';
+import { liveWait, versionAndCursor } from '../state/throttle';
 import { agentActivityUntil, SESSION_LANE } from '../model/agents';
 import { agentStatusGlyph } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
@@ -32,8 +33,7 @@ export function ForceView({
   agentFilter: string | null;
   zoomCmd: React.MutableRefObject<{ zoomBy: (k: number) => void; fit: () => void } | null>;
 }) {
-  const version = useStore(model.view, (v) => v.version);
-  const cursor = useStore(model.view, (v) => v.cursor);
+  const { version, cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(250));
   const selection = useStore(model.view, (v) => v.selection);
   const seq = useThrottled(effectiveSeq(cursor), cursor.live ? 250 : 0);
   const svgRef = useRef<SVGSVGElement>(null);

@@ -2,21 +2,21 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { scaleLinear } from 'd3-scale';
 import type { CostBreakdown, PerformanceReport } from '../api/types';
 import { fmtCost, fmtDuration, fmtInt } from '../lib/format';
-import { useStore } from '../lib/store';
+import { useStoreThrottled } from '../lib/store';
+import { versionAndCursor } from '../state/throttle';
 import { SESSION_LANE } from '../model/agents';
 import { CATEGORY_STYLES } from '../model/categories';
 import { layoutFlame, type FlameRect } from '../model/flame';
 import type { SessionModel } from '../state/sessionModel';
 import { useApi } from './context';
-import { useLatest, useThrottled } from './useAsync';
+import { useLatest } from './useAsync';
 
 const ROW = 18;
 
 /** Profiling (seed phase 3): flame chart of spans, time per agent/type, tokens & cost, slowest calls. */
 export function PerformanceView({ model }: { model: SessionModel }) {
   const api = useApi();
-  const version = useStore(model.view, (v) => v.version);
-  const v = useThrottled(version, 2000);
+  const { version: v } = useStoreThrottled(model.view, versionAndCursor, () => 2000);
   const report = useLatest<PerformanceReport>((signal) => api.performance(model.sessionId, signal), [model.sessionId, v]);
   const r = report.data;
 
@@ -136,8 +136,7 @@ function RateChart({ report }: { report: PerformanceReport }) {
 }
 
 function FlameChart({ model }: { model: SessionModel }) {
-  const version = useStore(model.view, (v) => v.version);
-  const v = useThrottled(version, 1000);
+  const { version: v } = useStoreThrottled(model.view, versionAndCursor, () => 1000);
   const wrap = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const [hover, setHover] = useState<{ x: number; y: number; r: FlameRect } | null>(null);

@@ -1,7 +1,8 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { hierarchy, tree, type HierarchyPointNode } from 'd3-hierarchy';
 import { fmtDuration, fmtInt, fmtCost } from '../lib/format';
-import { useStore } from '../lib/store';
+import { useStore, useStoreThrottled } from '../lib/store';
+import { liveWait, versionAndCursor } from '../state/throttle';
 import { SESSION_LANE } from '../model/agents';
 import { ALL_CATEGORIES, CATEGORY_STYLES, type Category } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
@@ -10,7 +11,6 @@ import { shapePath } from '../model/shapes';
 import { hasErrorAt, spanDurationAt, spanStatusAt, type Span } from '../model/spans';
 import type { SessionModel } from '../state/sessionModel';
 import { ForceView } from './ForceView';
-import { useThrottled } from './useAsync';
 import { useZoom } from './useZoom';
 import { zoomIdentity } from 'd3-zoom';
 import { WaterfallView } from './WaterfallView';
@@ -27,7 +27,7 @@ const COL_W = 210;
 const ROW_H = 24;
 
 /** The main trace graph: call tree, agent interaction graph, or span timeline, at the cursor. */
-export function TraceGraph({
+export const TraceGraph = memo(function TraceGraph({
   model,
   layout,
   setLayout,
@@ -119,7 +119,7 @@ export function TraceGraph({
       </div>
     </div>
   );
-}
+});
 
 function Legend() {
   return (
@@ -152,15 +152,14 @@ function HierarchyView({
   agentFilter: string | null;
   zoomCmd: React.MutableRefObject<{ zoomBy: (k: number) => void; fit: () => void } | null>;
 }) {
-  const version = useStore(model.view, (v) => v.version);
-  const cursor = useStore(model.view, (v) => v.cursor);
+  const { version, cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(400));
   const hits = useStore(model.view, (v) => v.search.hits);
   const selection = useStore(model.view, (v) => v.selection);
   const loading = useStore(model.view, (v) => v.loading);
   const seqNow = effectiveSeq(cursor);
-  // While live, re-layout at most twice a second: never per event.
-  const seq = useThrottled(seqNow, cursor.live ? 500 : 0);
-  const layoutVersion = useThrottled(version, cursor.live ? 500 : 0);
+  // While live the subscription above re-lays out a few times a second: never per event.
+  const seq = seqNow;
+  const layoutVersion = version;
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
   const svgRef = useRef<SVGSVGElement>(null);
   const layerRef = useRef<SVGGElement>(null);
@@ -414,8 +413,7 @@ function TreeNodeView({
 
 function SelectionDetails({ model }: { model: SessionModel }) {
   const selection = useStore(model.view, (v) => v.selection);
-  const cursor = useStore(model.view, (v) => v.cursor);
-  useStore(model.view, (v) => v.version);
+  const { cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(300));
   const seq = effectiveSeq(cursor);
   if (!selection) return null;
   let body: React.ReactNode = null;

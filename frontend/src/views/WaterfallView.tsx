@@ -1,7 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { scaleLinear } from 'd3-scale';
 import { fmtDuration } from '../lib/format';
-import { useStore } from '../lib/store';
+import { useStoreThrottled } from '../lib/store';
+import { liveWait, versionAndCursor } from '../state/throttle';
 import { SESSION_LANE } from '../model/agents';
 import { CATEGORY_STYLES } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
@@ -60,8 +61,7 @@ export function WaterfallView({
   agentFilter: string | null;
   zoomCmd: React.MutableRefObject<{ zoomBy: (k: number) => void; fit: () => void } | null>;
 }) {
-  const version = useStore(model.view, (v) => v.version);
-  const cursor = useStore(model.view, (v) => v.cursor);
+  const { version, cursor } = useStoreThrottled(model.view, versionAndCursor, liveWait(400));
   const seqNow = effectiveSeq(cursor);
   const seq = useThrottled(seqNow, cursor.live ? 250 : 0);
   const scroller = useRef<HTMLDivElement>(null);
