@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from swarmscope_service.stack import LocalStack
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,3 +28,10 @@ def _load(name: str, path: Path) -> None:
 _load("swarmscope_deploy_kustomize", HERE / "kustomize.py")
 _load("swarmscope_deploy_support", HERE / "support.py")
 _load("swarmscope_deploy_generate", HERE.parents[1] / "deploy" / "generate.py")
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """Every service as its own process (SQLite store), for the checks that need them running."""
+    with LocalStack(data_dir=tmp_path_factory.mktemp("deploy-stack")) as stack:
+        yield stack

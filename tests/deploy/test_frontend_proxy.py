@@ -44,7 +44,7 @@ def _render(template: str, gateway_url: str, port: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+def proxy(tmp_path_factory: pytest.TempPathFactory, local_stack: LocalStack) -> Iterator[Proxy]:
     nginx = debian_tool("nginx", "/usr/sbin/nginx")
     if nginx is None:
         pytest.skip("nginx unavailable (Debian package nginx)")
@@ -53,35 +53,33 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     (html / "assets").mkdir(parents=True)
     (html / "index.html").write_text("<!doctype html><title>swarmscope</title><div id=root></div>")
     (html / "assets" / "app-1234.js").write_text("console.log('ui')")
-    with LocalStack(data_dir=base / "stack") as stack:
-        port = free_port()
-        template = (ROOT / "frontend" / "nginx.conf").read_text()
-        conf = _render(template, stack.gateway_url, port).replace(
-            "root /usr/share/nginx/html;", f"root {html};"
-        )
-        (base / "default.conf").write_text(conf)
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        (base / "nginx.conf").write_text(
-            f"{user}daemon off;\npid {base}/nginx.pid;\nerror_log {base}/error.log;\nevents {{}}\n"
-            f"http {{ access_log off; client_body_temp_path {base}/cb; proxy_temp_path {base}/pt;"
-            f" fastcgi_temp_path {base}/ft; uwsgi_temp_path {base}/ut; scgi_temp_path {base}/st;"
-            f" include {base}/default.conf; }}\n"
-        )
-        process = subprocess.Popen(
-            [str(nginx), "-p", str(base), "-c", str(base / "nginx.conf")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while not port_open("127.0.0.1", port):
-                assert process.poll() is None, (base / "error.log").read_text()
-                assert time.monotonic() < deadline, "nginx did not listen"
-                time.sleep(0.05)
-            yield Proxy(url=f"http://127.0.0.1:{port}", stack=stack)
-        finally:
-            process.terminate()
-            process.wait(10)
+    stack = local_stack
+    port = free_port()
+    template = (ROOT / "frontend" / "nginx.conf").read_text()
+    conf = _render(template, stack.gateway_url, port).replace("root /usr/share/nginx/html;", f"root {html};")
+    (base / "default.conf").write_text(conf)
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (base / "nginx.conf").write_text(
+        f"{user}daemon off;\npid {base}/nginx.pid;\nerror_log {base}/error.log;\nevents {{}}\n"
+        f"http {{ access_log off; client_body_temp_path {base}/cb; proxy_temp_path {base}/pt;"
+        f" fastcgi_temp_path {base}/ft; uwsgi_temp_path {base}/ut; scgi_temp_path {base}/st;"
+        f" include {base}/default.conf; }}\n"
+    )
+    process = subprocess.Popen(
+        [str(nginx), "-p", str(base), "-c", str(base / "nginx.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not port_open("127.0.0.1", port):
+            assert process.poll() is None, (base / "error.log").read_text()
+            assert time.monotonic() < deadline, "nginx did not listen"
+            time.sleep(0.05)
+        yield Proxy(url=f"http://127.0.0.1:{port}", stack=stack)
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def _event(session: str, index: int) -> dict[str, object]:
