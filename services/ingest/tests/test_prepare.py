@@ -148,7 +148,7 @@ def test_a_flaw_in_normalization_dead_letters_as_unprocessable() -> None:
 
 
 def test_canonicalize_keeps_unknown_fields() -> None:
-    event = TraceEvent.model_validate(make_event(extra_field={"x": 1}, data=None))
+    event = canonical_event_dict(TraceEvent.model_validate(make_event(extra_field={"x": 1}, data=None)))
     result = canonicalize(event, 1.0, REDACTOR)
     assert isinstance(result, CanonicalEvent)
     assert orjson.loads(result.payload)["extra_field"] == {"x": 1}

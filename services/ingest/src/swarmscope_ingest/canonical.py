@@ -1,6 +1,6 @@
-"""From a validated event to the message ingest publishes on TRACES.
+"""From a canonical event dict to the message ingest publishes on TRACES.
 
-Normalized (the model's canonical dump), stamped with `received_at`, redacted, encoded with orjson,
+Stamped with `received_at`, redacted, encoded with orjson,
 addressed to `traces.events.<session>.<agent or _>.<canonical type>` and keyed for JetStream's
 duplicate window by `<session>:<id>`.
 """
@@ -8,11 +8,11 @@ duplicate window by `<session>:<id>`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from swarmscope_ingest.redaction import Redactor
 from swarmscope_ingest.validation import Rejected
 from swarmscope_schema.codec import dumps
-from swarmscope_schema.events import TraceEvent, canonical_event_dict
 from swarmscope_schema.subjects import DlqReason, canonical_msg_id, event_subject
 from swarmscope_service.nats_setup import STREAM_MAX_MSG_SIZE
 
@@ -32,9 +32,13 @@ class CanonicalEvent:
     redacted: int
 
 
-def canonicalize(event: TraceEvent, received_at_ms: float, redactor: Redactor) -> CanonicalEvent | Rejected:
-    """The canonical message of an event; too_large if normalization grew it past the stream limit."""
-    body = canonical_event_dict(event)
+def canonicalize(
+    body: dict[str, Any], received_at_ms: float, redactor: Redactor
+) -> CanonicalEvent | Rejected:
+    """The message of a canonical event dict (which it stamps and redacts in place).
+
+    too_large if normalization grew the event past the stream's message limit.
+    """
     body["received_at"] = received_at_ms
     redacted = redactor.redact_event(body)
     payload = dumps(body)
@@ -45,10 +49,11 @@ def canonicalize(event: TraceEvent, received_at_ms: float, redactor: Redactor) -
             DlqReason.TOO_LARGE,
             f"canonical form is {len(payload)} bytes; the stream accepts at most {MAX_CANONICAL_BYTES}",
         )
+    session_id = body["session_id"]
     return CanonicalEvent(
-        msg_id=canonical_msg_id(event.session_id, event.id),
-        subject=event_subject(event.session_id, event.agent_id, event.type),
+        msg_id=canonical_msg_id(session_id, body["id"]),
+        subject=event_subject(session_id, body.get("agent_id"), body["type"]),
         payload=payload,
-        timestamp_ms=event.timestamp,
+        timestamp_ms=body["timestamp"],
         redacted=redacted,
     )

@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from swarmscope_ingest.fastpath import fast_canonical
 from swarmscope_schema.codec import MAX_EVENT_BYTES, DecodeError, loads
-from swarmscope_schema.events import TraceEvent
+from swarmscope_schema.events import TraceEvent, canonical_event_dict
 from swarmscope_schema.subjects import (
     NO_AGENT_TOKEN,
     RAW_PREFIX,
@@ -57,19 +58,32 @@ def parse_payload(data: bytes) -> dict[str, Any] | Rejected:
     return value
 
 
-def validate_event(raw: dict[str, Any], subject: str) -> TraceEvent | Rejected:
-    """Schema and subject checks of a parsed JSON object; returns the normalized event."""
-    try:
-        event = TraceEvent.model_validate(raw)
-    except ValidationError as exc:
-        return Rejected(DlqReason.SCHEMA_VIOLATION, schema_detail(exc))
-    except RecursionError:
-        return Rejected(DlqReason.SCHEMA_VIOLATION, "event is nested too deeply to validate")
+def validate_event(raw: dict[str, Any], subject: str) -> dict[str, Any] | Rejected:
+    """Schema and subject checks of a parsed JSON object; returns the canonical event dict.
+
+    Events already in canonical form take the fast path (fastpath.py); everything else, and every
+    error, goes through `TraceEvent.model_validate`.
+    """
+    body = fast_canonical(raw)
+    if body is None:
+        try:
+            event = TraceEvent.model_validate(raw)
+        except ValidationError as exc:
+            return Rejected(DlqReason.SCHEMA_VIOLATION, schema_detail(exc))
+        except RecursionError:
+            return Rejected(DlqReason.SCHEMA_VIOLATION, "event is nested too deeply to validate")
+        body = canonical_event_dict(event)
     sent_type = raw.get("type")
-    mismatch = subject_mismatch(subject, event, sent_type if isinstance(sent_type, str) else event.type)
+    mismatch = subject_mismatch(
+        subject,
+        body["session_id"],
+        body.get("agent_id"),
+        body["type"],
+        sent_type if isinstance(sent_type, str) else body["type"],
+    )
     if mismatch is not None:
         return Rejected(DlqReason.INVALID_SUBJECT, mismatch)
-    return event
+    return body
 
 
 def schema_detail(exc: ValidationError) -> str:
@@ -84,7 +98,9 @@ def schema_detail(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def subject_mismatch(subject: str, event: TraceEvent, sent_type: str) -> str | None:
+def subject_mismatch(
+    subject: str, session_id: str, agent_id: str | None, event_type: str, sent_type: str
+) -> str | None:
     """Why the raw subject disagrees with the event, or None when it agrees.
 
     The subject must be `traces.raw.<session_id>.<agent_id or _>.<type token>` where the type token
@@ -96,12 +112,12 @@ def subject_mismatch(subject: str, event: TraceEvent, sent_type: str) -> str | N
         return str(exc)
     if parts.prefix != RAW_PREFIX:
         return f"subject {subject!r} is not a raw event subject ({RAW_PREFIX}.<session>.<agent>.<type>)"
-    if parts.session_id != event.session_id:
-        return f"subject session token {parts.session_id!r} does not match session_id {event.session_id!r}"
-    if parts.agent_id is not None and parts.agent_id != event.agent_id:
-        expected = event.agent_id if event.agent_id is not None else NO_AGENT_TOKEN
+    if parts.session_id != session_id:
+        return f"subject session token {parts.session_id!r} does not match session_id {session_id!r}"
+    if parts.agent_id is not None and parts.agent_id != agent_id:
+        expected = agent_id if agent_id is not None else NO_AGENT_TOKEN
         return f"subject agent token {parts.agent_id!r} does not match agent_id (expected {expected!r})"
-    allowed = {subject_token(sent_type), subject_token(event.type)}
+    allowed = {subject_token(sent_type), subject_token(event_type)}
     if parts.type_token not in allowed:
         return (
             f"subject type token {parts.type_token!r} does not match type {sent_type!r} "
