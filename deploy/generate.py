@@ -651,6 +651,40 @@ def build_dashboard() -> dict[str, Any]:
         )
     )
 
+    add(lay.row("Resources (Kubernetes: the kubelet's container metrics)"))
+    containers = 'container=~"ingest|store|replay|gateway|frontend"'
+    add(
+        lay.place(
+            timeseries(
+                "Memory by pod",
+                "Working set of each swarmscope container (gateway target: 100 MB with 10k live events and "
+                "50 clients). From cAdvisor, which kube-prometheus-stack scrapes; empty under docker compose.",
+                [(f"sum by (pod) (container_memory_working_set_bytes{{{containers}}})", "{{pod}}")],
+                "bytes",
+            ),
+            12,
+            8,
+        )
+    )
+    add(
+        lay.place(
+            timeseries(
+                "CPU by pod (cores)",
+                "CPU used per pod; one Python process tops out near one core, so a pod near 1 is saturated "
+                "and its autoscaler should be adding replicas. Empty under docker compose.",
+                [
+                    (
+                        f"sum by (pod) (rate(container_cpu_usage_seconds_total{{{containers}}}[{RATE}]))",
+                        "{{pod}}",
+                    )
+                ],
+                "short",
+            ),
+            12,
+            8,
+        )
+    )
+
     return {
         "title": "swarmscope",
         "uid": "swarmscope-overview",

@@ -90,6 +90,21 @@ def registered_metrics() -> dict[str, Metric]:
             samples[family + "_sum"] = metric
             samples[family + "_count"] = metric
     samples["up"] = Metric("Gauge")
+    # The kubelet's cAdvisor series (scraped by kube-prometheus-stack), for the Kubernetes-only row.
+    cadvisor = {
+        "namespace",
+        "pod",
+        "container",
+        "image",
+        "name",
+        "id",
+        "node",
+        "service",
+        "endpoint",
+        "metrics_path",
+    }
+    samples["container_memory_working_set_bytes"] = Metric("Gauge", cadvisor)
+    samples["container_cpu_usage_seconds_total"] = Metric("Counter", cadvisor | {"cpu"})
     if uses_process_collector:
         for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):
             samples[name] = Metric("Gauge")
