@@ -211,7 +211,24 @@ describe('swarmscope UI', () => {
     await page.waitForTimeout(500);
     assert.equal(await page.locator('.error-box').count(), 0, 'dead letters load');
     await shot(page, 'dead-letters');
+    // Import: a JSONL file uploaded from the page becomes a session.
+    const imported = uniqueId('e2e-import');
+    const lines = makeSwarm({ sessionId: imported, workPerTask: 1 });
     await page.goto(`${GATEWAY}/import`);
-    await page.locator('#import-file').waitFor();
+    await page.locator('#import-file').setInputFiles({
+      name: `${imported}.jsonl`,
+      mimeType: 'application/x-ndjson',
+      buffer: Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n'),
+    });
+    await page.getByRole('button', { name: 'Import' }).click();
+    await page.locator('[data-testid=import-result]').waitFor({ timeout: 30_000 });
+    await storedEvents(imported, lines.length);
+    await shot(page, 'import');
+    // Export: the dashboard's link downloads the session as JSONL.
+    await page.goto(`${GATEWAY}/sessions/${imported}`);
+    const link = page.getByRole('link', { name: `export ${imported} as JSONL` });
+    const href = await link.getAttribute('href');
+    const exported = await (await fetch(`${GATEWAY}${href}`)).text();
+    assert.equal(exported.trim().split('\n').length, lines.length);
   });
 });

@@ -198,12 +198,10 @@ export class ApiClient {
   exportUrl(sid: string): string {
     return `${API}/sessions/${enc(sid)}/export?format=jsonl`;
   }
-  async importJsonl(body: Blob | string): Promise<Json> {
-    const res = await this.raw(`${API}/import`, {
-      method: 'POST',
-      body,
-      headers: { 'Content-Type': 'application/x-ndjson' },
-    });
+  async importJsonl(body: Blob | string, gzipped = false): Promise<Json> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/x-ndjson' };
+    if (gzipped) headers['Content-Encoding'] = 'gzip';
+    const res = await this.raw(`${API}/import`, { method: 'POST', body, headers });
     const text = await res.text();
     try {
       return JSON.parse(text) as Json;

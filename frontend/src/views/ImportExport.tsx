@@ -72,7 +72,7 @@ export function ImportView() {
           setError(null);
           setResult(null);
           try {
-            setResult(await api.importJsonl(file));
+            setResult(await api.importJsonl(file, file.name.endsWith('.gz')));
           } catch (err) {
             setError(errorText(err));
           } finally {
@@ -85,7 +85,7 @@ export function ImportView() {
           id="import-file"
           ref={input}
           type="file"
-          accept=".jsonl,.ndjson,.json,application/x-ndjson,application/json,text/plain"
+          accept=".jsonl,.ndjson,.json,.gz,application/x-ndjson,application/json,application/gzip,text/plain"
           onChange={(e) => setFile(e.target.files?.[0] ?? null)}
         />
         {file && (
@@ -103,7 +103,7 @@ export function ImportView() {
         </div>
       )}
       {result !== null && (
-        <section className="card" role="status">
+        <section className="card" role="status" data-testid="import-result">
           <h3>Imported</h3>
           <JsonView value={result} expandDepth={2} label="import result" />
         </section>
