@@ -408,6 +408,11 @@ def _mem_bytes(value: str) -> int:
     return int(text)
 
 
+def _gib(value: str) -> float:
+    assert value.endswith("Gi"), value
+    return float(value[:-2])
+
+
 def test_nats_helm_values_fit_the_services() -> None:
     values = yaml.safe_load((DEPLOY / "nats" / "values.yaml").read_text())
     config = values["config"]
@@ -418,6 +423,16 @@ def test_nats_helm_values_fit_the_services() -> None:
     assert config["monitor"]["port"] == 8222
     # A 1 MiB event plus a dead letter's headers must fit in one NATS message.
     assert _mem_bytes(config["merge"]["max_payload"]) >= STREAM_MAX_MSG_SIZE
+    # JetStream must stop accepting writes before its volume is full.
+    for values_file in ("values.yaml", "values-dev.yaml"):
+        merged = yaml.safe_load((DEPLOY / "nats" / "values.yaml").read_text())
+        overlay = yaml.safe_load((DEPLOY / "nats" / values_file).read_text())
+        file_store = {
+            **merged["config"]["jetstream"]["fileStore"],
+            **overlay["config"]["jetstream"]["fileStore"],
+        }
+        pvc = {**merged["config"]["jetstream"]["fileStore"]["pvc"], **file_store["pvc"]}
+        assert _gib(file_store["maxSize"]) < _gib(pvc["size"]), values_file
     # The release name "nats" is what the services and KEDA address.
     prod = render_overlay("prod")
     assert named(prod, "ConfigMap", "swarmscope-config")["data"]["SWARMSCOPE_NATS_URL"] == "nats://nats:4222"
