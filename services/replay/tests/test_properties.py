@@ -95,7 +95,12 @@ async def check(scenario: dict[str, Any]) -> None:
         await first.consume(log[: scenario["restart_at"]], batch=scenario["batch"])
         # A new process over the same store and store-held events, redelivered a little.
         second = make_engine(
-            store, metrics, source=source, use_tracker_state=scenario["use_tracker_state"], **options
+            store,
+            metrics,
+            source=source,
+            position=first.position,
+            use_tracker_state=scenario["use_tracker_state"],
+            **options,
         )
         redeliver_from = max(scenario["restart_at"] - 3, 0)
         await second.consume(log[redeliver_from:], batch=scenario["batch"])

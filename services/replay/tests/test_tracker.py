@@ -3,11 +3,13 @@ recovery from the store, and bad messages."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.snapshots import SnapshotStore
+from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
 from swarmscope_replay.testing import (
     Engine,
     MemoryEventSource,
@@ -75,7 +77,7 @@ async def test_restart_reloads_from_snapshot_and_catches_up_from_the_store(
     first = make_engine(sqlite_store, metrics, every=20)
     await first.consume(log[:73], batch=10)
     # A new process: nothing in memory; the last snapshot is at the 60th event, 73 were applied.
-    second = make_engine(sqlite_store, metrics, source=first.source, every=20)
+    second = make_engine(sqlite_store, metrics, source=first.source, position=first.position, every=20)
     progress = await sqlite_store.progress("A")
     assert progress is not None
     assert (progress.applied_seq, progress.snapshot_seq) == (73, 60)
@@ -95,7 +97,7 @@ async def test_a_cold_session_waits_for_the_store_to_hold_what_was_applied(
     await first.consume(log[:25])
     lagging = MemoryEventSource(log[:10])
     lagging.covered_seq = 10
-    second = make_engine(sqlite_store, metrics, source=lagging, every=100)
+    second = make_engine(sqlite_store, metrics, source=lagging, position=first.position, every=100)
     with pytest.raises(RetryableError, match="waiting for the store"):
         await second.tracker.handle(deliveries(log[25:]))
     assert second.tracker.current("A") is None
@@ -142,12 +144,10 @@ async def test_messages_that_are_not_events_are_dead_lettered_and_the_rest_appli
     log = stored(claude_flow_session("A"))[:3]
     good = deliveries(log)
     bad = [
+        Delivery(subject="traces.events.A._.x", data=b"{not json", headers={}, stream_seq=4, num_delivered=1),
+        Delivery(subject="traces.events.A._.x", data=b"[1, 2]", headers={}, stream_seq=5, num_delivered=1),
         Delivery(
-            subject="traces.events.A._.x", data=b"{not json", headers={}, stream_seq=50, num_delivered=1
-        ),
-        Delivery(subject="traces.events.A._.x", data=b"[1, 2]", headers={}, stream_seq=51, num_delivered=1),
-        Delivery(
-            subject="traces.events.A._.x", data=b'{"type": "x"}', headers={}, stream_seq=52, num_delivered=1
+            subject="traces.events.A._.x", data=b'{"type": "x"}', headers={}, stream_seq=6, num_delivered=1
         ),
     ]
     decisions = await engine.tracker.handle([*good, *bad])
@@ -169,3 +169,64 @@ async def test_a_failing_snapshot_store_leaves_memory_unchanged_and_retries(
     with pytest.raises(RetryableError):
         await engine.tracker.handle(deliveries(log[12:]))
     assert engine.tracker.current("A") == before
+
+
+async def test_events_are_applied_in_log_order_whatever_the_delivery_order(engine: Engine) -> None:
+    log = interleaved(stored(synthetic_session("A", 60, seed=9)), stored(synthetic_session("B", 40, seed=10)))
+    engine.source.add(log)
+    first, second, third = log[:30], log[30:70], log[70:]
+    # The first batch was nak'd (e.g. the store was behind) and comes back after the second: the
+    # gap is read from the stream, so the second batch is applied at once, in order.
+    decisions = await engine.tracker.handle(deliveries(second))
+    assert {d.verdict for d in decisions} == {Verdict.ACK}
+    for batch in (third, first, second):
+        decisions = await engine.tracker.handle(deliveries(batch))
+        assert {d.verdict for d in decisions} == {Verdict.ACK}
+    for session_id in ("A", "B"):
+        cursor = engine.tracker.current(session_id)
+        assert cursor is not None
+        assert cursor.state == truth(log, session_id, 10**9)
+
+
+async def test_deliveries_beyond_a_gap_too_long_to_read_at_once_wait(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = stored(synthetic_session("A", 40, seed=14))
+    engine.source.add(log)
+    monkeypatch.setattr("swarmscope_replay.tracker.MAX_GAP_READS", 3)
+    decisions = await engine.tracker.handle(deliveries([*log[:10], *log[15:20]]))
+    assert [d.verdict for d in decisions] == [Verdict.ACK] * 10 + [Verdict.NAK] * 5
+    cursor = engine.tracker.current("A")
+    assert cursor is not None
+    assert cursor.applied_seq == 13  # 10 delivered, 3 read from the stream
+    for batch in (log[15:20], log[20:]):
+        await engine.tracker.handle(deliveries(batch))
+    cursor = engine.tracker.current("A")
+    assert cursor is not None
+    assert cursor.state == truth(log, "A", 10**9)
+
+
+async def test_holes_the_stream_no_longer_holds_are_skipped(engine: Engine) -> None:
+    log = stored(synthetic_session("A", 30, seed=12), start=5, step=3)  # seqs 5, 8, 11, ...
+    await engine.consume(log, batch=7)
+    cursor = engine.tracker.current("A")
+    assert cursor is not None
+    assert cursor.state == truth(log, "A", 10**9)
+
+
+async def test_a_fresh_replay_database_catches_sessions_up_from_the_store(
+    sqlite_store: SnapshotStore, metrics: ReplayMetrics, tmp_path: Path
+) -> None:
+    log = stored(synthetic_session("A", 80, seed=13))
+    first = make_engine(sqlite_store, metrics, every=1000)
+    await first.consume(log[:50])
+    fresh = open_snapshot_store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    await fresh.open()
+    try:
+        second = make_engine(fresh, metrics, source=first.source, position=first.position, every=1000)
+        await second.consume(log[50:])
+        cursor = second.tracker.current("A")
+        assert cursor is not None
+        assert cursor.state == truth(log, "A", 10**9)
+    finally:
+        await fresh.close()

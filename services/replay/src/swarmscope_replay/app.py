@@ -15,6 +15,7 @@ from swarmscope_replay.compare import Comparer
 from swarmscope_replay.config import ReplaySettings
 from swarmscope_replay.event_source import EventSource
 from swarmscope_replay.expressions import ExpressionError, ExpressionPool
+from swarmscope_replay.log_position import JetStreamPosition
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.navigation import Navigator
 from swarmscope_replay.operations import ReplayOperations
@@ -118,6 +119,7 @@ async def _run(
         store,
         source,
         metrics,
+        JetStreamPosition(js),
         snapshot_every=settings.replay_snapshot_every,
         capacity=settings.replay_active_sessions,
         compress=settings.replay_snapshot_compression,
@@ -163,6 +165,8 @@ async def _run(
             await pool.warm()
         except ExpressionError as exc:
             log.warning("expression sandbox not started", extra={"error": str(exc)})
+        # A background task that returns would stop the service: wait to be cancelled.
+        await asyncio.Event().wait()
 
     http = HttpServer(
         health_app(registry, {"nats": nats_ready(nc), "snapshots": store.ping, "cache": cache.ping}),

@@ -98,6 +98,26 @@ class MemoryEventSource:
         return seq <= covered
 
 
+class MemoryPosition:
+    """A LogPosition over a MemoryEventSource: the log holds exactly the source's events; `floor`
+    plays the durable's ack floor (Engine.consume advances it as a consumer's acks would)."""
+
+    def __init__(self, source: MemoryEventSource) -> None:
+        self._source = source
+        self.floor = 0
+
+    async def acked_floor(self) -> int:
+        return self.floor
+
+    async def read_from(self, seq: int) -> Delivery | None:
+        found: StoredEventDict | None = None
+        for session, seqs in self._source._seqs.items():
+            index = bisect.bisect_left(seqs, seq)
+            if index < len(seqs) and (found is None or seqs[index] < found["seq"]):
+                found = self._source._sessions[session][index]
+        return deliveries([found])[0] if found is not None else None
+
+
 def canonical(event: Mapping[str, Any], received_at: float | None = None) -> dict[str, Any]:
     """What ingest publishes for a wire event: validated, normalized (aliases, camelCase), stamped."""
     out = canonical_event_dict(TraceEvent.model_validate(dict(event)))
@@ -666,6 +686,7 @@ class Engine:
 
     store: SnapshotStore
     source: MemoryEventSource
+    position: MemoryPosition
     tracker: SessionTracker
     states: StateResolver
     metrics: ReplayMetrics
@@ -674,9 +695,11 @@ class Engine:
         """The log grows by `events` (store first, as in production) and the tracker consumes them."""
         self.source.add(events)
         for start in range(0, len(events), batch):
-            decisions = await self.tracker.handle(deliveries(events[start : start + batch]))
+            chunk = events[start : start + batch]
+            decisions = await self.tracker.handle(deliveries(chunk))
             if any(d.verdict.value != "ack" for d in decisions):
                 raise AssertionError(f"not every event was acked: {decisions}")
+            self.position.floor = max(self.position.floor, max(int(e["seq"]) for e in chunk))
 
 
 def make_engine(
@@ -688,9 +711,14 @@ def make_engine(
     capacity: int = 256,
     cache: StateCache | None = None,
     use_tracker_state: bool = True,
+    position: MemoryPosition | None = None,
+    store_wait: float = 0.2,
 ) -> Engine:
     source = source if source is not None else MemoryEventSource()
-    tracker = SessionTracker(store, source, metrics, snapshot_every=every, capacity=capacity)
+    position = position if position is not None else MemoryPosition(source)
+    tracker = SessionTracker(
+        store, source, metrics, position, snapshot_every=every, capacity=capacity, store_wait=store_wait
+    )
     states = StateResolver(
         store,
         source,
@@ -699,7 +727,7 @@ def make_engine(
         metrics,
         tracker if use_tracker_state else None,
     )
-    return Engine(store, source, tracker, states, metrics)
+    return Engine(store, source, position, tracker, states, metrics)
 
 
 async def publish_to_traces(

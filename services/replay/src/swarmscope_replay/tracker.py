@@ -3,15 +3,20 @@
 TRACES interleaves sessions (seq is global); each session's events are a subsequence, folded in
 order into that session's state. Per batch:
 
-1. decode; a message that is not an event object is dead-lettered (it cannot be reduced);
-2. every session of the batch gets its cursor: from memory, or cold: its last snapshot plus, when
+1. log order: messages are taken strictly in stream sequence from the durable's ack floor on.
+   JetStream redelivers a nak'd or timed-out message after later ones; such a gap is filled by
+   reading the missing messages from the stream (a hole it no longer holds is passed over), and
+   older deliveries were applied already and are just acked again;
+2. decode; a message that is not an event object is dead-lettered (it cannot be reduced);
+3. every session of the batch gets its cursor: from memory, or cold: its last snapshot plus, when
    its progress row says the consumer had applied more (a crash since), the missing events
-   fetched from the store — once the store holds them (its durable's ack floor), else the batch
-   is retried later;
-3. events at or before a session's `applied_seq` are skipped (redelivery changes nothing); the
+   fetched from the store — once the store holds them (its durable's ack floor). A session never
+   seen before is checked against the store too, so a fresh replay database still gets exact
+   states for sessions that began before it;
+4. events at or before a session's `applied_seq` are skipped (redelivery changes nothing); the
    rest are folded, with a snapshot every `snapshot_every` events of the session and at
    session_end;
-4. snapshots, progress rows and the snapshots of sessions evicted from memory are written in one
+5. snapshots, progress rows and the snapshots of sessions evicted from memory are written in one
    transaction; only then are the new cursors installed and the batch acked.
 
 Nothing is changed in memory until the write has succeeded, so a failed batch is simply retried.
@@ -20,7 +25,9 @@ Replay must run as a single consumer of its durable (states need every event of 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +36,7 @@ from typing import Any
 import orjson
 
 from swarmscope_replay.event_source import EventSource, events_between
+from swarmscope_replay.log_position import LogPosition
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import State, Writer, apply, fold, initial_state
 from swarmscope_replay.snapshots import (
@@ -44,6 +52,8 @@ from swarmscope_service.consumer import Decision, Delivery, RetryableError
 log = logging.getLogger(__name__)
 
 LATEST = 2**62
+GAP_RETRY_SECONDS = 0.2
+MAX_GAP_READS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +99,12 @@ class SessionTracker:
         store: SnapshotStore,
         source: EventSource,
         metrics: ReplayMetrics,
+        position: LogPosition,
         *,
         snapshot_every: int = 500,
         capacity: int = 256,
         compress: bool = True,
+        store_wait: float = 10.0,
     ) -> None:
         self._store = store
         self._source = source
@@ -101,6 +113,9 @@ class SessionTracker:
         self._capacity = capacity
         self._compress = compress
         self._sessions: OrderedDict[str, SessionCursor] = OrderedDict()
+        self._position = position
+        self._frontier: int | None = None
+        self._store_wait = store_wait
 
     def current(self, session_id: str) -> SessionCursor | None:
         """The session's state as far as the consumer has applied it, if it is in memory."""
@@ -112,16 +127,24 @@ class SessionTracker:
 
     async def handle(self, deliveries: Sequence[Delivery]) -> Sequence[Decision]:
         decisions: list[Decision] = [Decision.ack()] * len(deliveries)
+        if self._frontier is None:
+            try:
+                self._frontier = await self._position.acked_floor()
+            except Exception as exc:
+                raise RetryableError(f"replay durable position unknown: {exc}") from exc
+        taken, expected = await self._in_log_order(deliveries, decisions, self._frontier + 1)
         by_session: dict[str, list[dict[str, Any]]] = {}
-        for index, delivery in enumerate(deliveries):
+        for index, delivery in taken:
             event = _decode(delivery)
             if isinstance(event, str):
-                decisions[index] = Decision.dead(DlqReason.UNPROCESSABLE, event)
+                if index is not None:
+                    decisions[index] = Decision.dead(DlqReason.UNPROCESSABLE, event)
                 continue
             by_session.setdefault(event["session_id"], []).append(event)
         if not by_session:
+            self._frontier = expected - 1
             return decisions
-        cursors = {sid: await self._cursor(sid) for sid in by_session}
+        cursors = {sid: await self._cursor(sid, int(events[0]["seq"])) for sid, events in by_session.items()}
         pending: list[PendingSnapshot] = []
         updated: dict[str, SessionCursor] = {}
         applied = 0
@@ -145,9 +168,49 @@ class SessionTracker:
         for session_id, cursor in updated.items():
             self._sessions[session_id] = cursor
             self._sessions.move_to_end(session_id)
+        self._frontier = expected - 1
         self._metrics.events_applied.inc(applied)
         self._metrics.sessions_in_memory.set(len(self._sessions))
         return decisions
+
+    async def _in_log_order(
+        self, deliveries: Sequence[Delivery], decisions: list[Decision], expected: int
+    ) -> tuple[list[tuple[int | None, Delivery]], int]:
+        """The messages that continue the log from `expected`, in seq order, each with the index
+        of its delivery (None for one read from the stream to fill a gap).
+
+        Older deliveries were applied before (acked again); a gap is filled from the stream, up to
+        MAX_GAP_READS reads a batch, and what is still beyond it waits (nak).
+        """
+        taken: list[tuple[int | None, Delivery]] = []
+        blocked = False
+        reads = 0
+        for index in sorted(range(len(deliveries)), key=lambda i: deliveries[i].stream_seq):
+            delivery = deliveries[index]
+            seq = delivery.stream_seq
+            if blocked:
+                decisions[index] = Decision.nak(GAP_RETRY_SECONDS)
+                continue
+            if seq < expected:
+                continue
+            while seq > expected and reads < MAX_GAP_READS:
+                reads += 1
+                try:
+                    found = await self._position.read_from(expected)
+                except Exception as exc:
+                    raise RetryableError(f"reading TRACES failed: {exc}") from exc
+                if found is None or found.stream_seq >= seq:
+                    expected = seq  # nothing left in between: a hole
+                    break
+                taken.append((None, found))
+                expected = found.stream_seq + 1
+            if seq != expected:
+                blocked = True
+                decisions[index] = Decision.nak(GAP_RETRY_SECONDS)
+                continue
+            taken.append((index, delivery))
+            expected = seq + 1
+        return taken, expected
 
     async def flush(self) -> None:
         """Snapshots every session applied beyond its last snapshot (at shutdown)."""
@@ -180,7 +243,17 @@ class SessionTracker:
     def _snapshot(self, state: State, events: int) -> Snapshot:
         return make_snapshot(state, events=events, compress=self._compress)
 
-    async def _cursor(self, session_id: str) -> SessionCursor:
+    async def _wait_for_store(self, session_id: str, seq: int) -> None:
+        """Waits (a little) until the store holds every event up to `seq`, else retries later."""
+        deadline = time.monotonic() + self._store_wait
+        while not await self._source.covers(seq):
+            if time.monotonic() >= deadline:
+                raise RetryableError(
+                    f"session {session_id}: waiting for the store to hold events up to seq {seq}"
+                )
+            await asyncio.sleep(0.05)
+
+    async def _cursor(self, session_id: str, first_seq: int) -> SessionCursor:
         cursor = self._sessions.get(session_id)
         if cursor is not None:
             return cursor
@@ -193,19 +266,28 @@ class SessionTracker:
             state, snapshot_seq, snapshot_events = initial_state(session_id), 0, 0
         else:
             snapshot_seq, snapshot_events = snapshot.seq, snapshot.events
-        if progress is None or progress.applied_seq <= snapshot_seq:
+        if progress is not None:
+            applied_seq, applied_events = progress.applied_seq, progress.events
+        elif snapshot is not None:
+            applied_seq, applied_events = snapshot_seq, snapshot_events
+        else:
+            # Never seen here. Its earlier events may still exist (this service's database is
+            # newer than the durable's position): the store says.
+            await self._wait_for_store(session_id, first_seq - 1)
+            earlier = await self._source.events(session_id, until_seq=first_seq - 1, limit=1, order="desc")
+            if not earlier:
+                return SessionCursor(session_id, state, 0, 0, 0, 0)
+            applied_seq, applied_events = int(earlier[0]["seq"]), -1
+        if applied_seq <= snapshot_seq:
             return SessionCursor(
                 session_id, state, snapshot_seq, snapshot_seq, snapshot_events, snapshot_events
             )
         # The consumer had applied events after the last snapshot before it stopped: they were
         # acked, so they come back only from the store.
-        if not await self._source.covers(progress.applied_seq):
-            raise RetryableError(
-                f"session {session_id}: waiting for the store to hold events up to seq {progress.applied_seq}"
-            )
-        missing = await events_between(self._source, session_id, snapshot_seq, progress.applied_seq)
-        expected = progress.events - snapshot_events
-        if len(missing) != expected:
+        await self._wait_for_store(session_id, applied_seq)
+        missing = await events_between(self._source, session_id, snapshot_seq, applied_seq)
+        expected = applied_events - snapshot_events
+        if applied_events >= 0 and len(missing) != expected:
             log.error(
                 "store returned a different number of events than were applied",
                 extra={"session_id": session_id, "expected": expected, "got": len(missing)},
@@ -215,7 +297,7 @@ class SessionTracker:
         return SessionCursor(
             session_id,
             state,
-            progress.applied_seq,
+            applied_seq,
             snapshot_seq,
             snapshot_events + len(missing),
             snapshot_events,
