@@ -54,3 +54,18 @@ describe('ApiClient', () => {
     expect(itemsOf({ items: [3], next_cursor: null })).toEqual([3]);
   });
 });
+
+describe('prefetch', () => {
+  it('hands a GET started at boot to the first caller of that URL, once', async () => {
+    let calls = 0;
+    const api = new ApiClient(null, (async () => {
+      calls++;
+      return new Response(JSON.stringify({ items: [], next_cursor: null }), { status: 200 });
+    }) as typeof fetch);
+    api.prefetch([api.eventsPath('s', { after_seq: 0, limit: 5000 })]);
+    await api.events('s', { after_seq: 0, limit: 5000 });
+    expect(calls).toBe(1);
+    await api.events('s', { after_seq: 0, limit: 5000 });
+    expect(calls).toBe(2);
+  });
+});

@@ -65,6 +65,8 @@ const enc = encodeURIComponent;
  */
 export class ApiClient {
   private askKey: KeyAsker | null = null;
+  /** GETs started before anyone asked (see prefetch), handed to the first caller of that URL. */
+  private readonly early = new Map<string, Promise<Response>>();
   private asking: Promise<string | null> | null = null;
 
   constructor(
@@ -129,8 +131,30 @@ export class ApiClient {
   }
 
   async get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    const early = this.early.get(path);
+    if (early) {
+      this.early.delete(path);
+      const res = await early.catch(() => null);
+      if (res) return (await res.json()) as T;
+    }
     const res = await this.raw(path, signal ? { signal } : {});
     return (await res.json()) as T;
+  }
+
+  /**
+   * Starts GETs the page will need before React has rendered anything (a session's first events
+   * page, its summary): the first render waits on the network, so the network starts first.
+   */
+  prefetch(paths: string[]): void {
+    for (const p of paths) if (!this.early.has(p)) this.early.set(p, this.raw(p));
+  }
+
+  eventsPath(sid: string, q: EventsQuery): string {
+    return `${API}/sessions/${enc(sid)}/events${queryString({ ...q })}`;
+  }
+
+  sessionPath(sid: string): string {
+    return `${API}/sessions/${enc(sid)}`;
   }
 
   async post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
@@ -147,10 +171,10 @@ export class ApiClient {
     return this.get<Page<SessionSummary>>(`${API}/sessions${queryString(p)}`, signal);
   }
   session(sid: string, signal?: AbortSignal) {
-    return this.get<SessionSummary>(`${API}/sessions/${enc(sid)}`, signal);
+    return this.get<SessionSummary>(this.sessionPath(sid), signal);
   }
   events(sid: string, q: EventsQuery, signal?: AbortSignal) {
-    return this.get<Page<StoredEvent>>(`${API}/sessions/${enc(sid)}/events${queryString({ ...q })}`, signal);
+    return this.get<Page<StoredEvent>>(this.eventsPath(sid, q), signal);
   }
   event(sid: string, id: string, signal?: AbortSignal) {
     return this.get<StoredEvent>(`${API}/sessions/${enc(sid)}/events/${enc(id)}`, signal);

@@ -46,7 +46,8 @@ const rafScheduler: FrameScheduler = {
   cancel: (id) => (typeof cancelAnimationFrame === 'function' ? cancelAnimationFrame(id) : clearTimeout(id)),
 };
 
-const PAGE = 5000;
+/** History page size (the store's maximum): few round trips for big sessions. */
+export const PAGE = 5000;
 /** Beyond this many events a tab stops loading history: memory stays bounded for any session. */
 export const MAX_EVENTS = 250_000;
 
@@ -81,6 +82,8 @@ export class SessionModel {
   private stopped = false;
   private readonly abort = new AbortController();
   private searchedTo = 0;
+  /** session_end's status once the log has it (fresher than the summary fetched at open). */
+  endStatus: string | null = null;
 
   constructor(
     readonly sessionId: string,
@@ -230,6 +233,12 @@ export class SessionModel {
     const lastBefore = this.log.lastSeq;
     const added = this.log.append(batch);
     if (!added.length) return added;
+    for (const ev of added) {
+      if (ev.type === 'session_end') {
+        const st = ev.data?.status;
+        this.endStatus = typeof st === 'string' ? st : 'completed';
+      }
+    }
     this.spans.apply(added);
     this.agents.apply(added);
     this.lanes.apply(added);

@@ -37,7 +37,7 @@ export function DashHeader({ model }: { model: SessionModel }) {
   const ev = idx >= 0 ? model.log.events[idx] : undefined;
   const origin = model.log.events[0]?.timestamp ?? 0;
   const agentCount = model.agents.order.filter((a) => a.id !== '(session)').length;
-  const status = summary?.status ?? (model.log.events.some((e) => e.type === 'session_end') ? 'completed' : 'active');
+  const status = model.endStatus ?? (summary?.status && summary.status !== 'active' ? summary.status : 'active');
   void version;
 
   const options = sessions.some((s) => s.id === model.sessionId)
