@@ -296,11 +296,11 @@ async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes
                 skipping = False
                 yield line_no, None
             else:
-                yield line_no, part
+                yield line_no, None if len(part) > limit else part
         if len(remainder) > limit:
             skipping = True
             remainder = b""
     if skipping:
         yield line_no + 1, None
     elif remainder:
-        yield line_no + 1, remainder
+        yield line_no + 1, None if len(remainder) > limit else remainder

@@ -1,0 +1,261 @@
+"""Unit tests of the gateway's small parts: the client queue, frames, tokens, origins, line
+splitting, parameter checks and the OpenAPI helpers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from pydantic import BaseModel
+
+from swarmscope_gateway.auth import Authenticator, key_id
+from swarmscope_gateway.client_queue import ClientQueue, QueueClosed
+from swarmscope_gateway.edges import _lines, to_outgoing
+from swarmscope_gateway.errors import ApiError
+from swarmscope_gateway.frames import Frame, FrameKind, Transport, encode_events, sse_control, ws_history
+from swarmscope_gateway.live_event import LiveFilter, exact_dumps, from_stream_message
+from swarmscope_gateway.openapi import _strip_null
+from swarmscope_gateway.origins import origin_allowed
+from swarmscope_gateway.params import MAX_INT, check_ranges
+from swarmscope_schema.codec import MAX_EVENT_BYTES
+from swarmscope_schema.testing import make_event
+
+
+def live(seq: int, session: str = "s", agent: str | None = "a", event_type: str = "tool_call"):
+    event = make_event(event_type, session_id=session, agent_id=agent)
+    return from_stream_message(orjson.dumps(event), seq)
+
+
+def frame(size: int, kind: FrameKind = FrameKind.EVENTS) -> Frame:
+    return Frame(data=b"x" * size, size=size, kind=kind, last_seq=size)
+
+
+# ----------------------------------------------------------------------------------- queue --
+
+
+async def test_queue_refuses_live_frames_when_full_and_always_takes_one() -> None:
+    queue: ClientQueue[None] = ClientQueue(max_frames=2, max_bytes=100)
+    assert queue.offer(frame(1000), None)  # one frame always fits, however big
+    assert not queue.offer(frame(1), None)
+    await queue.get()
+    assert queue.offer(frame(10), None)
+    assert queue.offer(frame(10), None)
+    assert not queue.offer(frame(10), None)  # frame count bound
+    queue.put_control(frame(5, FrameKind.CONTROL), None)  # control frames always go in
+    assert len(queue) == 3
+    dropped = queue.drop_events()
+    assert len(dropped) == 2
+    assert len(queue) == 1
+    assert queue.bytes == 5
+
+
+async def test_queue_put_waits_for_room_and_close_ends_readers() -> None:
+    import asyncio
+
+    queue: ClientQueue[None] = ClientQueue(max_frames=1, max_bytes=1000)
+    await queue.put(frame(10), None)
+    waiting = asyncio.create_task(queue.put(frame(20), None))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    first, _ = await queue.get()
+    await asyncio.wait_for(waiting, 5)
+    second, _ = await queue.get()
+    assert (first.size, second.size) == (10, 20)
+    queue.close()
+    with pytest.raises(QueueClosed):
+        await queue.get()
+    with pytest.raises(QueueClosed):
+        await queue.put(frame(1), None)
+
+
+# ---------------------------------------------------------------------------------- frames --
+
+
+def test_frames_cut_runs_per_session_and_carry_the_last_seq() -> None:
+    events = [live(1, "a"), live(2, "a"), live(3, "b"), live(4, "a"), live(5, "a"), live(6, "a")]
+    frames = encode_events(Transport.SSE, events, max_batch=2, live=True)
+    assert [(f.first_seq, f.last_seq, f.count) for f in frames] == [
+        (1, 2, 2),
+        (3, 3, 1),
+        (4, 5, 2),
+        (6, 6, 1),
+    ]
+    first = frames[0].data
+    assert isinstance(first, bytes)
+    head, _, data = first.partition(b"\ndata: ")
+    assert head == b"event: batch_events\nid: 2"
+    body = orjson.loads(data)
+    assert body["session_id"] == "a"
+    assert [e["seq"] for e in body["events"]] == [1, 2]
+    assert first.endswith(b"\n\n")
+    assert frames[0].oldest_ts > 0
+
+    ws = encode_events(Transport.WS, events[:3], max_batch=50, live=False)
+    assert [orjson.loads(f.data)["type"] for f in ws] == ["batch_events", "trace_event"]
+    assert orjson.loads(ws[1].data)["event"]["seq"] == 3
+    assert ws[0].oldest_ts == 0.0
+
+
+def test_control_frames() -> None:
+    resync = sse_control("resync", {"session_id": "s", "after_seq": 7}, final=True)
+    assert resync.kind is FrameKind.FINAL
+    assert resync.data == b'event: resync\ndata: {"session_id":"s","after_seq":7}\n\n'
+    history = orjson.loads(ws_history("s", [live(1), live(2)], done=True, request_id="r").data)
+    assert history["type"] == "history"
+    assert history["request_id"] == "r"
+    assert history["done"] is True
+    assert [e["seq"] for e in history["events"]] == [1, 2]
+
+
+def test_live_events_take_the_log_seq_and_filters_match() -> None:
+    event = make_event("tool_call", session_id="s", agent_id="a")
+    event["seq"] = 999  # a producer's seq is not the log's
+    parsed = from_stream_message(orjson.dumps(event), 5)
+    assert orjson.loads(parsed.body)["seq"] == 5
+    assert LiveFilter().matches(parsed)
+    assert LiveFilter(session_id="s", agents=frozenset({"a", "b"}), types=frozenset({"tool_call"})).matches(
+        parsed
+    )
+    assert not LiveFilter(session_id="t").matches(parsed)
+    assert not LiveFilter(agents=frozenset({"b"})).matches(parsed)
+    assert not LiveFilter(types=frozenset({"error"})).matches(parsed)
+    session_level = live(6, agent=None)
+    assert not LiveFilter(agents=frozenset({"a"})).matches(session_level)
+
+
+def test_exact_dumps_sizes_its_bytes() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [exact_dumps({"k": "v" * 100}) for _ in range(100)]
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 100
+    assert grown < 100 * 400  # not 100 x 4 KiB
+
+
+# ------------------------------------------------------------------------------ auth, origin --
+
+
+def test_tokens_sign_expire_and_die_with_their_key() -> None:
+    auth = Authenticator(("key-aaaaaaaa", "key-bbbbbbbb"), ttl_seconds=60)
+    principal = auth.authenticate("Bearer key-aaaaaaaa")
+    assert principal.key_id == key_id("key-aaaaaaaa")
+    issued = auth.issue_token(principal)
+    assert auth.authenticate(None, issued.token) == principal
+    assert auth.authenticate(f"Bearer {issued.token}") == principal
+    assert issued.expires_at <= time.time() + 61
+    assert auth.issue_token(principal, 3600).expires_at <= time.time() + 61  # never longer than configured
+    # Another replica with the same keys accepts it; one without that key does not.
+    assert Authenticator(("key-bbbbbbbb", "key-aaaaaaaa")).verify_token(issued.token) == principal
+    with pytest.raises(ApiError, match=r"no longer configured|signature"):
+        Authenticator(("key-bbbbbbbb",)).verify_token(issued.token)
+    version, expires, kid, signature = issued.token.split(".")
+    for forged in (
+        f"{version}.{int(expires) + 999}.{kid}.{signature}",
+        f"{version}.{expires}.{key_id('key-bbbbbbbb')}.{signature}",
+        f"{version}.{expires}.{kid}",
+        "v2.1.2.3",
+        "",
+    ):
+        with pytest.raises(ApiError):
+            auth.verify_token(forged)
+    expired_body = f"v1.{int(time.time()) - 1}.{kid}"
+    expired = f"{expired_body}.{auth._sign(expired_body)}"
+    with pytest.raises(ApiError, match="expired"):
+        auth.verify_token(expired)
+    with pytest.raises(ApiError):
+        auth.authenticate_key(f"Bearer {issued.token}")
+    with pytest.raises(ApiError):
+        auth.authenticate(None, "key-aaaaaaaa")  # a key is never a token
+    open_auth = Authenticator(())
+    assert open_auth.authenticate(None).anonymous
+
+
+def test_origin_allowlist() -> None:
+    allowed = ("https://ui.example.com",)
+    assert origin_allowed(None, host="gw:8000", scheme="ws", allowed=allowed)
+    assert origin_allowed("https://ui.example.com", host="gw:8000", scheme="ws", allowed=allowed)
+    assert origin_allowed("https://UI.example.com:443", host="gw:8000", scheme="ws", allowed=allowed)
+    assert origin_allowed("http://gw:8000", host="gw:8000", scheme="ws", allowed=())  # same origin
+    assert origin_allowed("https://gw", host="gw", scheme="wss", allowed=())
+    assert not origin_allowed("http://gw:8000", host="gw:8000", scheme="wss", allowed=())
+    assert not origin_allowed("https://evil.example.com", host="gw:8000", scheme="ws", allowed=allowed)
+    assert not origin_allowed("null", host="gw:8000", scheme="ws", allowed=allowed)
+    assert not origin_allowed("https://ui.example.com.evil.com", host="gw", scheme="ws", allowed=allowed)
+    assert origin_allowed("https://anything.example", host="gw", scheme="ws", allowed=("*",))
+
+
+# -------------------------------------------------------------------------------- edges --
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+async def test_lines_split_across_chunks_and_skip_overlong_ones() -> None:
+    long = b"x" * (MAX_EVENT_BYTES + 70 * 1024)
+    got = [
+        item
+        async for item in _lines(_chunks(b"a\nb", b"c\n", long[:500_000], long[500_000:] + b"\nd\n", b"tail"))
+    ]
+    assert got == [(1, b"a"), (2, b"bc"), (3, None), (4, b"d"), (5, b"tail")]
+    got = [item async for item in _lines(_chunks(long))]
+    assert got == [(1, None)]
+
+
+def test_minimal_checks_before_publishing() -> None:
+    ok = to_outgoing(
+        {"id": "e1", "sessionId": "s1", "agentId": "a1", "type": "agent:spawned", "seq": 4, "received_at": 1}
+    )
+    assert not isinstance(ok, type(to_outgoing(None)))
+    assert ok.subject == "traces.raw.s1.a1.agent_spawned"
+    assert ok.headers == {"Nats-Msg-Id": "s1:e1"}
+    assert b'"seq"' not in ok.payload
+    assert b"received_at" not in ok.payload
+    assert to_outgoing("x").code == "not_an_object"  # type: ignore[union-attr]
+    assert to_outgoing({"id": "e", "type": "t"}).code == "missing_field"  # type: ignore[union-attr]
+    assert to_outgoing({"id": 5, "session_id": "s", "type": "t"}).code == "missing_field"  # type: ignore[union-attr]
+    assert to_outgoing({"id": "a\r\nb", "session_id": "s", "type": "t"}).code == "invalid_id"  # type: ignore[union-attr]
+    big = {"id": "e", "session_id": "s", "type": "t", "data": "x" * MAX_EVENT_BYTES}
+    assert to_outgoing(big).code == "too_large"  # type: ignore[union-attr]
+    moved = to_outgoing({"id": "e", "sessionId": "old", "type": "t"}, session_override="new")
+    assert orjson.loads(moved.payload)["session_id"] == "new"  # type: ignore[union-attr]
+    assert "sessionId" not in orjson.loads(moved.payload)  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------------------- params --
+
+
+def test_ranges_refuse_numbers_no_backend_holds() -> None:
+    class Numbers(BaseModel):
+        n: int | None = None
+        f: float | None = None
+        b: bool = True
+
+    check_ranges(Numbers(n=MAX_INT, f=1e300))
+    for bad in (
+        Numbers(n=MAX_INT + 1),
+        Numbers(n=-MAX_INT - 1),
+        Numbers(f=float("inf")),
+        Numbers(f=float("nan")),
+    ):
+        with pytest.raises(ApiError):
+            check_ranges(bad)
+
+
+def test_optional_query_schemas_drop_null() -> None:
+    assert _strip_null(
+        {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}], "default": None, "title": "X"}
+    ) == {
+        "type": "integer",
+        "minimum": 0,
+        "title": "X",
+    }
+    assert _strip_null({"type": "string", "default": None}) == {"type": "string"}
