@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 
 from swarmscope_schema.requests import ErrorCode, SessionRef
 from swarmscope_schema.subjects import DlqReason
@@ -21,7 +21,7 @@ from swarmscope_store.backend import DataRejected, StoreBackend, Tx
 from swarmscope_store.database import open_backend
 from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
-from swarmscope_store.metrics import StoreMetrics
+from swarmscope_store.metrics import LATENCY_BUCKETS, StoreMetrics, observe_many
 from swarmscope_store.ops import store_operations
 from swarmscope_store.queries import StoreQueries
 from swarmscope_store.records import EventRecord
@@ -151,3 +151,20 @@ async def test_database_outage_raises_retryable_and_writing_resumes(
     finally:
         await _set_connections(postgres_admin_url, database, allow=True)
         await backend.close()
+
+
+def test_observe_many_matches_observe() -> None:
+    registry = CollectorRegistry()
+    one = Histogram("one_seconds", "x", buckets=LATENCY_BUCKETS, registry=registry)
+    many = Histogram("many_seconds", "x", buckets=LATENCY_BUCKETS, registry=registry)
+    values = [0.0, 0.005, 0.0051, 0.3, 59.9, 60.0, 1e6, 2.5] * 3
+    for value in values:
+        one.observe(value)
+    observe_many(many, values)
+    for bound in [*LATENCY_BUCKETS, float("inf")]:
+        label = {"le": str(float(bound)) if bound != float("inf") else "+Inf"}
+        assert registry.get_sample_value("one_seconds_bucket", label) == registry.get_sample_value(
+            "many_seconds_bucket", label
+        )
+    assert registry.get_sample_value("many_seconds_count") == len(values)
+    assert registry.get_sample_value("many_seconds_sum") == pytest.approx(sum(values))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from swarmscope_schema.subjects import DlqReason
 from swarmscope_service.consumer import Decision, Delivery, RetryableError
 from swarmscope_store.backend import DatabaseUnavailable, StoreBackend
-from swarmscope_store.metrics import StoreMetrics
+from swarmscope_store.metrics import StoreMetrics, observe_many
 from swarmscope_store.records import EventRecord, InvalidEvent, decode_dead_letter, decode_event
 from swarmscope_store.writer import write_dead_letters, write_events
 
@@ -87,9 +87,8 @@ class EventsHandler:
         m.commit_seconds.labels("events").observe(result.seconds)
         if result.inserted:
             m.rows_committed.labels("events").inc(len(result.inserted))
-            now = self._clock()
-            for record in result.inserted:
-                m.stored_latency.observe(max(now - record.ts / 1000.0, 0.0))
+            now_ms = self._clock() * 1000.0
+            observe_many(m.stored_latency, [max(now_ms - r.ts, 0.0) / 1000.0 for r in result.inserted])
         if result.duplicates:
             m.duplicates_skipped.labels("events").inc(result.duplicates)
 

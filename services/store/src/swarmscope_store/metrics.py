@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -87,3 +90,25 @@ class StoreMetrics:
                 registry=registry,
             ),
         )
+
+
+def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
+    """Observes every value, adding to each bucket once per batch instead of once per value.
+
+    Histogram.observe walks the buckets in Python and takes a lock per call, which at thousands of
+    events per batch is a measurable share of the store's CPU. This uses prometheus_client's
+    bucket counters directly and falls back to observe() if their layout ever changes.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if not values:
+        return
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values:
+            histogram.observe(value)
+        return
+    last = len(bounds) - 1
+    for index, count in Tally(min(bisect_left(bounds, v), last) for v in values).items():
+        buckets[index].inc(count)
+    total.inc(sum(values))

@@ -52,6 +52,7 @@ per agent, per event type and per model (llm_call data.model).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ class Measures:
 
 
 def _count(value: Any) -> int | None:
+    if value is None:
+        return None
     if type(value) is int and 0 <= value <= MAX_TOKENS:
         return value
     number = number_or_none(value)
@@ -91,13 +94,20 @@ def _count(value: Any) -> int | None:
     return int(min(max(number, 0.0), MAX_TOKENS))
 
 
+_EMPTY: dict[str, Any] = {}
+
+
 def measures(record: EventRecord) -> Measures:
     """Error flag, duration, tokens, cost and model of an event."""
-    event = record.event
-    perf = event.get("performance")
-    perf = perf if isinstance(perf, dict) else {}
-    data = record.data
+    perf = record.event.get("performance")
+    if type(perf) is not dict or not perf:
+        perf = _EMPTY
     is_llm = record.type == "llm_call"
+    is_error = record.phase == "error" or record.type in ERROR_TYPES
+    if perf is _EMPTY and not is_llm:
+        # Most events report no measures at all: skip every lookup.
+        return Measures(is_error, None, 0, 0, 0, 0.0, None)
+    data = record.data
     input_tokens = _count(perf.get("input_tokens"))
     output_tokens = _count(perf.get("output_tokens"))
     if is_llm:
@@ -113,13 +123,13 @@ def measures(record: EventRecord) -> Measures:
         cost = number_or_none(data.get("cost_usd"))
     duration = number_or_none(perf.get("duration"))
     return Measures(
-        is_error=record.type in ERROR_TYPES or record.phase == "error",
-        duration=duration if duration is not None and duration >= 0 else None,
-        tokens=tokens,
-        input_tokens=input_tokens or 0,
-        output_tokens=output_tokens or 0,
-        cost=cost if cost is not None and cost >= 0 else 0.0,
-        model=text_or_none(data.get("model"), 200) if is_llm else None,
+        is_error,
+        duration if duration is not None and duration >= 0 else None,
+        tokens,
+        input_tokens or 0,
+        output_tokens or 0,
+        cost if cost is not None and cost >= 0 else 0.0,
+        text_or_none(data.get("model"), 200) if is_llm else None,
     )
 
 
@@ -436,7 +446,8 @@ class _Totals:
         self.input_tokens += m.input_tokens
         self.output_tokens += m.output_tokens
         self.cost += m.cost
-        self.expires_at = max(self.expires_at, expires_at)
+        if expires_at > self.expires_at:
+            self.expires_at = expires_at
 
 
 PERFORMANCE_COLUMNS = (
@@ -549,9 +560,12 @@ class _Planner:
             delta = _AgentDelta(r.session_id, agent_id, r.seq, r.seq, r.ts, r.ts)
             self.agents[key] = delta
         else:
-            delta.last_seq = max(delta.last_seq, r.seq)
-            delta.first_time = min(delta.first_time, r.ts)
-            delta.last_time = max(delta.last_time, r.ts)
+            if r.seq > delta.last_seq:
+                delta.last_seq = r.seq
+            if r.ts < delta.first_time:
+                delta.first_time = r.ts
+            if r.ts > delta.last_time:
+                delta.last_time = r.ts
         return delta
 
     # -- per event ------------------------------------------------------------------------------
@@ -584,11 +598,16 @@ class _Planner:
         if s is None:
             s = _SessionDelta(r.session_id, r.seq, r.seq, r.ts, r.ts, r.expires_at)
             self.sessions[r.session_id] = s
-        s.first_seq = min(s.first_seq, r.seq)
-        s.last_seq = max(s.last_seq, r.seq)
-        s.start_time = min(s.start_time, r.ts)
-        s.last_event_time = max(s.last_event_time, r.ts)
-        s.expires_at = max(s.expires_at, r.expires_at)
+        if r.seq < s.first_seq:
+            s.first_seq = r.seq
+        if r.seq > s.last_seq:
+            s.last_seq = r.seq
+        if r.ts < s.start_time:
+            s.start_time = r.ts
+        if r.ts > s.last_event_time:
+            s.last_event_time = r.ts
+        if r.expires_at > s.expires_at:
+            s.expires_at = r.expires_at
         s.events += 1
         s.errors += int(m.is_error)
         s.tokens += m.tokens
@@ -629,24 +648,33 @@ class _Planner:
             self.spans[key] = span
         was_open = span.status == "open" and not is_new
         span.event_count += 1
-        span.error_count += int(m.is_error)
-        span.start_time = min(span.start_time, r.ts)
-        span.expires_at = max(span.expires_at, r.expires_at)
+        ts = r.ts
+        if m.is_error:
+            span.error_count += 1
+        if ts < span.start_time:
+            span.start_time = ts
+        if r.expires_at > span.expires_at:
+            span.expires_at = r.expires_at
         if r.seq >= span.end_seq:
             span.end_seq = r.seq
             span.end_event_id = r.event_id
         if span.parent_id is None and r.parent_id and r.parent_id != r.span_id:
             span.parent_id = r.parent_id
+        ends = m.is_error or r.phase == "complete"
         if m.is_error:
             span.status = "error"
-        elif r.phase == "complete" and span.status == "open":
+        elif ends and span.status == "open":
             span.status = "complete"
-        if m.is_error or r.phase == "complete":
-            span.end_time = r.ts if span.end_time is None else max(span.end_time, r.ts)
-        candidates = [d for d in (m.duration, span.duration_ms) if d is not None]
+        if ends and (span.end_time is None or ts > span.end_time):
+            span.end_time = ts
+        duration = span.duration_ms
+        if m.duration is not None and (duration is None or m.duration > duration):
+            duration = m.duration
         if span.end_time is not None:
-            candidates.append(span.end_time - span.start_time)
-        span.duration_ms = max(candidates) if candidates else None
+            extent = span.end_time - span.start_time
+            if duration is None or extent > duration:
+                duration = extent
+        span.duration_ms = duration
         self.touched_spans[key] = span
         if is_new:
             self._new_span(r, span)
@@ -664,10 +692,13 @@ class _Planner:
         group = (r.session_id, span.parent_key)
         siblings = self.open_siblings.setdefault(group, {})
         if span.status == "open":
-            nearest = sorted(siblings.items(), key=lambda item: item[1], reverse=True)
-            for sibling, _ in nearest[:MAX_PARALLEL_EDGES]:
-                if sibling != span.span_id:
-                    self.edge(r, "span", sibling, span.span_id, "parallel")
+            if siblings:
+                nearest: Iterable[str] = siblings
+                if len(siblings) > MAX_PARALLEL_EDGES:
+                    nearest = heapq.nlargest(MAX_PARALLEL_EDGES, siblings, key=siblings.__getitem__)
+                for sibling in nearest:
+                    if sibling != span.span_id:
+                        self.edge(r, "span", sibling, span.span_id, "parallel")
             siblings[span.span_id] = span.start_seq
         if span.parent_id:
             parent = self.spans.get((r.session_id, span.parent_id))
