@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import nats
 import orjson
 import pytest
 
@@ -15,6 +19,8 @@ from swarmscope.demo import DEFAULT_EPOCH_MS, generate_session, run_live_session
 from swarmscope.testing import published_events
 from swarmscope_schema.events import TraceEvent
 from swarmscope_schema.taxonomy import EventType
+from swarmscope_service.nats_server import free_port, start_nats_server
+from swarmscope_service.nats_setup import provision
 
 
 def canonical(events: list[dict[str, Any]]) -> list[TraceEvent]:
@@ -185,3 +191,64 @@ def test_demo_command_refuses_bad_options(capsys: pytest.CaptureFixture[str]) ->
     assert main(["demo", "--agents", "coordinator,wizard"]) == 2
     assert "wizard" in capsys.readouterr().err
     assert main(["demo", "--sessions", "0"]) == 2
+
+
+def test_demo_loop_waits_for_nats_and_stops_cleanly(tmp_path: Path) -> None:
+    """`make run` starts the demo beside NATS and ingest, and stops it with SIGTERM."""
+    port = free_port()
+    url = f"nats://127.0.0.1:{port}"
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "swarmscope",
+            "demo",
+            "--loop",
+            "--rate",
+            "200",
+            "--nats-url",
+            url,
+            "--prefix",
+            "loop",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server = None
+    try:
+        assert demo.stderr is not None
+        assert "demo swarm" in demo.stderr.readline()
+        server = start_nats_server(tmp_path / "nats", port)  # late, as under make run
+        asyncio.run(_provision(url))
+        finished, seen = "", []
+        while "events published in" not in finished:
+            finished = demo.stderr.readline()
+            seen.append(finished)
+            assert finished, f"the demo exited early: {''.join(seen)}"
+        assert "143/143" in finished
+        demo.send_signal(signal.SIGTERM)
+        rest = demo.communicate(timeout=60)[1]
+        assert demo.returncode == 0
+        assert "stopped" in rest
+        first = finished.split(":")[0]
+        assert published_events(url, first)[-1]["data"]["status"] == "completed"
+        interrupted = first[:-3] + f"{int(first[-3:]) + 1:03d}"
+        # The signal lands in the next session (or between two): whatever it had started ends cancelled.
+        cut_short = published_events(url, interrupted)
+        if cut_short:
+            assert cut_short[-1]["type"] == "session_end"
+            assert cut_short[-1]["data"]["status"] == "cancelled"
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+        if server is not None:
+            server.stop()
+
+
+async def _provision(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        await provision(nc.jetstream())
+    finally:
+        await nc.close()

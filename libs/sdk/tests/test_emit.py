@@ -192,3 +192,11 @@ def test_every_vocabulary_helper_emits_a_valid_event(tracer: Tracer) -> None:
     spawn = next(e for e in tracer.events if e["type"] == "agent_spawn")
     assert spawn["agent_id"] == "cod-1"
     assert spawn["data"]["parent_agent_id"] == "coord-1"
+
+
+def test_data_must_be_a_mapping_and_given_ids_must_be_valid(tracer: Tracer) -> None:
+    with pytest.raises(TypeError, match="mapping"):
+        tracer.emit("custom.x", ["not", "a", "dict"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="event_id"):
+        tracer.emit("custom.x", {}, event_id="has spaces")
+    assert tracer.emit("custom.x", {}, event_id="my-own-id.1") == "my-own-id.1"

@@ -215,6 +215,12 @@ class Scheduler:
     def spawn(self, process: Process, delay: float = 0.0) -> None:
         heapq.heappush(self._queue, (self.now + delay, next(self._order), process, contextvars.Context()))
 
+    def cancel(self) -> None:
+        """Closes every unfinished process: their open spans end with an error (GeneratorExit)."""
+        while self._queue:
+            _, _, process, context = heapq.heappop(self._queue)
+            context.run(process.close)
+
     def run(self) -> None:
         while self._queue:
             when, _, process, context = heapq.heappop(self._queue)
@@ -928,6 +934,7 @@ def run_live_session(
     rate: float | None,
     agents: Sequence[str] = DEFAULT_AGENTS,
     on_event: Callable[[int, int], None] | None = None,
+    close_timeout: float = 60.0,
 ) -> LiveResult:
     """Plays one demo session in real time through a real Tracer publishing to NATS.
 
@@ -940,7 +947,11 @@ def run_live_session(
     total = len(dry)
     sim_span = max(1.0, dry[-1]["timestamp"] - dry[0]["timestamp"])
     scale = (total / rate) / sim_span if rate else 0.0  # real seconds per simulated ms
-    tracer = Tracer(session_id, nats_url, rng=random.Random(), name="swarmscope-demo")
+    # Generous close timeout: under `make run` the demo may start before NATS and ingest are up, and
+    # its tracer keeps the events buffered until they are.
+    tracer = Tracer(
+        session_id, nats_url, rng=random.Random(), name="swarmscope-demo", close_timeout=close_timeout
+    )
     started = time.monotonic()
     sim_start = _swarm_start(seed, None)
 
@@ -955,6 +966,13 @@ def run_live_session(
     scheduler = Scheduler(sim_start, pace)
     try:
         DemoSwarm(tracer, random.Random(seed * 7919 + 1), agents, scheduler).run()
+    except KeyboardInterrupt:
+        # Stopped mid-story (Ctrl-C, SIGTERM): close what was running (its spans end in error) and
+        # say so, so that the session does not look active for ever.
+        scheduler.cancel()
+        tracer.session_end("cancelled", reason="demo stopped")
+        tracer.close(timeout=3.0)
+        raise
     finally:
         tracer.close()
     stats = tracer.stats()

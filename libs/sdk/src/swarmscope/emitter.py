@@ -8,6 +8,7 @@ publisher's thread.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Mapping
 from time import time as _time
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -16,6 +17,7 @@ from swarmscope.context import CURRENT_SPAN, SpanContext
 from swarmscope.core import missing_required
 from swarmscope.instrument import EventBusMode, instrument_object, trace_callable, trace_event_bus
 from swarmscope.spans import INHERIT, SELF_SPAN, LlmSpan, Span, TaskSpan
+from swarmscope_schema.events import EVENT_ID_PATTERN
 from swarmscope_schema.taxonomy import PAYLOAD_MODELS, PHASES, REQUIRED_FIELDS
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ SESSION = "_"  # pass as agent_id for a session-level event (no agent), even fro
 # Required payload fields per canonical type, as sets: `data.keys() >= required` is one C call.
 _REQUIRED: dict[str, frozenset[str]] = {t: frozenset(REQUIRED_FIELDS.get(t, ())) for t in PAYLOAD_MODELS}
 _current_span = CURRENT_SPAN.get
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
 _PHASES = frozenset(PHASES)
 _RANKS = {"low": 0, "normal": 1, "high": 2, "critical": 3}
 
@@ -90,6 +93,9 @@ class EmitterBase:
         shallowly: nested objects are read when the publisher encodes them, within milliseconds.
         """
         core = self._core
+        # `type` is the parameter here (the contract's field name), hence __class__.
+        if data is not None and data.__class__ is not dict and not isinstance(data, Mapping):
+            raise TypeError(f"event data must be a mapping (a dict), got {data.__class__.__name__}")
         required = _REQUIRED.get(type)
         if required is not None:
             if required and (data is None or not data.keys() >= required):
@@ -123,6 +129,8 @@ class EmitterBase:
         seq = next(core.counter)
         if event_id is None:
             event_id = f"{int(timestamp):011x}{core.tag}{seq & 0xFFFFFF:06x}"
+        elif not _EVENT_ID.match(event_id):
+            raise ValueError(f"event_id must match {EVENT_ID_PATTERN}, got {event_id!r}")
         event: dict[str, Any] = {
             "id": event_id,
             "timestamp": timestamp,

@@ -211,7 +211,7 @@ class Span:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.end(self._closing_error(exc))
+        self.end(exc)
 
     async def __aenter__(self) -> Self:
         return self.start()
@@ -219,12 +219,7 @@ class Span:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.end(self._closing_error(exc))
-
-    @staticmethod
-    def _closing_error(exc: BaseException | None) -> BaseException | None:
-        # A generator closed early by its consumer finished normally as far as its work goes.
-        return None if isinstance(exc, GeneratorExit) else exc
+        self.end(exc)
 
     # ------------------------------------------------------------------------------- during work --
 
