@@ -1,8 +1,9 @@
 """Store write path: canonical events → committed rows with projections, on Postgres and SQLite.
 
-Times `write_events` (what the store's consumer does per fetched batch: stage, insert the new
-events, read and upsert every projection, commit) over realistic swarm events, at the service's
-batch size (2000) and at 500. Beside it, the raw ceiling measured in the same run on the same rows:
+Runs the store's consumer handler (what it does per fetched batch: decode, stage, insert the new
+events, read and upsert every projection, commit, metrics) over realistic swarm events, at the
+service's batch size (2000) and at 500, and reads the CPU time the store process and the Postgres
+backend spent per event (load-independent, unlike the rates on a shared machine). Beside it, the raw ceiling measured in the same run on the same rows:
 asyncpg COPY into a bare table with the events table's three indexes (Postgres), and executemany
 into the same bare table (SQLite), one transaction per batch.
 
@@ -21,17 +22,21 @@ import statistics
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
+from prometheus_client import CollectorRegistry
 
-from swarmscope_service.consumer import Delivery
+from swarmscope_service.consumer import Delivery, Verdict
 from swarmscope_store.database import open_backend
+from swarmscope_store.handlers import EventsHandler
+from swarmscope_store.metrics import StoreMetrics
+from swarmscope_store.postgres_backend import PostgresBackend
 from swarmscope_store.records import EventRecord, decode_event
-from swarmscope_store.writer import write_events
 
 ADMIN_URL = os.environ.get("SWARMSCOPE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET = ">= 15000"
@@ -150,28 +155,69 @@ def swarm_events(count: int, tag: str) -> list[dict[str, Any]]:
     return out[:count]
 
 
+def deliveries(events: list[dict[str, Any]]) -> list[Delivery]:
+    return [Delivery("traces.events.x", orjson.dumps(e), {}, seq, 1) for seq, e in enumerate(events, 1)]
+
+
 def records(events: list[dict[str, Any]]) -> list[EventRecord]:
-    return [
-        decode_event(Delivery("traces.events.x", orjson.dumps(e), {}, seq, 1), 168.0)
-        for seq, e in enumerate(events, 1)
-    ]
+    return [decode_event(d, 168.0) for d in deliveries(events)]
 
 
 def bare_rows(recs: list[EventRecord]) -> list[tuple[Any, ...]]:
     return [r.stage_row()[:10] for r in recs]
 
 
-async def store_rate(url: str, recs: list[EventRecord], batch: int) -> tuple[float, list[float]]:
-    backend = await open_backend(url, pool_size=4)
+def _backend_cpu(pids: list[int]) -> float | None:
+    """CPU seconds the given Postgres backends used so far (None when /proc cannot tell)."""
+    total = 0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    rate: float
+    batch_seconds: list[float]
+    cpu_us: float  # store process CPU per event
+    db_cpu_us: float | None  # Postgres backends' CPU per event
+
+
+async def store_rate(url: str, deliveries: list[Delivery], batch: int) -> Run:
+    """Runs the store's consumer handler (decode, write, projections, metrics) over the batches."""
+    backend = await open_backend(url, pool_size=1)
     try:
         await backend.migrate()
+        handler = EventsHandler(
+            backend, StoreMetrics.create(CollectorRegistry()), retention_hours=168.0, durable="bench"
+        )
+        pids: list[int] = []
+        if isinstance(backend, PostgresBackend):
+            async with backend.reader() as tx:
+                pids = [int(r[0]) for r in await tx.fetch("SELECT pg_backend_pid()")]
+        db_before = _backend_cpu(pids) if pids else None
+        cpu_before = time.process_time()
         times = []
         started = time.perf_counter()
-        for i in range(0, len(recs), batch):
+        for i in range(0, len(deliveries), batch):
             t = time.perf_counter()
-            await write_events(backend, recs[i : i + batch])
+            decisions = await handler(deliveries[i : i + batch])
+            assert all(d.verdict is Verdict.ACK for d in decisions)
             times.append(time.perf_counter() - t)
-        return len(recs) / (time.perf_counter() - started), times
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
+        db_after = _backend_cpu(pids) if pids else None
+        n = len(deliveries)
+        return Run(
+            rate=n / elapsed,
+            batch_seconds=times,
+            cpu_us=cpu / n * 1e6,
+            db_cpu_us=None if db_before is None or db_after is None else (db_after - db_before) / n * 1e6,
+        )
     finally:
         await backend.close()
 
@@ -240,68 +286,92 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--trials", type=int, default=3)
     args = parser.parse_args()
-    figures: list[dict[str, Any]] = []
-    results: dict[str, list[float]] = {}
-    batch_times: dict[str, list[float]] = {}
+    runs: dict[str, list[Run]] = {}
+    ceilings: dict[str, list[float]] = {}
     for trial in range(args.trials):
-        recs = records(swarm_events(args.events, f"t{trial}-{uuid.uuid4().hex[:6]}"))
-        rows = bare_rows(recs)
+        events = swarm_events(args.events, f"t{trial}-{uuid.uuid4().hex[:6]}")
+        batch_in = deliveries(events)
+        rows = bare_rows(records(events))
         for batch in (2000, 500):
-            rate, times = await with_database(lambda url, b=batch, r=recs: store_rate(url, r, b))
-            results.setdefault(f"pg{batch}", []).append(rate)
-            batch_times.setdefault(f"pg{batch}", []).extend(times)
-        results.setdefault("pg_ceiling", []).append(
+            run = await with_database(lambda url, b=batch, d=batch_in: store_rate(url, d, b))
+            runs.setdefault(f"pg{batch}", []).append(run)
+        ceilings.setdefault("pg", []).append(
             await with_database(lambda url, r=rows: copy_ceiling(url, r, 2000))
         )
         with tempfile.TemporaryDirectory() as tmp:
             for batch in (2000, 500):
-                rate, times = await store_rate(f"sqlite:///{tmp}/store{batch}.db", recs, batch)
-                results.setdefault(f"sqlite{batch}", []).append(rate)
-                batch_times.setdefault(f"sqlite{batch}", []).extend(times)
-            results.setdefault("sqlite_ceiling", []).append(sqlite_ceiling(Path(tmp) / "bare.db", rows, 2000))
+                run = await store_rate(f"sqlite:///{tmp}/store{batch}.db", batch_in, batch)
+                runs.setdefault(f"sqlite{batch}", []).append(run)
+            ceilings.setdefault("sqlite", []).append(sqlite_ceiling(Path(tmp) / "bare.db", rows, 2000))
         print(
-            f"trial {trial + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items()),
+            f"trial {trial + 1}: "
+            + ", ".join(f"{k} {v[-1].rate:,.0f}/s" for k, v in runs.items())
+            + f", COPY ceiling {ceilings['pg'][-1]:,.0f}/s, sqlite ceiling {ceilings['sqlite'][-1]:,.0f}/s",
             flush=True,
         )
-    med = {k: statistics.median(v) for k, v in results.items()}
-    for key in ("pg2000", "pg500", "sqlite2000", "sqlite500"):
-        t = batch_times[key]
+    rate = {k: statistics.median(r.rate for r in v) for k, v in runs.items()}
+    ceiling = {k: statistics.median(v) for k, v in ceilings.items()}
+    for key, trials in runs.items():
+        t = [s for r in trials for s in r.batch_seconds]
+        cpu = statistics.median(r.cpu_us for r in trials)
+        db = [r.db_cpu_us for r in trials if r.db_cpu_us is not None]
+        db_text = f", Postgres CPU {statistics.median(db):.1f} µs/event" if db else ""
         print(
-            f"{key}: median {med[key]:,.0f} events/s; batch commit p50 {ms(t, 0.5):.1f} ms, p95 {ms(t, 0.95):.1f} ms"
+            f"{key}: median {rate[key]:,.0f} events/s; batch p50 {ms(t, 0.5):.1f} ms, p95 {ms(t, 0.95):.1f} ms; "
+            f"store CPU {cpu:.1f} µs/event{db_text}"
         )
     print(
-        f"ceiling: asyncpg COPY {med['pg_ceiling']:,.0f} rows/s; sqlite executemany {med['sqlite_ceiling']:,.0f} rows/s"
+        f"ceiling: asyncpg COPY {ceiling['pg']:,.0f} rows/s; sqlite executemany {ceiling['sqlite']:,.0f} rows/s"
     )
+    pg_cpu = statistics.median(r.cpu_us for r in runs["pg2000"])
+    pg_db = [r.db_cpu_us for r in runs["pg2000"] if r.db_cpu_us is not None]
     figures = [
         {
             "figure": "store write, Postgres, batches of 2000 (events + projections)",
-            "value": round(med["pg2000"], 1),
+            "value": round(rate["pg2000"], 1),
             "unit": "events/s",
             "target": TARGET,
-            "ceiling": round(med["pg_ceiling"], 1),
+            "ceiling": round(ceiling["pg"], 1),
         },
         {
             "figure": "store write, Postgres, batches of 500",
-            "value": round(med["pg500"], 1),
+            "value": round(rate["pg500"], 1),
             "unit": "events/s",
             "target": None,
-            "ceiling": round(med["pg_ceiling"], 1),
+            "ceiling": round(ceiling["pg"], 1),
         },
         {
             "figure": "store write, SQLite, batches of 2000",
-            "value": round(med["sqlite2000"], 1),
+            "value": round(rate["sqlite2000"], 1),
             "unit": "events/s",
             "target": None,
-            "ceiling": round(med["sqlite_ceiling"], 1),
+            "ceiling": round(ceiling["sqlite"], 1),
         },
         {
             "figure": "store write, SQLite, batches of 500",
-            "value": round(med["sqlite500"], 1),
+            "value": round(rate["sqlite500"], 1),
             "unit": "events/s",
             "target": None,
-            "ceiling": round(med["sqlite_ceiling"], 1),
+            "ceiling": round(ceiling["sqlite"], 1),
+        },
+        {
+            "figure": "store write, Postgres: store process CPU per event",
+            "value": round(pg_cpu, 1),
+            "unit": "µs",
+            "target": None,
+            "ceiling": None,
         },
     ]
+    if pg_db:
+        figures.append(
+            {
+                "figure": "store write, Postgres: database CPU per event",
+                "value": round(statistics.median(pg_db), 1),
+                "unit": "µs",
+                "target": None,
+                "ceiling": None,
+            }
+        )
     print("BENCH_RESULT " + orjson.dumps({"bench": "store_write", "figures": figures}).decode())
 
 
