@@ -65,7 +65,15 @@ const events = makeSwarm({ sessionId: sid, workPerTask: 410 });
 events.pop(); // no session_end: the session stays live for the streaming part
 console.log(`publishing a ${events.length}-event session ${sid} through ${GATEWAY}/api/v1/ingest`);
 for (let i = 0; i < events.length; i += 500) await post('/api/v1/ingest', events.slice(i, i + 500));
-await waitCount(sid, events.length);
+const summary = await waitCount(sid, events.length);
+// Let the pipeline settle (replay folds the new events, the store projects them) so the page is
+// measured, not the ingestion still running beside it.
+for (let i = 0; i < 240; i++) {
+  const r = await fetch(`${GATEWAY}/api/v1/sessions/${sid}/state?seq=${summary.last_seq}`).catch(() => null);
+  if (r?.ok) break;
+  await new Promise((res) => setTimeout(res, 500));
+}
+await new Promise((res) => setTimeout(res, 3000));
 console.log(`stored ${events.length} events`);
 
 // CPU time of the browser's whole process tree (utime + stime from /proc): what the UI costs,

@@ -1,11 +1,13 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { onLinkClick, parseRoute, useLocationKey } from './lib/router';
 import { AuthPrompt } from './views/AuthPrompt';
-import { Compare } from './views/Compare';
 import { useApi } from './views/context';
 import { Dashboard } from './views/Dashboard';
-import { DeadLetters } from './views/DeadLetters';
-import { ImportView } from './views/ImportExport';
+
+// Views away from the debugging path load on demand: a deep link to a session boots faster.
+const Compare = lazy(() => import('./views/Compare').then((m) => ({ default: m.Compare })));
+const DeadLetters = lazy(() => import('./views/DeadLetters').then((m) => ({ default: m.DeadLetters })));
+const ImportView = lazy(() => import('./views/ImportExport').then((m) => ({ default: m.ImportView })));
 import { SessionsList } from './views/SessionsList';
 
 export function App() {
@@ -62,6 +64,7 @@ export function App() {
         </div>
       </header>
       <main className="app-main">
+        <Suspense fallback={<div className="page muted">Loading…</div>}>
         {route.name === 'sessions' && <SessionsList />}
         {route.name === 'session' && <Dashboard key={route.id} sessionId={route.id} />}
         {route.name === 'compare' && <Compare a={route.a} b={route.b} />}
@@ -78,6 +81,7 @@ export function App() {
             </p>
           </div>
         )}
+        </Suspense>
       </main>
       {asking && <AuthPrompt onDone={asking} />}
     </div>

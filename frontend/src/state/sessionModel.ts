@@ -182,7 +182,17 @@ export class SessionModel {
       this.backoff = 500;
       this.view.set({ stream: 'open' });
     };
-    es.onerror = () => {
+    es.onerror = (e: Event) => {
+      // The gateway's own `event: error` frame carries {code, message}: tell the person once.
+      const data = (e as MessageEvent<string>).data;
+      if (typeof data === 'string' && data) {
+        try {
+          const err = JSON.parse(data) as { code?: string; message?: string };
+          this.notify(`Live stream: ${err.message ?? 'error'} (${err.code ?? 'error'}); reconnecting`, 'error');
+        } catch {
+          // not JSON: a transport error, nothing to show beyond the stream indicator
+        }
+      }
       // Reconnect ourselves (not EventSource's own retry) so the resume point and token are fresh.
       es.close();
       if (this.source === es) this.source = null;

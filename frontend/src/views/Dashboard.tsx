@@ -1,4 +1,4 @@
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { lazy, memo, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { StepDirection, SystemState } from '../api/types';
 import { replaceQuery } from '../lib/router';
 import { useStore, useStoreThrottled } from '../lib/store';
@@ -10,7 +10,6 @@ import { useApi } from './context';
 import { DashHeader } from './DashHeader';
 import { DebugPanel } from './DebugPanel';
 import { EventList } from './EventList';
-import { PerformanceView } from './PerformanceView';
 import { Timeline } from './Timeline';
 import { TraceGraph, type GraphLayoutName } from './TraceGraph';
 import { errorText, useLatest, useThrottled } from './useAsync';
@@ -20,7 +19,7 @@ const AgentPanelM = memo(AgentPanel);
 const DashHeaderM = memo(DashHeader);
 const DebugPanelM = memo(DebugPanel);
 const EventListM = memo(EventList);
-const PerformanceViewM = memo(PerformanceView);
+const PerformanceViewM = memo(lazy(() => import('./PerformanceView').then((m) => ({ default: m.PerformanceView }))));
 const TimelineM = memo(Timeline);
 
 type CenterTab = 'graph' | 'events' | 'performance';
@@ -218,7 +217,11 @@ function DashboardBody({
             <div className="tab-panel" role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
               {tab === 'graph' && <TraceGraph model={model} layout={layout} setLayout={setLayout} agentFilter={agentFilter} />}
               {tab === 'events' && <EventListM model={model} agentFilter={agentFilter} />}
-              {tab === 'performance' && <PerformanceViewM model={model} />}
+              {tab === 'performance' && (
+                <Suspense fallback={<p className="muted pad">Loading…</p>}>
+                  <PerformanceViewM model={model} />
+                </Suspense>
+              )}
             </div>
           </div>
           <TimelineM model={model} agentFilter={agentFilter} />

@@ -183,8 +183,14 @@ export function Timeline({ model, agentFilter }: { model: SessionModel; agentFil
             ctx.fillStyle = st.color;
             ctx.fillRect(it.x0, yc - h / 2, Math.max(1, it.x1 - it.x0 - 1), h);
             if (it.errors) {
+              // An error inside a dense bucket: the error's cross above the bar (shape, not just red).
+              ctx.globalAlpha = 1;
               ctx.fillStyle = CATEGORY_STYLES.error.color;
-              ctx.fillRect(it.x0, y + 1, Math.max(2, it.x1 - it.x0 - 1), 3);
+              ctx.save();
+              ctx.translate((it.x0 + it.x1) / 2, y + 4);
+              ctx.scale(0.7, 0.7);
+              ctx.fill(glyphPath('error'));
+              ctx.restore();
             }
             if (hits) {
               for (let s = it.firstSeq; s <= it.lastSeq; s++) {

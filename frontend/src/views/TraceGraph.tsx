@@ -1,4 +1,4 @@
-import { memo, useEffect, useMemo, useRef, useState } from 'react';
+import { lazy, memo, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { hierarchy, tree, type HierarchyPointNode } from 'd3-hierarchy';
 import { fmtDuration, fmtInt, fmtCost } from '../lib/format';
 import { useStore, useStoreThrottled } from '../lib/store';
@@ -10,12 +10,14 @@ import { buildCallTree, pinnedPath, type TreeItem } from '../model/hierarchy';
 import { shapePath } from '../model/shapes';
 import { hasErrorAt, spanDurationAt, spanStatusAt, type Span } from '../model/spans';
 import type { SessionModel } from '../state/sessionModel';
-import { ForceView } from './ForceView';
 import { useZoom } from './useZoom';
 import { zoomIdentity } from 'd3-zoom';
-import { WaterfallView } from './WaterfallView';
 
 export type GraphLayoutName = 'hierarchical' | 'force' | 'timeline';
+
+// The call tree is the default view; the other layouts (and d3-force) load when chosen.
+const ForceView = lazy(() => import('./ForceView').then((m) => ({ default: m.ForceView })));
+const WaterfallView = lazy(() => import('./WaterfallView').then((m) => ({ default: m.WaterfallView })));
 
 export interface GraphFilters {
   categories: Set<Category> | null;
@@ -112,8 +114,10 @@ export const TraceGraph = memo(function TraceGraph({
       </div>
       <div className="graph-body">
         {layout === 'hierarchical' && <HierarchyView model={model} filters={filters} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
-        {layout === 'force' && <ForceView model={model} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
-        {layout === 'timeline' && <WaterfallView model={model} filters={filters} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
+        <Suspense fallback={<p className="muted pad">Loading layout…</p>}>
+          {layout === 'force' && <ForceView model={model} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
+          {layout === 'timeline' && <WaterfallView model={model} filters={filters} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
+        </Suspense>
         {selection && <SelectionDetails model={model} />}
         <Legend />
       </div>
