@@ -367,3 +367,17 @@ async def test_stream_config_is_left_to_provisioning(nc: NatsClient) -> None:
     config: StreamConfig = info.config
     assert config.duplicate_window is not None
     assert config.duplicate_window >= 120
+
+
+async def test_concurrent_batch_loops_in_one_process(
+    nc: NatsClient, start_ingest: StartIngest, collect: Collect
+) -> None:
+    service = await start_ingest(ingest_concurrency=3, batch_size=20)
+    session = _session()
+    events = [make_event(EventType.TOOL_CALL, session_id=session) for _ in range(600)]
+    await _publish_raw(nc, events)
+    out = await collect(
+        nc.jetstream(), STREAM_EVENTS, session_filter(EVENTS_PREFIX, session), 600, settle=0.5
+    )
+    assert sorted(orjson.loads(m.data)["id"] for m in out) == sorted(e["id"] for e in events)
+    assert _metric(await service.metrics(), "swarmscope_ingest_events_accepted_total") == 600
