@@ -189,7 +189,7 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     return raw
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=events())
 def test_the_fast_path_agrees_with_pydantic(raw: dict[str, Any]) -> None:
     fast = fast_canonical(copy.deepcopy(raw))

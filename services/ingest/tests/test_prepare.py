@@ -196,7 +196,7 @@ _envelope = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=_envelope, subject=st.sampled_from(["traces.raw.s.a.tool_call", "traces.raw.s._.x", "bad"]))
 def test_prepare_never_raises_on_any_json(event: dict[str, Any], subject: str) -> None:
     # The standard library encodes what orjson refuses (integers past 64 bits, Infinity).
