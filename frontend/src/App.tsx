@@ -48,6 +48,19 @@ export function App() {
           {nav('/import', 'Import', route.name === 'import')}
         </nav>
         <div className="topbar-right">
+          {!api.apiKey && api.declined ? (
+            <button
+              type="button"
+              className="btn small"
+              onClick={() => {
+                api.declined = false;
+                window.location.reload();
+              }}
+              title="This gateway requires an API key"
+            >
+              Enter API key
+            </button>
+          ) : null}
           {api.apiKey ? (
             <button
               type="button"

@@ -69,3 +69,19 @@ describe('prefetch', () => {
     expect(calls).toBe(2);
   });
 });
+
+describe('declining the key prompt', () => {
+  it('stops asking until the person asks to enter a key', async () => {
+    const api = new ApiClient(null, (async () =>
+      new Response(JSON.stringify({ error: { code: 'unauthorized', message: 'key' } }), { status: 401 })) as typeof fetch);
+    let asked = 0;
+    api.onKeyNeeded(async () => {
+      asked++;
+      return null;
+    });
+    await expect(api.sessions({})).rejects.toMatchObject({ status: 401 });
+    await expect(api.sessions({})).rejects.toMatchObject({ status: 401 });
+    expect(asked).toBe(1);
+    expect(api.declined).toBe(true);
+  });
+});

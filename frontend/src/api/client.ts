@@ -99,12 +99,20 @@ export class ApiClient {
     return h;
   }
 
+  /** True once the person dismissed the key prompt: refreshes then fail quietly instead of nagging. */
+  declined = false;
+
   private async requestKey(): Promise<string | null> {
-    if (!this.askKey) return null;
+    if (!this.askKey || this.declined) return null;
     // Many requests fail with 401 at once on first load; ask the person only once.
-    this.asking ??= this.askKey().finally(() => {
-      this.asking = null;
-    });
+    this.asking ??= this.askKey()
+      .then((key) => {
+        if (!key) this.declined = true;
+        return key;
+      })
+      .finally(() => {
+        this.asking = null;
+      });
     return this.asking;
   }
 
