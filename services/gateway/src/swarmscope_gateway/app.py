@@ -21,6 +21,7 @@ from swarmscope_gateway.ratelimit import build_rate_limiter
 from swarmscope_gateway.rest import rest_handlers
 from swarmscope_gateway.sse import sse_handlers
 from swarmscope_gateway.ws import WebSocketEndpoint
+from swarmscope_gateway.ws_deflate import CheapDeflateProtocol
 from swarmscope_service.health import HttpServer
 from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
@@ -32,9 +33,9 @@ SERVICE_NAME = "swarmscope-gateway"
 
 def uvicorn_options(settings: GatewaySettings) -> dict[str, object]:
     """WebSocket options: the sans-I/O `websockets` protocol (the legacy one is deprecated), with
-    permessage-deflate, a bound on client messages and protocol-level pings."""
+    permessage-deflate at a cheap level, a bound on client messages and protocol-level pings."""
     return {
-        "ws": "websockets-sansio",
+        "ws": CheapDeflateProtocol,
         "ws_per_message_deflate": True,
         "ws_max_size": settings.gateway_max_ws_message_bytes,
         "ws_ping_interval": 20.0,
