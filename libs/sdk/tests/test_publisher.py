@@ -156,3 +156,16 @@ def test_pressure_mode_traces_essential_events_only(js_url: str, session_id: str
     assert report["type"] == DROPS_EVENT_TYPE
     assert report["data"]["filtered"] == 2
     assert report["data"]["lost"] == 0
+
+
+def test_a_full_batch_is_sent_without_waiting_for_the_flush_interval(
+    js_url: str, session_id: str, wait_for: Any
+) -> None:
+    tracer = Tracer(session_id, js_url, max_batch=50, flush_interval=60.0)
+    wait_for(lambda: tracer.stats()["connected"])
+    for i in range(50):
+        tracer.emit("custom.x", {"i": i})
+    # Far sooner than the 60 s linger: the 50th event woke the publisher.
+    wait_for(lambda: tracer.stats()["published"] == 50, timeout=20)
+    tracer.close()
+    assert len(published_events(js_url, session_id)) == 50

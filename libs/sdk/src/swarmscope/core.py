@@ -41,6 +41,7 @@ class TracerCore:
     __slots__ = (
         "_warned_closed",
         "agent_seqs",
+        "batch_size",
         "buffer",
         "capacity",
         "clock",
@@ -93,6 +94,8 @@ class TracerCore:
         self.buffer = buffer
         self.queues = buffer.queues
         self.capacity = buffer.capacity
+        # Set by the tracer to the publisher's max_batch: the buffer size that triggers a flush.
+        self.batch_size = -1
         self.drops = drops
         self.selector = selector
         self.selective = selector.active

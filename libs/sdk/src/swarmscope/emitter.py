@@ -181,12 +181,14 @@ class EmitterBase:
             core.sink(rank, seq, event)
             return event_id
         queues = core.queues
-        if len(queues[0]) + len(queues[1]) + len(queues[2]) + len(queues[3]) < core.capacity:
+        buffered = len(queues[0]) + len(queues[1]) + len(queues[2]) + len(queues[3])
+        if buffered < core.capacity:
             queues[rank].append((seq, event))
         else:
             core.buffer.shed(rank, (seq, event))
         publisher = core.publisher
-        if publisher is not None and publisher.idle:
+        # Wake the publisher when it sleeps, and when a full batch is waiting (flush on size).
+        if publisher is not None and (publisher.idle or buffered == core.batch_size):
             publisher.wake()
         return event_id
 

@@ -234,11 +234,7 @@ class Publisher:
         """
         assert self._wake is not None
         if not self._urgent and time.monotonic() - self._last_work < _POLL_SECONDS:
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.options.flush_interval or 0.001)
-            self._wake.clear()
-            self._urgent = False
+            await self._linger(self.options.flush_interval or 0.001)
             return
         self.idle = True
         if len(self._buffer):
@@ -249,11 +245,20 @@ class Publisher:
         except TimeoutError:
             self.idle = False
             return
-        self._wake.clear()
         self.idle = False
-        if not self._urgent and self.options.flush_interval > 0:
+        if self.options.flush_interval > 0:
             # Linger so that a burst leaves as one batch, and the burst's emitters need no wake-up.
-            await asyncio.sleep(self.options.flush_interval)
+            await self._linger(self.options.flush_interval)
+        self._urgent = False
+
+    async def _linger(self, seconds: float) -> None:
+        """Waits up to `seconds`, less if a full batch is buffered or a flush or close is asked."""
+        assert self._wake is not None
+        # Clear first, then look: a wake-up after the look ends the wait, one before it is seen.
+        self._wake.clear()
+        if not self._urgent and len(self._buffer) < self.options.max_batch:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), seconds)
         self._urgent = False
 
     async def _connect(self) -> None:

@@ -173,6 +173,7 @@ class Tracer(Emitter):
             ),
         )
         core.publisher = self._publisher
+        core.batch_size = max_batch - 1
         self._publisher.start()
         atexit.register(self._close_at_exit)
 
