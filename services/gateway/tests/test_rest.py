@@ -412,6 +412,7 @@ async def test_unknown_paths_methods_and_operations(
 ) -> None:
     assert_error(await client.get("/api/v1/nope"), 404, "not_found")
     assert_error(await client.post("/api/v1/sessions"), 405, "bad_request")
+    assert_error(await client.get("/api/v1/ws"), 426, "bad_request")
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert set(ready.json()["checks"]) == {"nats", "store", "replay", "live"}

@@ -298,7 +298,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         media="",
         status=101,
         auth="key_or_token",
-        errors=(401, 403),
+        errors=(401, 403, 426),
     ),
     # -- data in and out
     Endpoint(

@@ -126,6 +126,7 @@ def build_http_app(
         return Response(openapi_document, media_type="application/json")
 
     api_routes: list[Route] = []
+    ws_path = endpoint_spec("websocket").path
 
     async def api_not_found(request: Request) -> Response:
         # The catch-all matches every method, so a known path with the wrong method lands here too.
@@ -142,6 +143,14 @@ def build_http_app(
                         headers={"Allow": allowed},
                     )
                 )
+        if request.url.path == ws_path:
+            return error_response(
+                ApiError(
+                    ErrorCode.BAD_REQUEST,
+                    "this endpoint speaks WebSocket: send Upgrade: websocket",
+                    status=426,
+                )
+            )
         return error_response(ApiError(ErrorCode.NOT_FOUND, f"no endpoint {request.url.path}"))
 
     for spec in ENDPOINTS:
@@ -153,7 +162,7 @@ def build_http_app(
         Route("/openapi.json", openapi),
         *api_routes,
     ]
-    routes.append(WebSocketRoute(endpoint_spec("websocket").path, websocket))
+    routes.append(WebSocketRoute(ws_path, websocket))
     routes.append(Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
     if frontend_dir is not None:
         routes.append(Mount("/", app=SpaFiles(directory=frontend_dir, html=True), name="ui"))

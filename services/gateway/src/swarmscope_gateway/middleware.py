@@ -15,8 +15,8 @@ _SECURITY_HEADERS = [
 
 
 class RequestMetrics:
-    """Observes every HTTP request's latency, labelled by the route template (never the raw path,
-    which would hold session and event ids) and adds the security headers."""
+    """Observes every HTTP request's latency to its response start, labelled by the route template
+    (never the raw path, which would hold session and event ids), and adds the security headers."""
 
     def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
         self._app = app
@@ -27,21 +27,13 @@ class RequestMetrics:
             await self._app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        observed = False
 
-        async def send_with_headers(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                headers += [(n, v) for n, v in _SECURITY_HEADERS if n not in names]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self._app(scope, receive, send_with_headers)
-        finally:
+        def observe(status: int) -> None:
+            nonlocal observed
+            if observed:
+                return
+            observed = True
             route = scope.get("route")
             template = getattr(route, "path", None)
             if template is None:
@@ -53,3 +45,19 @@ class RequestMetrics:
             self._histogram.labels(scope.get("method", "GET"), label, str(status)).observe(
                 time.perf_counter() - started
             )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # Latency to the response's start: the whole answer for JSON, and for a stream
+                # (SSE, export) the time to open it rather than its lifetime.
+                observe(int(message["status"]))
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in _SECURITY_HEADERS if n not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_headers)
+        finally:
+            observe(500)

@@ -141,6 +141,7 @@ def _error_responses(codes: tuple[int, ...], auth: bool) -> dict[str, Any]:
         404: "Not found",
         413: "Body (or answer) too large",
         422: "An expression does not compile",
+        426: "Not a WebSocket handshake",
         429: "Rate limited; see Retry-After",
         500: "Internal error",
         503: "A backend (store, replay, NATS) is unavailable",
