@@ -84,7 +84,9 @@ async def _ws_client(
 ) -> None:
     from websockets.asyncio.client import connect
 
-    async with connect(url, max_size=None, compression=os.environ.get("BENCH_WS_COMPRESSION", "deflate") or None) as ws:
+    async with connect(
+        url, max_size=None, compression=os.environ.get("BENCH_WS_COMPRESSION", "deflate") or None
+    ) as ws:
         await ws.send(orjson.dumps({"type": "subscribe_session", "session_id": session}).decode())
         ready.set()
         async for raw in ws:
