@@ -223,10 +223,12 @@ class Scheduler:
 
     def run(self) -> None:
         while self._queue:
-            when, _, process, context = heapq.heappop(self._queue)
+            when = self._queue[0][0]
             if when > self.now:
-                self.now = when
+                # Before the pop: if pacing is interrupted, the process is still queued for cancel().
                 self._on_time(when)
+                self.now = when
+            _, _, process, context = heapq.heappop(self._queue)
             try:
                 step = context.run(next, process)
             except StopIteration:
