@@ -4,6 +4,18 @@ Answers are JSON-ready values (what RequestServer serializes). Stored event bodi
 the StoredEvent JSON, so events travel as `orjson.Fragment`s without being decoded. Every answer
 that can grow is capped by a byte budget below the NATS max payload: a page stops early and says
 where to go on with `next_cursor`, a graph sets `truncated`.
+
+- sessions: newest first (by the seq of each session's first event, which never changes, so pages
+  are stable while sessions grow); `status` exact, `q` a case-insensitive substring of id, name or
+  objective; `next_cursor` is the first seq the page ended at.
+- events: keyset by seq, ascending (`next_cursor` doubles as `after_seq`) or descending; `agent` and
+  `type` take one value or a comma-separated list; `q` is a case-insensitive substring of the JSON
+  text of `data`; `from_ts`/`to_ts` bound the producer timestamp, inclusive. An unknown session is
+  `not_found`; a known one with nothing matching is an empty page.
+- performance: windows of whole snapshot buckets (1 s), aligned on the epoch; a requested
+  `window_ms` is rounded up to whole seconds and the answer says which window it used; windows
+  without events are left out.
+- dlq: newest first; `next_cursor` is the `before_seq` of the next page.
 """
 
 from __future__ import annotations
