@@ -18,6 +18,10 @@ from swarmscope_service.settings import ServiceSettings
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
+# services/gateway/src/swarmscope_gateway/config.py → the checkout's root (meaningless when installed
+# as a wheel, where the lookup simply finds nothing).
+_REPOSITORY_ROOT = Path(__file__).resolve().parents[4]
+
 
 def _split(value: Any) -> Any:
     if isinstance(value, str):
@@ -120,6 +124,14 @@ class GatewaySettings(ServiceSettings):
         return bool(self.api_keys)
 
     def frontend_dir(self) -> Path | None:
-        """The built UI directory when it exists (it holds index.html), else None."""
+        """The built UI directory when it exists (it holds index.html), else None. A relative path
+        is looked up from the working directory, then from the repository root (a source
+        checkout), so `python -m swarmscope_gateway` finds the UI from any directory."""
         path = Path(self.gateway_frontend_dist)
-        return path if (path / "index.html").is_file() else None
+        candidates = [path]
+        if not path.is_absolute():
+            candidates.append(_REPOSITORY_ROOT / path)
+        for candidate in candidates:
+            if (candidate / "index.html").is_file():
+                return candidate
+        return None
