@@ -107,10 +107,10 @@ export function DebugPanel({
         </details>
 
         <StackSection model={model} eventId={ev?.id ?? null} />
-        <DiffSection model={model} seq={seq} prevSeq={cursor.prevSeq} live={cursor.live} />
-        <VariablesSection state={state} seq={seq} />
         <WatchSection model={model} seq={seq} live={cursor.live} />
         <BreakpointSection model={model} seq={seq} />
+        <DiffSection model={model} seq={seq} prevSeq={cursor.prevSeq} live={cursor.live} />
+        <VariablesSection state={state} seq={seq} />
       </div>
     </aside>
   );
@@ -232,7 +232,7 @@ function VariablesSection({ state, seq }: { state: AsyncState<SystemState>; seq:
         <div className="variables" data-testid="variables" data-state-seq={s.seq}>
           <JsonView value={s.session} name="session" expandDepth={0} label="session" />
           <JsonView value={s.agents} name="agents" expandDepth={1} label="agents" />
-          <JsonView value={s.tasks} name="tasks" expandDepth={2} label="tasks" />
+          <JsonView value={s.tasks} name="tasks" expandDepth={1} label="tasks" />
           <JsonView value={s.memory} name="memory" expandDepth={1} label="memory" />
           <JsonView value={s.communications} name="communications" expandDepth={0} label="messages" />
           <JsonView value={s.open_spans} name="open_spans" expandDepth={0} label="open spans" />

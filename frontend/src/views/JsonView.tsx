@@ -41,6 +41,30 @@ function typeClass(v: Json): string {
   }
 }
 
+const PREVIEW_KEYS = ['status', 'type', 'agent_type', 'id', 'agent_id', 'current_task', 'version', 'value', 'from', 'to', 'content'];
+
+/** A one-line preview of a folded object, like DevTools': its most telling primitive fields. */
+export function previewOf(value: Json, max = 64): string {
+  if (value === null || typeof value !== 'object') return '';
+  if (Array.isArray(value)) return `${value.length} item${value.length === 1 ? '' : 's'}`;
+  const entries = Object.entries(value);
+  const prim = (v: Json) => v === null || typeof v !== 'object';
+  const ordered = [
+    ...PREVIEW_KEYS.filter((k) => k in value && prim(value[k] as Json)).map((k) => [k, value[k]] as [string, Json]),
+    ...entries.filter(([k, v]) => !PREVIEW_KEYS.includes(k) && prim(v)),
+  ];
+  const parts: string[] = [];
+  let len = 0;
+  for (const [k, v] of ordered) {
+    const text = `${k}: ${typeof v === 'string' ? JSON.stringify(v.length > 24 ? `${v.slice(0, 23)}…` : v) : String(v)}`;
+    if (len + text.length > max && parts.length) break;
+    parts.push(text);
+    len += text.length + 2;
+  }
+  const rest = entries.length - parts.length;
+  return parts.length ? `${parts.join(', ')}${rest > 0 ? ', …' : ''}` : `${entries.length} key${entries.length === 1 ? '' : 's'}`;
+}
+
 function LongString({ s }: { s: string }) {
   const [open, setOpen] = useState(false);
   if (s.length <= FOLD_CHARS && !s.includes('\n')) return <span className="j-str">&quot;{s}&quot;</span>;
@@ -92,7 +116,7 @@ function JsonNode({ value, name, depth, expandDepth }: { value: Json; name?: str
     ? value.map((v, i) => [String(i), v])
     : Object.entries(value as Record<string, Json>);
   const brackets = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
-  const summary = Array.isArray(value) ? `${entries.length} item${entries.length === 1 ? '' : 's'}` : `${entries.length} key${entries.length === 1 ? '' : 's'}`;
+  const summary = previewOf(value);
   if (!entries.length) {
     return (
       <div className="j-row" role="treeitem" aria-selected={false}>
@@ -111,9 +135,21 @@ function JsonNode({ value, name, depth, expandDepth }: { value: Json; name?: str
       </button>
       <Key name={name} />
       {!open ? (
-        <button type="button" className="j-summary" onClick={() => setOpen(true)}>
+        // A span, not a button: a long preview wraps like text instead of jumping to its own line.
+        <span
+          role="button"
+          tabIndex={0}
+          className="j-summary"
+          onClick={() => setOpen(true)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' || e.key === ' ') {
+              e.preventDefault();
+              setOpen(true);
+            }
+          }}
+        >
           {brackets[0]} {summary} {brackets[1]}
-        </button>
+        </span>
       ) : (
         <>
           <span className="j-punct">{brackets[0]}</span>
