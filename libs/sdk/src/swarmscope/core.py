@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from swarmscope.buffer import PRIORITY_RANK, DropCounter, EventBuffer
 from swarmscope.context import CURRENT_SPAN, SpanContext
 from swarmscope.encoding import EventEncoder, dumps
@@ -126,6 +128,10 @@ class TracerCore:
             return None
         return ctx
 
+    def new_message_id(self) -> str:
+        """A message id unique in the session (`m-<tracer tag>-<n>`)."""
+        return f"m-{self.tag}-{next(self.message_counter)}"
+
     def set_pressure(self, pressure: bool) -> None:
         self.selector.pressure = pressure
         self.selective = self.selector.active
@@ -207,7 +213,5 @@ def missing_required(event_type: str, data: Mapping[str, Any] | None) -> None:
 
 def wire_copy(event: dict[str, Any], encoder: EventEncoder) -> dict[str, Any]:
     """The event exactly as it would travel: redacted, truncated if asked, through JSON."""
-    import orjson
-
     result: dict[str, Any] = orjson.loads(dumps(encoder.prepare(event)))
     return result

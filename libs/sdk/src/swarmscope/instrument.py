@@ -337,7 +337,7 @@ def bus_event(emitter: Emitter, name: str, data: Any, mode: EventBusMode, agent_
         targets = [targets]
     recipients = [str(t) for t in targets] if isinstance(targets, list) else []
     message: dict[str, Any] = {
-        "id": f"m-{core.tag}-{next(core.message_counter)}",
+        "id": core.new_message_id(),
         "from": sender,
         "to": recipients,
         "type": "event",

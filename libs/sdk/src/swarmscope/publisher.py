@@ -1,13 +1,15 @@
 """The background publisher: its own asyncio loop in a daemon thread, so sync agents work too.
 
-The caller's path only appends to the buffer. The worker sleeps until the first event after an idle
-spell wakes it, lingers `flush_interval` (≤ 20 ms) so that a burst goes out as one batch, then
-drains the buffer in emission order, encodes off the caller's path and publishes each batch
-pipelined, waiting (bounded) for every acknowledgement. Under load it never idles: each batch is the
-backlog. A batch is retried with the same event ids until every event is acknowledged or refused for
-good, so a NATS restart loses nothing the buffer holds; meanwhile the buffer fills and sheds by
-priority. Every second it also reads CPU and memory pressure, and every `drop_report_interval` it
-reports new drops as a `custom.sdk_drops` event.
+The caller's path only appends to the buffer. After a quiet spell the worker sleeps until the next
+event wakes it; while events keep coming it polls every `flush_interval` instead, so an active
+agent never pays for a wake-up. It lingers `flush_interval` (10 ms, ≤ 20 ms) so that a burst goes
+out as one batch, or less when a full batch is waiting, then drains the buffer in emission order,
+encodes off the caller's path and publishes the batch pipelined, waiting (bounded) for every
+acknowledgement. Under load it never idles: each batch is the backlog. A batch is retried with the
+same event ids until every event is acknowledged or refused for good, so a NATS restart loses
+nothing the buffer holds; meanwhile the buffer fills and sheds by priority. Once a second it reads
+CPU and memory pressure, and every `drop_report_interval` it reports new drops as a
+`custom.sdk_drops` event.
 """
 
 from __future__ import annotations

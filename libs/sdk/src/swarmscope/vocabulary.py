@@ -187,7 +187,7 @@ class Emitter(EmitterBase):
         **data: Any,
     ) -> str:
         """This agent sends a message; returns the message id (pass it as `in_reply_to` to reply)."""
-        message_id = message_id or self._message_id()
+        message_id = message_id or self._core.new_message_id()
         recipients = [to] if isinstance(to, str) else list(to)
         message = _fields(id=message_id, to=recipients, type=type, content=content, in_reply_to=in_reply_to)
         message["from"] = self._sender()
@@ -300,10 +300,6 @@ class Emitter(EmitterBase):
         )
 
     # -------------------------------------------------------------------------------- helpers --
-
-    def _message_id(self) -> str:
-        core = self._core
-        return f"m-{core.tag}-{next(core.message_counter)}"
 
     def _sender(self) -> str:
         ctx = self._core.context()
