@@ -168,12 +168,54 @@ async def test_a_poison_message_is_dead_lettered_after_max_attempts(js: JetStrea
 
     handler = Exploding()
     consumer = make_consumer(js, handler, max_attempts=3)
-    await run_until(consumer, lambda: len(handler.seen) >= 3)
+    await run_until(consumer, lambda: max((d.num_delivered for d in handler.seen), default=0) >= 3)
     dlq = await js.pull_subscribe("traces.dlq.unprocessable", stream=STREAM_DLQ)
     letters = await dlq.fetch(1, timeout=5)
+    assert max(d.num_delivered for d in handler.seen) == 3  # dead-lettered, so never a 4th time
     assert letters[0].data == b"poison0"
     assert letters[0].headers is not None
     assert "bug in handler" in letters[0].headers[DLQ_ERROR_HEADER]
+
+
+async def test_a_poison_message_does_not_take_its_batch_with_it(js: JetStreamContext) -> None:
+    await publish_raw(js, 6)
+    acked: list[bytes] = []
+
+    async def picky(batch: Sequence[Delivery]) -> list[Decision]:
+        if any(d.data == b"m3" for d in batch):
+            raise ValueError("cannot handle m3")
+        acked.extend(d.data for d in batch)
+        return [Decision.ack()] * len(batch)
+
+    consumer = BatchConsumer(
+        js=js,
+        stream=STREAM_RAW,
+        durable=DURABLE_INGEST,
+        handler=picky,
+        metrics=ConsumerMetrics.create(CollectorRegistry()),
+        batch_size=100,
+        fetch_wait=0.1,
+        retry_base_delay=0.05,
+        max_attempts=2,
+    )
+    dlq = await js.pull_subscribe("traces.dlq.unprocessable", stream=STREAM_DLQ)
+    letters: list[bytes] = []
+
+    async def dead_lettered() -> None:
+        while not letters:
+            try:
+                letters.extend(m.data for m in await dlq.fetch(1, timeout=0.2))
+            except Exception:
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.wait_for(dead_lettered(), 20)
+    finally:
+        consumer.stop()
+        await task
+    assert letters == [b"m3"]
+    assert sorted(acked) == [b"m0", b"m1", b"m2", b"m4", b"m5"]  # each once, never dead-lettered
 
 
 async def test_stop_finishes_the_batch_in_hand_and_acks_it(js: JetStreamContext) -> None:

@@ -191,6 +191,7 @@ class BatchConsumer:
                 if msgs:
                     await self.process(msgs)
         finally:
+            await self._release_buffered(sub)
             try:
                 await sub.unsubscribe()
             except Exception as exc:
@@ -220,21 +221,51 @@ class BatchConsumer:
                 },
             )
             decisions = [Decision.nak(delay)] * len(msgs)
-        except Exception as exc:
-            delay = self._next_retry_delay()
+        except Exception:
             log.exception("handler raised", extra={"durable": self.durable, "size": len(msgs)})
-            decisions = [
-                Decision.dead(DlqReason.UNPROCESSABLE, f"handler raised {exc!r}")
-                if d.num_delivered >= self.max_attempts
-                else Decision.nak(delay)
-                for d in deliveries
-            ]
+            decisions = await self._isolate(deliveries, self._next_retry_delay())
         await self._settle(msgs, deliveries, decisions)
         self.metrics.batch_seconds.labels(self.durable).observe(time.perf_counter() - started)
         if any(d.verdict is Verdict.NAK for d in decisions):
             # Back off as a whole: redelivery is already delayed, and not fetching at once keeps a
             # down dependency from being hammered.
             await self._sleep_unless_stopping(min(d.delay for d in decisions if d.verdict is Verdict.NAK))
+
+    async def _isolate(self, deliveries: Sequence[Delivery], delay: float) -> list[Decision]:
+        """After an unexpected exception, handles each message alone, so only the message that
+        raises is retried (and, once delivered `max_attempts` times, dead-lettered); the valid
+        messages of the same batch go through."""
+        decisions: list[Decision] = []
+        for delivery in deliveries:
+            try:
+                (decision,) = await self.handler([delivery])
+            except RetryableError:
+                decision = Decision.nak(delay)
+            except Exception as exc:
+                if delivery.num_delivered >= self.max_attempts:
+                    decision = Decision.dead(DlqReason.UNPROCESSABLE, f"handler raised {exc!r}")
+                else:
+                    decision = Decision.nak(delay)
+            decisions.append(decision)
+        return decisions
+
+    async def _release_buffered(self, sub: JetStreamContext.PullSubscription) -> None:
+        # A pull may deliver messages after fetch() returned; at stop they sit in the client's
+        # queue, unacked. Nak them so another replica gets them now rather than after ack_wait.
+        queue = getattr(getattr(sub, "_sub", None), "_pending_queue", None)
+        if queue is None:
+            return
+        released = 0
+        while not queue.empty():
+            msg = queue.get_nowait()
+            if msg.reply and not JetStreamContext.is_status_msg(msg):
+                try:
+                    await msg.nak()
+                    released += 1
+                except Exception as exc:
+                    log.debug("nak at stop failed", extra={"error": repr(exc)})
+        if released:
+            log.info("released buffered messages at stop", extra={"durable": self.durable, "count": released})
 
     async def _settle(
         self, msgs: Sequence[Msg], deliveries: Sequence[Delivery], decisions: Sequence[Decision]
