@@ -132,6 +132,9 @@ STAGE_COLUMNS: tuple[str, ...] = (
 )
 
 
+_NO_METADATA: dict[str, Any] = {}
+
+
 def _required_text(event: dict[str, Any], key: str) -> str:
     value = event.get(key)
     if not isinstance(value, str) or not value:
@@ -168,42 +171,67 @@ def decode_event(
         event = orjson.loads(delivery.data)
     except orjson.JSONDecodeError as exc:
         raise InvalidEvent(f"payload is not valid UTF-8 JSON: {exc}") from None
-    if not isinstance(event, dict):
+    if type(event) is not dict:
         raise InvalidEvent("canonical event is not a JSON object")
-    session_id = _required_text(event, "session_id")
-    event_id = _required_text(event, "id")
-    event_type = _required_text(event, "type")
-    ts = number_or_none(event.get("timestamp"))
-    if ts is None:
-        raise InvalidEvent("canonical event has no numeric 'timestamp'")
+    get = event.get
+    session_id = get("session_id")
+    event_id = get("id")
+    event_type = get("type")
+    ts = get("timestamp")
+    # The common case (ingest's canonical form) passes these type checks at once; anything else
+    # goes through the careful path that names what is wrong.
+    if not (
+        type(session_id) is str
+        and type(event_id) is str
+        and type(event_type) is str
+        and session_id
+        and event_id
+        and event_type
+    ):
+        session_id = _required_text(event, "session_id")
+        event_id = _required_text(event, "id")
+        event_type = _required_text(event, "type")
+    if "\x00" in session_id or "\x00" in event_id:
+        session_id, event_id = clean_text(session_id), clean_text(event_id)
+    if type(ts) is not float or not math.isfinite(ts):
+        ts = number_or_none(ts)
+        if ts is None:
+            raise InvalidEvent("canonical event has no numeric 'timestamp'")
     raw = delivery.data
     if "seq" in event:
         # The stream sequence is the event's seq (StoredEvent.seq); a producer's own top-level
         # "seq" would collide with it, so the stored body carries the store's one only.
         del event["seq"]
         raw = dumps(event)
-    raw = raw.lstrip()
-    if not raw.startswith(b"{"):
-        raise InvalidEvent("canonical event is not a JSON object")
+    if raw[:1] != b"{":
+        raw = raw.lstrip()
+        if not raw.startswith(b"{"):
+            raise InvalidEvent("canonical event is not a JSON object")
     seq = delivery.stream_seq
-    body = b'{"seq":' + str(seq).encode() + b"," + raw[1:]
-    received_at = number_or_none(event.get("received_at"))
-    agent = event.get("agent_id")
-    agent_id = clean_text(agent) if isinstance(agent, str) and agent else None
-    phase = event.get("phase")
-    span = event.get("span_id")
-    metadata = event.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    data = event.get("data")
-    data = data if isinstance(data, dict) else {}
+    body = b'{"seq":%d,%b' % (seq, raw[1:])
+    received_at = get("received_at")
+    if type(received_at) is not float:
+        received_at = number_or_none(received_at)
+    agent = get("agent_id")
+    agent_id = (clean_text(agent) if "\x00" in agent else agent) if type(agent) is str and agent else None
+    phase = get("phase")
+    span = get("span_id")
+    metadata = get("metadata")
+    if type(metadata) is not dict:
+        metadata = _NO_METADATA
     message_id = reply_to = parent_agent_id = None
-    if event_type == "communication":
-        message = data.get("message")
-        if isinstance(message, dict):
-            message_id = _optional_id(message.get("id"))
-            reply_to = _optional_id(message.get("in_reply_to"))
-    elif event_type == "agent_spawn":
-        parent_agent_id = _optional_id(data.get("parent_agent_id"))
+    if event_type == "communication" or event_type == "agent_spawn":
+        data = get("data")
+        data = data if isinstance(data, dict) else {}
+        if event_type == "communication":
+            message = data.get("message")
+            if isinstance(message, dict):
+                message_id = _optional_id(message.get("id"))
+                reply_to = _optional_id(message.get("in_reply_to"))
+        else:
+            parent_agent_id = _optional_id(data.get("parent_agent_id"))
+    parent = metadata.get("parent_id")
+    causation = metadata.get("causation_id")
     current = time.time() * 1000 if now_ms is None else now_ms
     return EventRecord(
         seq=seq,
@@ -212,14 +240,16 @@ def decode_event(
         agent_id=agent_id,
         type=event_type,
         phase=phase if phase in ("start", "progress", "complete", "error") else "complete",
-        span_id=clean_text(span)[:256] if isinstance(span, str) and span else event_id,
+        span_id=(span if len(span) <= 256 and "\x00" not in span else clean_text(span)[:256])
+        if type(span) is str and span
+        else event_id,
         ts=ts,
         received_at=received_at,
         expires_at=expiry(event, received_at, default_retention_hours, current),
         body=body,
         event=event,
-        parent_id=_optional_id(metadata.get("parent_id")),
-        causation_id=_optional_id(metadata.get("causation_id")),
+        parent_id=None if parent is None else _optional_id(parent),
+        causation_id=None if causation is None else _optional_id(causation),
         message_id=message_id,
         reply_to=reply_to,
         parent_agent_id=parent_agent_id,
