@@ -85,6 +85,10 @@ class Request(BaseModel):
 
 SessionIdField = Field(pattern=NAME_PATTERN)
 
+# Sequences are stored as signed 64-bit integers; a larger value is a bad request, not an overflow.
+MAX_SEQ = 2**63 - 1
+MAX_WINDOW_MS = 366 * 24 * 3600 * 1000
+
 
 # ---------------------------------------------------------------------------------------- store --
 
@@ -102,8 +106,8 @@ class SessionRef(Request):
 
 class EventsQuery(Request):
     session_id: str = SessionIdField
-    after_seq: int = Field(default=0, ge=0)
-    until_seq: int | None = Field(default=None, ge=0, description="inclusive upper bound")
+    after_seq: int = Field(default=0, ge=0, le=MAX_SEQ)
+    until_seq: int | None = Field(default=None, ge=0, le=MAX_SEQ, description="inclusive upper bound")
     limit: int = Field(default=500, ge=1, le=5000)
     order: Literal["asc", "desc"] = "asc"
     agent: str | None = None
@@ -132,12 +136,14 @@ class GraphQuery(Request):
 
 class PerformanceQuery(Request):
     session_id: str = SessionIdField
-    window_ms: int | None = Field(default=None, ge=100, description="default: chosen by the store")
+    window_ms: int | None = Field(
+        default=None, ge=100, le=MAX_WINDOW_MS, description="default: chosen by the store"
+    )
 
 
 class DlqQuery(Request):
     limit: int = Field(default=100, ge=1, le=1000)
-    before_seq: int | None = Field(default=None, ge=1)
+    before_seq: int | None = Field(default=None, ge=1, le=MAX_SEQ)
     reason: str | None = None
 
 
@@ -146,7 +152,7 @@ class DlqQuery(Request):
 
 class StateQuery(Request):
     session_id: str = SessionIdField
-    seq: int | None = Field(default=None, ge=0)
+    seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)
     ts: float | None = None
 
     @model_validator(mode="after")
@@ -158,8 +164,8 @@ class StateQuery(Request):
 
 class DiffQuery(Request):
     session_id: str = SessionIdField
-    from_seq: int = Field(ge=0)
-    to_seq: int = Field(ge=0)
+    from_seq: int = Field(ge=0, le=MAX_SEQ)
+    to_seq: int = Field(ge=0, le=MAX_SEQ)
 
 
 class StepQuery(Request):
@@ -179,7 +185,7 @@ MAX_EXPRESSION_CHARS = 2000
 
 class BreakpointQuery(Request):
     session_id: str = SessionIdField
-    from_seq: int = Field(default=0, ge=0)
+    from_seq: int = Field(default=0, ge=0, le=MAX_SEQ)
     direction: SearchDirection = "forward"
     conditions: list[str] = Field(min_length=1, max_length=MAX_EXPRESSIONS)
     max_events: int = Field(default=100_000, ge=1, le=1_000_000)
@@ -187,7 +193,7 @@ class BreakpointQuery(Request):
 
 class WatchQuery(Request):
     session_id: str = SessionIdField
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
     expressions: list[str] = Field(min_length=1, max_length=MAX_EXPRESSIONS)
 
 

@@ -74,11 +74,19 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, *, grace_seconds: floa
     stop_task = asyncio.create_task(stop.wait())
     failure: BaseException | None = None
     try:
-        done, _ = await asyncio.wait([stop_task, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not stop_task and not task.cancelled() and task.exception() is not None:
-                failure = task.exception()
-                log.error("a service task failed; shutting down", exc_info=failure)
+        waiting: set[asyncio.Task[Any]] = {stop_task, *tasks}
+        while failure is None and not stop_task.done():
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is stop_task or task.cancelled():
+                    continue
+                if task.exception() is not None:
+                    failure = task.exception()
+                    log.error("a service task failed; shutting down", exc_info=failure)
+                else:
+                    # A task that finishes its work (a warm-up, a one-off migration) is not a
+                    # reason to stop serving.
+                    log.info("a service task finished", extra={"task": task.get_name()})
     finally:
         stop_task.cancel()
         for server in parts.request_servers:
