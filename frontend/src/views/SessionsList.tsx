@@ -162,6 +162,7 @@ export function SessionsList() {
                     <span className={`status-badge status-${s.status}`}>
                       <span aria-hidden="true">{sessionStatusGlyph(s.status)}</span> {s.status}
                     </span>
+                    {s.status === 'active' && <Activity last={s.last_event_time ?? null} />}
                   </td>
                   <td>
                     <a href={`/sessions/${encodeURIComponent(s.id)}`} onClick={onLinkClick} className="session-link">
@@ -214,4 +215,12 @@ export function SessionsList() {
       </div>
     </div>
   );
+}
+
+/** For an active session: is it still emitting? ("live" within 15 s, else how long it has been quiet). */
+function Activity({ last }: { last: number | null }) {
+  if (!last) return null;
+  const quiet = Date.now() - last;
+  if (quiet < 15_000) return <span className="activity live-now"> ⇅ live</span>;
+  return <span className="activity muted small"> quiet {fmtDuration(quiet)}</span>;
 }

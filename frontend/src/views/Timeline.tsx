@@ -305,7 +305,7 @@ export function Timeline({ model, agentFilter }: { model: SessionModel; agentFil
     <section className="timeline" aria-label="timeline">
       <div className="timeline-head">
         <h2 className="panel-title">Timeline</h2>
-        <span className="muted small">one lane per agent · shape + colour = type · click to time-travel · wheel zooms · drag pans</span>
+        <span className="muted small timeline-hint">one lane per agent · shape + colour = type · click to time-travel · wheel zooms · drag pans</span>
         <span className="spacer" />
         <button type="button" className="btn icon" aria-label="zoom timeline in" onClick={() => zoomAt((canvas.current?.clientWidth ?? 800) / 2 + GUTTER / 2, 1.5)}>
           ⊕

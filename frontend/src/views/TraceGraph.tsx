@@ -84,11 +84,12 @@ export const TraceGraph = memo(function TraceGraph({
                 aria-pressed={on}
                 onClick={() => toggleCat(c)}
                 title={`${on ? 'hide' : 'show'} ${st.label}`}
+                aria-label={`${st.label} events`}
               >
                 <span style={{ color: st.color }} aria-hidden="true">
                   {st.glyph}
-                </span>{' '}
-                {st.label}
+                </span>
+                <span className="cat-label"> {st.label}</span>
               </button>
             );
           })}
