@@ -294,7 +294,32 @@ function HierarchyView({
 
   return (
     <div className="graph-svg-wrap">
-      <svg ref={svgRef} className="graph-svg" role="img" aria-label={`call tree: ${laid.shown} of ${laid.total} spans shown`}>
+      <svg
+        ref={svgRef}
+        className="graph-svg"
+        role="img"
+        tabIndex={0}
+        aria-label={`call tree: ${laid.shown} of ${laid.total} spans shown. Up and down arrows select a span, Enter moves the cursor to it.`}
+        onKeyDown={(e) => {
+          // Keyboard access to the tree: walk spans top to bottom, Enter time-travels to one.
+          if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp' && e.key !== 'Enter') return;
+          e.preventDefault();
+          const order = laid.nodes.filter((n) => n.data.kind === 'span').sort((a, b) => a.x - b.x || a.y - b.y);
+          if (!order.length) return;
+          const selId = selection?.kind === 'span' ? selection.id : curSpan;
+          const at = order.findIndex((n) => n.data.span?.id === selId);
+          if (e.key === 'Enter') {
+            const n = order[Math.max(0, at)];
+            if (n?.data.span) model.goto(n.data.span.startSeq);
+            return;
+          }
+          const next = order[Math.max(0, Math.min(order.length - 1, at < 0 ? 0 : at + (e.key === 'ArrowDown' ? 1 : -1)))];
+          if (next?.data.span) {
+            model.select({ kind: 'span', id: next.data.span.id });
+            reveal(next.y + 60, next.x);
+          }
+        }}
+      >
         <g ref={layerRef} transform={transform.toString()}>
           <g className="links">
             {visibleLinks.map((l) => (
