@@ -79,7 +79,7 @@ export function DeadLetters() {
           {items.map((d) => (
             <tr key={d.seq}>
               <td className="mono">{d.seq}</td>
-              <td>{fmtDateTime(d.received_at)}</td>
+              <td className="nowrap">{fmtDateTime(d.received_at)}</td>
               <td>
                 <span className="reason-tag">⚠ {d.reason}</span>
               </td>
