@@ -80,11 +80,46 @@ async def test_an_unreachable_redis_is_skipped_not_fatal(
 
 
 async def test_lru_keeps_the_most_recent_states(metrics: ReplayMetrics) -> None:
-    cache = LruStateCache(2, metrics)
+    cache = LruStateCache(2, metrics, max_bytes=100)
     for seq in (1, 2, 3):
-        await cache.put("s", seq, {"seq": seq})
+        await cache.put("s", seq, b"%d" % seq)
     assert await cache.get("s", 1) is None
-    assert await cache.get("s", 3) == {"seq": 3}
-    await cache.put("s", 4, {"seq": 4})
+    assert await cache.get("s", 3) == b"3"
+    await cache.put("s", 4, b"4")
     assert await cache.get("s", 2) is None
-    assert await cache.get("s", 3) == {"seq": 3}
+    assert await cache.get("s", 3) == b"3"
+    # Bounded by bytes as well: a big state pushes older ones out; one beyond the bound is skipped.
+    cache = LruStateCache(10, metrics, max_bytes=100)
+    await cache.put("s", 1, b"a" * 60)
+    await cache.put("s", 2, b"b" * 60)
+    assert (await cache.get("s", 1), await cache.get("s", 2)) == (None, b"b" * 60)
+    await cache.put("s", 3, b"c" * 101)
+    assert await cache.get("s", 3) is None
+    assert await cache.get("s", 2) == b"b" * 60
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_heap_keeper_freezes_and_periodically_collects_everything() -> None:
+    import gc
+    import weakref
+
+    from swarmscope_replay.heap import HeapKeeper
+
+    keeper = HeapKeeper(interval=1, full_every=2)
+    try:
+        node = _Node()  # a reference cycle, alive while frozen
+        ref = weakref.ref(node)
+        keeper.tick(1)
+        assert gc.get_freeze_count() > 0
+        del node
+        gc.collect()
+        assert ref() is not None  # frozen: the collector does not see it
+        keeper.tick(2)  # the periodic full collection does
+        assert ref() is None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -15,6 +15,7 @@ from swarmscope_replay.compare import Comparer
 from swarmscope_replay.config import ReplaySettings
 from swarmscope_replay.event_source import EventSource
 from swarmscope_replay.expressions import ExpressionError, ExpressionPool
+from swarmscope_replay.heap import HeapKeeper
 from swarmscope_replay.log_position import JetStreamPosition
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.navigation import Navigator
@@ -107,7 +108,9 @@ async def _run(
             settings.redis_url, settings.replay_redis_prefix, settings.replay_cache_ttl_seconds, metrics
         )
         if settings.redis_url
-        else LruStateCache(settings.replay_cache_states, metrics)
+        else LruStateCache(
+            settings.replay_cache_states, metrics, max_bytes=settings.replay_cache_mb * 1024 * 1024
+        )
     )
     if source is None:
         source = StoreEventSource(
@@ -115,6 +118,7 @@ async def _run(
             js,
             timeout=settings.replay_store_timeout_seconds,
         )
+    snapshot_cache = SnapshotCache(settings.replay_snapshot_cache_mb * 1024 * 1024, metrics)
     tracker = SessionTracker(
         store,
         source,
@@ -123,15 +127,9 @@ async def _run(
         snapshot_every=settings.replay_snapshot_every,
         capacity=settings.replay_active_sessions,
         compress=settings.replay_snapshot_compression,
+        snapshot_cache=snapshot_cache,
     )
-    states = StateResolver(
-        store,
-        source,
-        cache,
-        SnapshotCache(settings.replay_snapshot_cache_mb * 1024 * 1024, metrics),
-        metrics,
-        tracker,
-    )
+    states = StateResolver(store, source, cache, snapshot_cache, metrics, tracker)
     pool = ExpressionPool(
         settings.replay_expression_workers,
         timeout=settings.replay_expression_timeout_seconds,
@@ -180,7 +178,7 @@ async def _run(
         request_servers=[
             RequestServer(nc, REPLAY_REQUEST_PREFIX, operations.table(), registry, queue="replay")
         ],
-        background=[warm_sandbox, lag.run],
+        background=[warm_sandbox, lag.run, HeapKeeper(interval=settings.replay_gc_freeze_seconds).run],
         # In this order: no replay publishes into a closing connection, states reach their
         # snapshot before the database closes.
         closers=[republisher.close, tracker.flush, pool.close, cache.close, store.close],

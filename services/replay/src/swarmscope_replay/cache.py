@@ -1,7 +1,13 @@
 """Hot states: Redis when configured (shared by replicas), an in-process LRU otherwise.
 
 Only final states are cached (the store held every event up to the seq asked for), keyed by
-(session, seq). A cache that fails is skipped, never fatal: the state is computed again.
+(session, seq), as their JSON: a hit is answered without decoding or encoding anything, and bytes
+cost the garbage collector nothing. A cache that fails is skipped, never fatal: the state is
+computed again.
+
+Decoded snapshot states are cached separately (SnapshotCache): the consumer puts each snapshot's
+state there as it writes it, and consecutive snapshots share every subtree the events between
+them did not change, so a session's snapshots cost far less memory than their JSON suggests.
 """
 
 from __future__ import annotations
@@ -10,7 +16,6 @@ import logging
 from collections import OrderedDict
 from typing import Any, Protocol
 
-import orjson
 import redis.asyncio as aioredis
 
 from swarmscope_replay.metrics import ReplayMetrics
@@ -22,9 +27,9 @@ State = dict[str, Any]
 
 
 class StateCache(Protocol):
-    async def get(self, session_id: str, seq: int) -> State | None: ...
+    async def get(self, session_id: str, seq: int) -> bytes | None: ...
 
-    async def put(self, session_id: str, seq: int, state: State) -> None: ...
+    async def put(self, session_id: str, seq: int, encoded: bytes) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -32,32 +37,39 @@ class StateCache(Protocol):
 
 
 class LruStateCache:
-    """At most `capacity` states in this process. States are shared, never copied: read-only."""
+    """At most `capacity` states and `max_bytes` of JSON in this process."""
 
-    def __init__(self, capacity: int, metrics: ReplayMetrics) -> None:
+    def __init__(self, capacity: int, metrics: ReplayMetrics, *, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._capacity = capacity
-        self._items: OrderedDict[tuple[str, int], State] = OrderedDict()
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._items: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._metrics = metrics
 
-    async def get(self, session_id: str, seq: int) -> State | None:
-        state = self._items.get((session_id, seq))
-        if state is None:
+    async def get(self, session_id: str, seq: int) -> bytes | None:
+        encoded = self._items.get((session_id, seq))
+        if encoded is None:
             self._metrics.cache_misses.labels("state").inc()
             return None
         self._items.move_to_end((session_id, seq))
         self._metrics.cache_hits.labels("state").inc()
-        return state
+        return encoded
 
-    async def put(self, session_id: str, seq: int, state: State) -> None:
-        if self._capacity <= 0:
+    async def put(self, session_id: str, seq: int, encoded: bytes) -> None:
+        if self._capacity <= 0 or len(encoded) > self._max_bytes:
             return
-        self._items[(session_id, seq)] = state
-        self._items.move_to_end((session_id, seq))
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
+        previous = self._items.pop((session_id, seq), None)
+        if previous is not None:
+            self._bytes -= len(previous)
+        self._items[(session_id, seq)] = encoded
+        self._bytes += len(encoded)
+        while len(self._items) > self._capacity or self._bytes > self._max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= len(dropped)
 
     async def close(self) -> None:
         self._items.clear()
+        self._bytes = 0
 
     async def ping(self) -> bool:
         return True
@@ -75,7 +87,7 @@ class RedisStateCache:
     def _key(self, session_id: str, seq: int) -> str:
         return f"{self._prefix}state:{session_id}:{seq}"
 
-    async def get(self, session_id: str, seq: int) -> State | None:
+    async def get(self, session_id: str, seq: int) -> bytes | None:
         try:
             raw = await self._redis.get(self._key(session_id, seq))
         except Exception as exc:
@@ -86,12 +98,11 @@ class RedisStateCache:
             self._metrics.cache_misses.labels("state").inc()
             return None
         self._metrics.cache_hits.labels("state").inc()
-        state = orjson.loads(raw)
-        return state if isinstance(state, dict) else None
+        return raw.encode() if isinstance(raw, str) else bytes(raw)
 
-    async def put(self, session_id: str, seq: int, state: State) -> None:
+    async def put(self, session_id: str, seq: int, encoded: bytes) -> None:
         try:
-            await self._redis.set(self._key(session_id, seq), orjson.dumps(state), ex=self._ttl)
+            await self._redis.set(self._key(session_id, seq), encoded, ex=self._ttl)
         except Exception as exc:
             self._metrics.cache_errors.inc()
             log.warning("redis set failed", extra={"error": repr(exc)})

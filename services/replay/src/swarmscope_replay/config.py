@@ -25,9 +25,12 @@ class ReplaySettings(ServiceSettings):
     replay_redis_prefix: str = Field(default="swarmscope:replay:", min_length=1, max_length=200)
     replay_cache_ttl_seconds: int = Field(default=3600, ge=1)
     replay_cache_states: int = Field(default=256, ge=0, description="in-process hot states kept")
+    replay_cache_mb: int = Field(default=64, ge=0, description="JSON of in-process hot states kept")
     replay_snapshot_every: int = Field(default=500, ge=1, description="events of a session per snapshot")
     replay_snapshot_compression: bool = Field(default=True, description="zlib-compress snapshots")
-    replay_snapshot_cache_mb: int = Field(default=128, ge=0, description="decoded snapshots kept in memory")
+    replay_snapshot_cache_mb: int = Field(
+        default=256, ge=0, description="decoded snapshots kept in memory (counted by their JSON size)"
+    )
     replay_active_sessions: int = Field(default=256, ge=1, description="session states kept by the consumer")
     replay_store_timeout_seconds: float = Field(default=10.0, gt=0)
     replay_expression_workers: int = Field(default=2, ge=1, le=32)
@@ -39,6 +42,9 @@ class ReplaySettings(ServiceSettings):
     )
     replay_expression_memory_mb: int = Field(default=1024, ge=128, description="address space of a worker")
     replay_max_concurrent_replays: int = Field(default=8, ge=1)
+    replay_gc_freeze_seconds: float = Field(
+        default=10.0, gt=0, description="how often long-lived objects are moved out of the collector's way"
+    )
     replay_compare_max_events: int = Field(default=5000, ge=10, description="events aligned per session")
 
     @field_validator("replay_database_url")

@@ -6,11 +6,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
+
 from swarmscope_replay.breakpoints import Breakpoints
 from swarmscope_replay.compare import Comparer
 from swarmscope_replay.diff import diff_states
 from swarmscope_replay.expressions import ExpressionError
 from swarmscope_replay.navigation import Navigator
+from swarmscope_replay.reducer import initial_state
 from swarmscope_replay.republish import Republisher
 from swarmscope_replay.states import StateResolver
 from swarmscope_replay.tracker import SessionTracker
@@ -51,11 +54,16 @@ class ReplayOperations:
     republisher: Republisher
     tracker: SessionTracker | None = None
 
-    async def state(self, query: StateQuery) -> dict[str, Any]:
+    async def state(self, query: StateQuery) -> Any:
         if query.seq is not None:
-            return await self.states.at_seq(query.session_id, query.seq)
-        assert query.ts is not None
-        return await self.states.at_ts(query.session_id, query.ts)
+            seq = query.seq
+        else:
+            assert query.ts is not None
+            seq = await self.states.latest_seq_at(query.session_id, query.ts)
+            if seq == 0:
+                return initial_state(query.session_id)
+        # Already JSON: spliced into the reply as it is.
+        return orjson.Fragment(await self.states.at_seq_json(query.session_id, seq))
 
     async def diff(self, query: DiffQuery) -> dict[str, Any]:
         before = await self.states.at_seq(query.session_id, query.from_seq)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import orjson
+
 from swarmscope_replay.cache import SnapshotCache, State, StateCache
 from swarmscope_replay.event_source import EventSource, events_between
 from swarmscope_replay.metrics import ReplayMetrics
@@ -76,30 +78,58 @@ class StateResolver:
 
     async def at_seq(self, session_id: str, seq: int) -> State:
         """The state after the session's last event at or before `seq` (seq 0: before any)."""
+        state, encoded = await self._resolve(session_id, seq, want_json=False)
+        if state is None:
+            assert encoded is not None
+            decoded = orjson.loads(encoded)
+            assert isinstance(decoded, dict)
+            return decoded
+        return state
+
+    async def at_seq_json(self, session_id: str, seq: int) -> bytes:
+        """The same state as JSON (what the `state` op answers; a cache hit is never re-encoded)."""
+        state, encoded = await self._resolve(session_id, seq, want_json=True)
+        if encoded is None:
+            encoded = orjson.dumps(state)
+        return encoded
+
+    async def _resolve(
+        self, session_id: str, seq: int, *, want_json: bool
+    ) -> tuple[State | None, bytes | None]:
         started = time.perf_counter()
         cached = await self._cache.get(session_id, seq)
         if cached is not None:
             self._metrics.state_seconds.labels("cache").observe(time.perf_counter() - started)
-            return cached
+            return None, cached
         base = await self.base(session_id, seq)
         events = await events_between(self._source, session_id, base.seq, seq) if base.seq < seq else []
         state = fold(base.state, events)
         if base.origin == "initial" and not events and await self._source.session_bounds(session_id) is None:
             raise ServiceError(ErrorCode.NOT_FOUND, f"no session {session_id!r}")
+        encoded: bytes | None = None
         if await self._source.covers(seq):
-            await self._cache.put(session_id, seq, state)
+            encoded = orjson.dumps(state)
+            await self._cache.put(session_id, seq, encoded)
+        elif want_json:
+            encoded = orjson.dumps(state)
         self._metrics.folded_events.observe(len(events))
         self._metrics.state_seconds.labels(base.origin).observe(time.perf_counter() - started)
-        return state
+        return state, encoded
 
-    async def at_ts(self, session_id: str, ts: float) -> State:
-        """The state after the session's last event (by seq) whose timestamp is at or before `ts`."""
+    async def latest_seq_at(self, session_id: str, ts: float) -> int:
+        """The seq of the session's last event (by seq) whose timestamp is at or before `ts`
+        (0 when there is none)."""
         page = await self._source.events(session_id, to_ts=ts, order="desc", limit=1)
         if not page:
             if await self._source.session_bounds(session_id) is None:
                 raise ServiceError(ErrorCode.NOT_FOUND, f"no session {session_id!r}")
-            return initial_state(session_id)
-        return await self.at_seq(session_id, int(page[0]["seq"]))
+            return 0
+        return int(page[0]["seq"])
+
+    async def at_ts(self, session_id: str, ts: float) -> State:
+        """The state after the session's last event (by seq) whose timestamp is at or before `ts`."""
+        seq = await self.latest_seq_at(session_id, ts)
+        return await self.at_seq(session_id, seq) if seq else initial_state(session_id)
 
     async def latest(self, session_id: str) -> State:
         """The state after the session's last event."""

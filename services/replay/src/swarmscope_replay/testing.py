@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import random
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -121,7 +122,9 @@ class MemoryPosition:
 def canonical(event: Mapping[str, Any], received_at: float | None = None) -> dict[str, Any]:
     """What ingest publishes for a wire event: validated, normalized (aliases, camelCase), stamped."""
     out = canonical_event_dict(TraceEvent.model_validate(dict(event)))
-    out["received_at"] = received_at if received_at is not None else float(event.get("timestamp", 0)) + 1.0
+    # Ingest stamps its own clock; the store computes retention from it, so a recorded run with old
+    # producer timestamps is kept as long as any other.
+    out["received_at"] = received_at if received_at is not None else time.time() * 1000
     return out
 
 
@@ -716,14 +719,22 @@ def make_engine(
 ) -> Engine:
     source = source if source is not None else MemoryEventSource()
     position = position if position is not None else MemoryPosition(source)
+    snapshots = SnapshotCache(64 * 1024 * 1024, metrics)
     tracker = SessionTracker(
-        store, source, metrics, position, snapshot_every=every, capacity=capacity, store_wait=store_wait
+        store,
+        source,
+        metrics,
+        position,
+        snapshot_every=every,
+        capacity=capacity,
+        store_wait=store_wait,
+        snapshot_cache=snapshots,
     )
     states = StateResolver(
         store,
         source,
         cache if cache is not None else LruStateCache(64, metrics),
-        SnapshotCache(64 * 1024 * 1024, metrics),
+        snapshots,
         metrics,
         tracker if use_tracker_state else None,
     )

@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from swarmscope_replay.cache import SnapshotCache
 from swarmscope_replay.event_source import EventSource, events_between
 from swarmscope_replay.log_position import LogPosition
 from swarmscope_replay.metrics import ReplayMetrics
@@ -72,6 +73,7 @@ class SessionCursor:
 class PendingSnapshot:
     snapshot: Snapshot
     reason: str
+    state: State
 
 
 async def load_latest_snapshot(
@@ -105,6 +107,7 @@ class SessionTracker:
         capacity: int = 256,
         compress: bool = True,
         store_wait: float = 10.0,
+        snapshot_cache: SnapshotCache | None = None,
     ) -> None:
         self._store = store
         self._source = source
@@ -116,6 +119,7 @@ class SessionTracker:
         self._position = position
         self._frontier: int | None = None
         self._store_wait = store_wait
+        self._snapshot_cache = snapshot_cache
 
     def current(self, session_id: str) -> SessionCursor | None:
         """The session's state as far as the consumer has applied it, if it is in memory."""
@@ -155,7 +159,7 @@ class SessionTracker:
             applied += count
         evicted = self._evictions(updated)
         pending.extend(
-            PendingSnapshot(self._snapshot(c.state, c.events), "eviction")
+            PendingSnapshot(self._snapshot(c.state, c.events), "eviction", c.state)
             for c in evicted
             if c.applied_seq > c.snapshot_seq
         )
@@ -215,7 +219,7 @@ class SessionTracker:
     async def flush(self) -> None:
         """Snapshots every session applied beyond its last snapshot (at shutdown)."""
         pending = [
-            PendingSnapshot(self._snapshot(c.state, c.events), "shutdown")
+            PendingSnapshot(self._snapshot(c.state, c.events), "shutdown", c.state)
             for c in self._sessions.values()
             if c.applied_seq > c.snapshot_seq
         ]
@@ -326,9 +330,11 @@ class SessionTracker:
             elif count - snapshot_events >= self._every:
                 reason = "interval"
             if reason is not None:
-                # Encoded now: the writer changes its own containers in place afterwards.
-                snapshots.append(PendingSnapshot(self._snapshot(state, count), reason))
+                snapshots.append(PendingSnapshot(self._snapshot(state, count), reason, state))
                 snapshot_seq, snapshot_events = seq, count
+                # From here on this state is the snapshot's (cached for queries): a new writer
+                # copies what it changes next instead of changing it in place.
+                writer = Writer()
         cursor = SessionCursor(cursor.session_id, state, applied_seq, snapshot_seq, count, snapshot_events)
         return cursor, snapshots, applied
 
@@ -351,6 +357,8 @@ class SessionTracker:
         for item in pending:
             self._metrics.snapshots.labels(item.reason).inc()
             self._metrics.snapshot_bytes.inc(len(item.snapshot.payload))
+            if self._snapshot_cache is not None:
+                self._snapshot_cache.put(item.snapshot, item.state)
 
 
 def _decode(delivery: Delivery) -> dict[str, Any] | str:
