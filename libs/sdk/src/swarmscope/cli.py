@@ -232,7 +232,12 @@ def cmd_tail(args: argparse.Namespace, console: Console, client: GatewayClient) 
     lines = Console(highlight=False, soft_wrap=True)
     try:
         for event in client.stream(
-            session=args.session, agent=args.agent, type=args.type, after_seq=args.after_seq, stop=stop
+            session=args.session,
+            agent=args.agent,
+            type=args.type,
+            after_seq=args.after_seq,
+            stop=stop,
+            on_retry=lambda reason: console.print(Text(reason, style="yellow")),
         ):
             if args.json:
                 out.write(orjson.dumps(event) + b"\n")

@@ -165,8 +165,12 @@ class GatewayClient:
         after_seq: int | None = None,
         reconnect: bool = True,
         stop: Callable[[], bool] = lambda: False,
+        on_retry: Callable[[str], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Stored events from the live SSE feed, in seq order, resuming after drops and resyncs."""
+        """Stored events from the live SSE feed, in seq order, resuming after drops and resyncs.
+
+        `on_retry(reason)` is told each time the stream is lost and about to be reopened.
+        """
         last_seq = after_seq
         delay = 0.5
         while not stop():
@@ -195,7 +199,15 @@ class GatewayClient:
                             raise error
                         raise httpx.TransportError(str(error))
                     delay = 0.5
-                    for message in parse_sse(response.iter_lines()):
+
+                    def lines(response: httpx.Response = response) -> Iterator[str]:
+                        # Heartbeat comments arrive every 15 s: `stop` is looked at even when idle.
+                        for line in response.iter_lines():
+                            if stop():
+                                return
+                            yield line
+
+                    for message in parse_sse(lines()):
                         if message.event == "batch_events":
                             body = orjson.loads(message.data)
                             for event in body.get("events", []):
@@ -213,9 +225,11 @@ class GatewayClient:
                             raise GatewayError(f"stream error: {message.data}")
                         if stop():
                             return
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 if not reconnect:
                     raise
+                if on_retry is not None:
+                    on_retry(f"lost the stream at {self.base_url} ({exc.__class__.__name__}); reconnecting")
             if not reconnect:
                 return
             time.sleep(delay)
