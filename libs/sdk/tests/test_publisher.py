@@ -3,16 +3,20 @@ so, oversized events are reported, close and pressure behave."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from swarmscope import DROPS_EVENT_TYPE, Tracer
 from swarmscope.testing import published_events
 from swarmscope_schema.events import TraceEvent
 from swarmscope_service.nats_server import NatsServer, start_nats_server
+from swarmscope_service.nats_setup import provision
 
 
 def restart(server: NatsServer) -> NatsServer:
@@ -169,3 +173,28 @@ def test_a_full_batch_is_sent_without_waiting_for_the_flush_interval(
     wait_for(lambda: tracer.stats()["published"] == 50, timeout=20)
     tracer.close()
     assert len(published_events(js_url, session_id)) == 50
+
+
+def test_events_wait_for_streams_that_do_not_exist_yet(
+    tmp_path: Path, session_id: str, wait_for: Any
+) -> None:
+    server = start_nats_server(tmp_path / "bare")  # no TRACES_RAW: the services have not started
+    try:
+        tracer = Tracer(session_id, server.url, publish_timeout=1.0)
+        tracer.emit("custom.early", {})
+        wait_for(lambda: "stream" in (tracer.stats()["last_error"] or ""))
+        assert tracer.stats()["lost"] == 0
+        asyncio.run(provision_streams(server.url))
+        assert tracer.flush(30)
+        tracer.close()
+        assert [e["type"] for e in published_events(server.url, session_id)] == ["custom.early"]
+    finally:
+        server.stop()
+
+
+async def provision_streams(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        await provision(nc.jetstream())
+    finally:
+        await nc.close()

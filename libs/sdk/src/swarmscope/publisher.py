@@ -362,6 +362,7 @@ class Publisher:
                 return
             self.stats.retries += 1
             self.stats.connected = False
+            self.stats.last_error = getattr(self._transport, "last_error", None) or self.stats.last_error
             if delay >= 0.8:
                 log.warning(
                     "swarmscope: %d events not acknowledged by %s; retrying with the same ids",
