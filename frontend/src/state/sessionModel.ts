@@ -34,6 +34,8 @@ export interface SessionView {
   selection: Selection;
   search: SearchState;
   notice: { text: string; kind: 'info' | 'error'; at: number } | null;
+  /** Playback is moving the cursor: views treat it like live (throttled), not like a click. */
+  playing: boolean;
 }
 
 export interface FrameScheduler {
@@ -102,6 +104,7 @@ export class SessionModel {
       selection: null,
       search: { input: '', query: EMPTY_QUERY, hits: [], at: -1 },
       notice: null,
+      playing: false,
     });
   }
 

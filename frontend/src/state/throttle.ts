@@ -6,6 +6,7 @@ import type { SessionView } from './sessionModel';
  */
 export function liveWait(liveMs: number) {
   return (prev: SessionView, next: SessionView): number => {
+    if (next.playing && prev.playing) return liveMs;
     const moved = prev.cursor !== next.cursor && !(next.cursor.live && prev.cursor.live);
     if (moved || prev.selection !== next.selection || prev.search !== next.search || prev.loading !== next.loading) return 0;
     return liveMs;

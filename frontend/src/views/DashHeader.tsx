@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { SessionSummary } from '../api/types';
 import { fmtClock, fmtOffset } from '../lib/format';
 import { navigate } from '../lib/router';
@@ -6,6 +6,7 @@ import { useStore, useStoreThrottled } from '../lib/store';
 import { liveWait, versionAndCursor } from '../state/throttle';
 import { sessionStatusGlyph } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
+import { advancePlayback, PLAYBACK_SPEEDS } from '../model/playback';
 import type { SessionModel } from '../state/sessionModel';
 import { useApi } from './context';
 import { ExportLink } from './ImportExport';
@@ -33,6 +34,10 @@ export function DashHeader({ model }: { model: SessionModel }) {
 
   const seq = effectiveSeq(cursor);
   const n = model.log.length;
+  const [playing, setPlaying] = usePlayback(model);
+  const [speed, setSpeed] = useState<number>(4);
+  const speedRef = useRef(speed);
+  speedRef.current = speed;
   const idx = model.log.indexAtOrBefore(seq);
   const ev = idx >= 0 ? model.log.events[idx] : undefined;
   const origin = model.log.events[0]?.timestamp ?? 0;
@@ -111,6 +116,27 @@ export function DashHeader({ model }: { model: SessionModel }) {
         <button type="button" className="btn icon" aria-label="last event" title="last event" disabled={!n} onClick={() => model.gotoIndex(n - 1)}>
           ⇥
         </button>
+        <button
+          type="button"
+          className={playing ? 'btn icon on' : 'btn icon'}
+          aria-pressed={playing}
+          aria-label={playing ? 'pause playback' : 'play the session from the cursor'}
+          title={playing ? 'Pause playback' : 'Play from the cursor at the chosen speed'}
+          disabled={!n}
+          onClick={() => setPlaying(!playing, speedRef)}
+        >
+          {playing ? '❚❚' : '⏵'}
+        </button>
+        <label htmlFor="play-speed" className="sr-only">
+          Playback speed
+        </label>
+        <select id="play-speed" className="speed" value={speed} onChange={(e) => setSpeed(Number(e.target.value))}>
+          {PLAYBACK_SPEEDS.map((s) => (
+            <option key={s} value={s}>
+              {s}×
+            </option>
+          ))}
+        </select>
         <label htmlFor="scrubber" className="sr-only">
           Scrub through the session
         </label>
@@ -141,4 +167,61 @@ export function DashHeader({ model }: { model: SessionModel }) {
       </div>
     </div>
   );
+}
+
+/**
+ * Plays the session from the cursor in producer time × speed. Any cursor move made elsewhere (a
+ * click, a step, F5) stops it, so the person is never fighting the player.
+ */
+function usePlayback(model: SessionModel): [boolean, (on: boolean, speed: React.MutableRefObject<number>) => void] {
+  const [playing, setPlaying] = useState(false);
+  const stopRef = useRef<(() => void) | null>(null);
+  useEffect(() => () => stopRef.current?.(), []);
+  const toggle = (on: boolean, speed: React.MutableRefObject<number>) => {
+    stopRef.current?.();
+    stopRef.current = null;
+    if (!on) {
+      setPlaying(false);
+      model.view.set({ playing: false });
+      return;
+    }
+    const events = model.log.events;
+    let idx = Math.max(0, model.log.indexAtOrBefore(model.seq));
+    if (idx >= events.length - 1) idx = 0; // at the end: play from the start
+    const first = events[idx];
+    if (!first) return;
+    model.goto(first.seq);
+    let mine = first.seq;
+    let simTime = first.timestamp;
+    let last = performance.now();
+    let frame = 0;
+    const tick = (now: number) => {
+      const c = model.view.get().cursor;
+      if (c.live || c.seq !== mine) return stop(); // someone else moved the cursor
+      simTime += (now - last) * speed.current;
+      last = now;
+      idx = advancePlayback(model.log.events, idx, simTime);
+      const ev = model.log.events[idx];
+      if (ev && ev.seq !== mine) {
+        mine = ev.seq;
+        model.goto(ev.seq);
+      }
+      if (idx >= model.log.events.length - 1) return stop();
+      frame = requestAnimationFrame(tick);
+    };
+    const stop = () => {
+      cancelAnimationFrame(frame);
+      stopRef.current = null;
+      setPlaying(false);
+      model.view.set({ playing: false });
+    };
+    stopRef.current = () => {
+      cancelAnimationFrame(frame);
+      model.view.set({ playing: false });
+    };
+    frame = requestAnimationFrame(tick);
+    setPlaying(true);
+    model.view.set({ playing: true });
+  };
+  return [playing, toggle];
 }

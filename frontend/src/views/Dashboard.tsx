@@ -102,6 +102,7 @@ function DashboardBody({
   const loadError = useStore(model.view, (v) => v.error);
   const notice = useStore(model.view, (v) => v.notice);
   const searchInput = useStore(model.view, (v) => v.search.input);
+  const playing = useStore(model.view, (v) => v.playing);
   const seq = effectiveSeq(cursor);
   const stepping = useRef<Promise<void>>(Promise.resolve());
 
@@ -125,7 +126,7 @@ function DashboardBody({
   }, [urlSeq, layout, tab, searchInput]);
 
   // The swarm's state at the cursor: fetched at most ~7 times/s while stepping, ~1.5/s while live.
-  const stateSeq = useThrottled(seq, cursor.live ? 700 : 120);
+  const stateSeq = useThrottled(seq, cursor.live || playing ? 600 : 120);
   const stateRes = useLatest<SystemState>(
     stateSeq > 0 ? (signal) => api.state(model.sessionId, stateSeq, signal) : null,
     [model.sessionId, stateSeq],

@@ -151,8 +151,20 @@ export function Timeline({ model, agentFilter }: { model: SessionModel; agentFil
           } else ctx.fillRect(x0, y + LANE_H - 6, x1 - x0, 3);
         }
         const items = aggregateLane(lane.events, toX, toTime, GUTTER, width, BUCKET_PX, seq);
-        for (const it of items) {
+        for (let k = 0; k < items.length; k++) {
+          const it = items[k] as (typeof items)[number];
           if (it.kind === 'event') {
+            // Zoomed in far enough, events are labelled too (not only shape and colour).
+            const nextItem = items[k + 1];
+            const room = (nextItem ? (nextItem.kind === 'event' ? nextItem.x : nextItem.x0) : width) - it.x;
+            if (room > 60) {
+              ctx.globalAlpha = it.future ? 0.3 : 0.85;
+              ctx.fillStyle = '#a0a0a0';
+              ctx.font = '9.5px system-ui, sans-serif';
+              const label = eventLabel(it.event);
+              const max = Math.floor((room - 14) / 5.2);
+              ctx.fillText(label.length > max ? `${label.slice(0, Math.max(1, max - 1))}…` : label, it.x + 7, yc + 3.5);
+            }
             shownEvents++;
             const st = CATEGORY_STYLES[it.category];
             ctx.globalAlpha = it.future ? 0.3 : 1;
