@@ -140,6 +140,14 @@ export class SessionModel {
       }));
     } catch (err) {
       if (this.stopped) return;
+      if (err instanceof ApiError && err.status === 404 && this.log.length === 0 && opts.live !== false) {
+        // Not stored yet (a deep link to a session about to start, or still in the pipeline):
+        // follow the stream; its first events will fill the view.
+        this.view.set({ loading: false });
+        this.notify(`No events of ${this.sessionId} yet: waiting for them to arrive.`);
+        void this.connect();
+        return;
+      }
       const msg = err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
       this.view.set({ loading: false, error: msg });
       return;
@@ -191,7 +199,10 @@ export class SessionModel {
       if (typeof data === 'string' && data) {
         try {
           const err = JSON.parse(data) as { code?: string; message?: string };
-          this.notify(`Live stream: ${err.message ?? 'error'} (${err.code ?? 'error'}); reconnecting`, 'error');
+          // A session with no events yet is not an error: we are waiting for it (see start()).
+          if (!(err.code === 'not_found' && this.log.length === 0)) {
+            this.notify(`Live stream: ${err.message ?? 'error'} (${err.code ?? 'error'}); reconnecting`, 'error');
+          }
         } catch {
           // not JSON: a transport error, nothing to show beyond the stream indicator
         }
