@@ -86,8 +86,8 @@ class Writer:
         self._message_index: tuple[list[Any], dict[str, int]] | None = None
 
     def message_index(self, communications: list[Any]) -> dict[str, int]:
-        """message_id → its last position in `communications` (an owned list), kept by the writer
-        across a fold so that matching a message costs O(1) instead of a scan."""
+        """message_id → its last position in `communications`, kept by the writer across a fold so
+        that matching a message costs O(1) instead of a scan."""
         if self._message_index is not None and self._message_index[0] is communications:
             return self._message_index[1]
         index: dict[str, int] = {}
@@ -98,6 +98,11 @@ class Writer:
                 index[entry["message_id"]] = position
         self._message_index = (communications, index)
         return index
+
+    def adopt_message_index(self, source: list[Any], copy: list[Any]) -> None:
+        """Moves the message index of `source` to `copy`, its owned copy with the same entries."""
+        if self._message_index is not None and self._message_index[0] is source and copy is not source:
+            self._message_index = (copy, self._message_index[1])
 
     def own(self, container: dict[str, Any]) -> dict[str, Any]:
         if id(container) in self._owned:
@@ -685,9 +690,6 @@ def _memory_write(writer: Writer, root: State, event: Event, data: Mapping[str, 
             "version": int(version),
             "agent_id": event.get("agent_id"),
             "seq": event.get("seq"),
-            "namespace": data.get("namespace"),
-            "key": data.get("key"),
-            "timestamp": event.get("timestamp"),
         }
     )
     _add(writer.child(root, "counters"), "memory_writes", 1)
@@ -727,27 +729,27 @@ def _communication(writer: Writer, root: State, event: Event, data: Mapping[str,
         return
     _touch_agent(writer, root, event.get("agent_id"))
     direction = data.get("direction")
-    owned = writer.child_list(root, "communications")
-    index = writer.message_index(owned)
+    receiver = event.get("agent_id")
+    current = root.get("communications") or []
+    index = writer.message_index(current)
     found = index.get(message_id)
-    if found is not None and found >= len(owned) - MESSAGE_MATCH_WINDOW:
+    if found is not None and found >= len(current) - MESSAGE_MATCH_WINDOW:
+        # The message is recorded already: a delivery adds its receiver, a re-send nothing.
+        entry = current[found]
+        delivered = entry.get("delivered_to") or []
+        if direction != "received" or (receiver in delivered or not isinstance(receiver, str)):
+            return
+        owned = writer.child_list(root, "communications")
+        writer.adopt_message_index(current, owned)
         entry = writer.own(owned[found])
         owned[found] = entry
-        if direction == "received":
-            receiver = event.get("agent_id")
-            delivered = list(entry.get("delivered_to") or [])
-            if isinstance(receiver, str) and receiver not in delivered:
-                delivered.append(receiver)
-            entry["delivered_to"] = delivered
-            if entry.get("received_seq") is None:
-                entry["received_seq"] = event.get("seq")
-        elif entry.get("sent_seq") is None:
-            entry["sent_seq"] = event.get("seq")
+        entry["delivered_to"] = [*delivered, receiver]
+        if entry.get("received_seq") is None:
+            entry["received_seq"] = event.get("seq")
         return
     to = message.get("to")
     if not isinstance(to, list):
         to = [] if to is None else [to]
-    receiver = event.get("agent_id")
     entry = {
         "message_id": message_id,
         "from": str(message.get("from")) if message.get("from") is not None else "",
@@ -756,10 +758,12 @@ def _communication(writer: Writer, root: State, event: Event, data: Mapping[str,
         "content": message.get("content"),
         "in_reply_to": message.get("in_reply_to"),
         "seq": event.get("seq"),
-        "sent_seq": event.get("seq") if direction != "received" else None,
-        "received_seq": event.get("seq") if direction == "received" else None,
-        "delivered_to": [receiver] if direction == "received" and isinstance(receiver, str) else [],
     }
+    if direction == "received":
+        entry["received_seq"] = event.get("seq")
+        entry["delivered_to"] = [receiver] if isinstance(receiver, str) else []
+    owned = writer.child_list(root, "communications")
+    writer.adopt_message_index(current, owned)
     index[message_id] = len(owned)
     owned.append(writer.new(entry))
     _add(writer.child(root, "counters"), "messages", 1)

@@ -639,7 +639,7 @@ def synthetic_session(session_id: str, count: int, *, seed: int = 7) -> list[dic
                 parent="sp_root",
                 dt=dt,
             )
-        else:
+        elif rng.random() < 0.15:  # a task takes some 60 events of work
             if rng.random() < 0.1:
                 r.add(
                     "task_fail",
