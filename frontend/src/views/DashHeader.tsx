@@ -125,7 +125,7 @@ export function DashHeader({ model }: { model: SessionModel }) {
           disabled={!n}
           onClick={() => setPlaying(!playing, speedRef)}
         >
-          {playing ? '❚❚' : '⏵'}
+          {playing ? '❚❚' : '▷'}
         </button>
         <label htmlFor="play-speed" className="sr-only">
           Playback speed

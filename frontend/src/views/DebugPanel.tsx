@@ -110,7 +110,7 @@ export function DebugPanel({
         <WatchSection model={model} seq={seq} live={cursor.live} />
         <BreakpointSection model={model} seq={seq} />
         <DiffSection model={model} seq={seq} prevSeq={cursor.prevSeq} live={cursor.live} />
-        <VariablesSection state={state} seq={seq} />
+        <VariablesSection state={state} seq={ev?.seq ?? seq} />
       </div>
     </aside>
   );
