@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from swarmscope_store.metrics import LATENCY_BUCKETS, StoreMetrics, observe_many
 from swarmscope_store.ops import store_operations
 from swarmscope_store.queries import StoreQueries
 from swarmscope_store.records import EventRecord
+from swarmscope_store.retention import RetentionJob
 
 from .conftest import delivery
 
@@ -168,3 +170,26 @@ def test_observe_many_matches_observe() -> None:
         )
     assert registry.get_sample_value("many_seconds_count") == len(values)
     assert registry.get_sample_value("many_seconds_sum") == pytest.approx(sum(values))
+
+
+async def test_retention_job_counts_what_it_removed(tmp_path: Path) -> None:
+    backend = await open_backend(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        await backend.migrate()
+        registry = CollectorRegistry()
+        metrics = StoreMetrics.create(registry)
+        events, _, _ = handler(backend)
+        expiring = make_event("tool_call", session_id="ret", metadata={"retention": 0.5})
+        await events([delivery(expiring, 1)])
+        now = time.time()
+        job = RetentionJob(backend, metrics, retention_hours=1.0, interval=3600, clock=lambda: now)
+        assert (await job.run_once()).events == 0
+        later = RetentionJob(backend, metrics, retention_hours=1.0, interval=3600, clock=lambda: now + 3600)
+        result = await later.run_once()
+        assert (result.events, result.sessions) == (1, 1)
+        assert registry.get_sample_value("swarmscope_store_retention_deleted_total", {"kind": "events"}) == 1
+        assert (
+            registry.get_sample_value("swarmscope_store_retention_deleted_total", {"kind": "sessions"}) == 1
+        )
+    finally:
+        await backend.close()
