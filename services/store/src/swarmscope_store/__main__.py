@@ -27,6 +27,10 @@ async def migrate(settings: StoreSettings) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if argv in (["-h"], ["--help"]):
+        print(USAGE)
+        print(__doc__)
+        return 0
     settings = load_settings(StoreSettings)
     configure_logging("store", settings.log_level, settings.log_format)
     if argv == ["migrate"]:
