@@ -126,7 +126,8 @@ function DashboardBody({
   }, [urlSeq, layout, tab, searchInput]);
 
   // The swarm's state at the cursor: fetched at most ~7 times/s while stepping, ~1.5/s while live.
-  const stateSeq = useThrottled(seq, cursor.live || playing ? 600 : 120);
+  // Asked at the event under the cursor (a deep link may name a seq of another session).
+  const stateSeq = useThrottled(model.log.atOrBefore(seq)?.seq ?? seq, cursor.live || playing ? 600 : 120);
   const stateRes = useLatest<SystemState>(
     stateSeq > 0 ? (signal) => api.state(model.sessionId, stateSeq, signal) : null,
     [model.sessionId, stateSeq],
