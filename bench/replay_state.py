@@ -27,6 +27,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,19 @@ async def admin(sql: str) -> None:
 def database_url(name: str) -> str:
     parts = urlsplit(ADMIN_URL)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def server_seconds(stack: LocalStack) -> tuple[float, float]:
+    """Sum and count of replay's own time computing states (its Prometheus histogram)."""
+    with urllib.request.urlopen(f"{stack.url('replay')}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    total = count = 0.0
+    for line in text.splitlines():
+        if line.startswith("swarmscope_replay_state_seconds_sum"):
+            total += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("swarmscope_replay_state_seconds_count"):
+            count += float(line.rsplit(" ", 1)[1])
+    return total, count
 
 
 async def snapshot_totals(stack: LocalStack, url: str | None) -> tuple[int, int, int]:
@@ -121,6 +135,7 @@ async def measure(
 
         for seq in rng.sample(seqs, 5):  # warm up connections and code paths (not measured)
             await state(seq + 1 if seq + 1 <= last else seq)
+        server_before = server_seconds(stack)
         latencies: list[float] = []
         sizes: list[int] = []
         folded: list[int] = []
@@ -133,6 +148,9 @@ async def measure(
             # Events of the session after the nearest snapshot (every 500th event of the session).
             index = seq - first_seq + 1
             folded.append(index % SNAPSHOT_EVERY)
+        server_after = server_seconds(stack)
+        computed = server_after[1] - server_before[1]
+        server_mean = (server_after[0] - server_before[0]) / computed * 1000 if computed else float("nan")
         # The ceiling: the one store request a state query makes, alone, on the same ranges.
         ceiling: list[float] = []
         for seq in seqs:
@@ -169,6 +187,8 @@ async def measure(
             "stored_per_1k": stored_bytes / (len(events) / 1000),
             "state_per_1k": state_bytes / (len(events) / 1000),
             "replay_events_per_s": len(published) / replay_s,
+            "server_mean": server_mean,
+            "load": os.getloadavg()[0],
         }
     finally:
         await nc.close()
@@ -205,6 +225,10 @@ async def main() -> None:
         f"p50 {f['p50']:.1f} ms, p95 {f['p95']:.1f} ms, max {f['max']:.1f} ms "
         f"(state JSON p50 {f['state_kib_p50']:.0f} KiB, max {f['state_kib_max']:.0f} KiB; "
         f"events folded on the snapshot p50 {f['folded_p50']:.0f})"
+    )
+    print(
+        f"inside replay (snapshot, store request, fold, encoding), mean {f['server_mean']:.1f} ms; the rest is "
+        f"NATS and parsing the reply; load average {f['load']:.1f} on {os.cpu_count()} cores"
     )
     print(
         f"ceiling, the store request alone on the same ranges: p50 {f['ceiling_p50']:.1f} ms, p95 {f['ceiling_p95']:.1f} ms"
