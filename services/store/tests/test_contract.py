@@ -4,6 +4,7 @@ relationships, retention and migrations."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from typing import Any
@@ -723,3 +724,39 @@ async def test_retention_deletes_expired_events_and_their_projections(
         0
     ]
     assert default.expires_at - custom.expires_at == pytest.approx((168 - 2) * 3_600_000, abs=5_000)
+
+
+async def test_concurrent_writers_lose_no_updates(
+    backend: StoreBackend, log: Any, queries: StoreQueries
+) -> None:
+    """Replicas write batches at the same time (Postgres: advisory locks per session; SQLite: one
+    writer): every count adds up and every span keeps all its events."""
+    events = [e for s in ("c1", "c2", "c3") for e in swarm(s)]
+    records = log.records(events)
+    rng = random.Random(5)
+    rng.shuffle(records)
+    batches = [records[i : i + 4] for i in range(0, len(records), 4)]
+    await asyncio.gather(*(write_events(backend, batch) for batch in batches))
+    for session in ("c1", "c2", "c3"):
+        summary = await queries.session(SessionRef(session_id=session))
+        assert (
+            summary["event_count"],
+            summary["error_count"],
+            summary["tokens"],
+            summary["agent_count"],
+        ) == (
+            16,
+            1,
+            120,
+            2,
+        )
+        assert summary["status"] == "completed"
+        agents = {a["agent_id"]: a for a in await queries.agents(SessionRef(session_id=session))}
+        assert (agents["cod-1"]["event_count"], agents["coord"]["event_count"]) == (9, 5)
+        page = await queries.events(EventsQuery(session_id=session))
+        assert len(page["items"]) == 16
+        async with backend.reader() as tx:
+            rows = await tx.fetch(
+                "SELECT sum(event_count), count(*) FROM spans WHERE session_id = $1", session
+            )
+        assert (int(rows[0][0]), int(rows[0][1])) == (16, 13)

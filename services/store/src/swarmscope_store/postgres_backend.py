@@ -10,6 +10,8 @@ deadlock) because projections read state before they write it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import re
 import time
@@ -101,6 +103,7 @@ class PostgresBackend:
         self._command_timeout = command_timeout
         self._pool: asyncpg.Pool | None = None
         self._partitions: set[int] = set()
+        self._partition_lock = asyncio.Lock()
 
     async def open(self) -> None:
         """Creates the pool (one connection now, more on demand)."""
@@ -180,19 +183,20 @@ class PostgresBackend:
         missing = sorted(d for d in days if d not in self._partitions or d <= today)
         if not missing:
             return
-        try:
-            async with self.pool.acquire() as conn:
-                for day in missing:
-                    await conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF events "
-                        f"FOR VALUES FROM ({day * DAY_MS}) TO ({(day + 1) * DAY_MS})"
-                    )
-                    self._partitions.add(day)
-        except asyncpg.UniqueViolationError:
-            # Two replicas created the same partition at once; the next batch finds it.
-            raise DatabaseUnavailable("partition created concurrently; retrying") from None
-        except _DRIVER_ERRORS as exc:
-            raise _classify(exc) from exc
+        async with self._partition_lock:
+            try:
+                async with self.pool.acquire() as conn:
+                    for day in missing:
+                        # Another writer may create it between IF NOT EXISTS's check and the
+                        # create: then it exists, which is all this wants.
+                        with contextlib.suppress(asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
+                            await conn.execute(
+                                f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF events "
+                                f"FOR VALUES FROM ({day * DAY_MS}) TO ({(day + 1) * DAY_MS})"
+                            )
+                        self._partitions.add(day)
+            except _DRIVER_ERRORS as exc:
+                raise _classify(exc) from exc
 
     async def insert_events(self, tx: Tx, records: Sequence[EventRecord]) -> list[int]:
         assert isinstance(tx, _PgTx)
