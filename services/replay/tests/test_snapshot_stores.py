@@ -32,6 +32,13 @@ async def test_snapshots_round_trip_and_nearest_finds_the_greatest_seq_at_or_bel
     found = await any_store.nearest("s", 25)
     assert found is not None
     assert (found.seq, found.events, found.timestamp) == (20, 20, s20["timestamp"])
+    ref = await any_store.nearest_ref("s", 25)
+    assert ref is not None
+    assert (ref.seq, ref.size) == (20, found.size)
+    assert await any_store.nearest_ref("s", 9) is None
+    loaded = await any_store.load("s", 20)
+    assert loaded == found
+    assert await any_store.load("s", 21) is None
     stats = await any_store.stats("s")
     assert stats.snapshots == 3
     assert stats.state_bytes == sum(s.size for s in snaps)

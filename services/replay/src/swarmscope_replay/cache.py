@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 
 from swarmscope_replay.metrics import ReplayMetrics
-from swarmscope_replay.snapshots import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +125,8 @@ class SnapshotCache:
         self._items: OrderedDict[tuple[str, int], tuple[int, State]] = OrderedDict()
         self._metrics = metrics
 
-    def get(self, snapshot: Snapshot) -> State | None:
-        key = (snapshot.session_id, snapshot.seq)
+    def get(self, session_id: str, seq: int) -> State | None:
+        key = (session_id, seq)
         item = self._items.get(key)
         if item is None:
             self._metrics.cache_misses.labels("snapshot").inc()
@@ -136,15 +135,16 @@ class SnapshotCache:
         self._metrics.cache_hits.labels("snapshot").inc()
         return item[1]
 
-    def put(self, snapshot: Snapshot, state: State) -> None:
-        if snapshot.size > self._max_bytes:
+    def put(self, session_id: str, seq: int, size: int, state: State) -> None:
+        """Keeps a snapshot's decoded state; `size` is its JSON size (the budget's measure)."""
+        if size > self._max_bytes:
             return
-        key = (snapshot.session_id, snapshot.seq)
+        key = (session_id, seq)
         previous = self._items.pop(key, None)
         if previous is not None:
             self._bytes -= previous[0]
-        self._items[key] = (snapshot.size, state)
-        self._bytes += snapshot.size
+        self._items[key] = (size, state)
+        self._bytes += size
         while self._bytes > self._max_bytes and self._items:
             _, (size, _) = self._items.popitem(last=False)
             self._bytes -= size

@@ -11,6 +11,7 @@ from swarmscope_replay.snapshots import (
     SCHEMA_STATEMENTS,
     SessionProgress,
     Snapshot,
+    SnapshotRef,
     SnapshotStats,
 )
 
@@ -92,6 +93,23 @@ class PostgresSnapshotStore:
         row = await self._require().fetchrow(
             "SELECT session_id, seq, timestamp, events, state_hash, size, codec, payload FROM replay_snapshots "
             "WHERE session_id = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1",
+            session_id,
+            seq,
+        )
+        return _record_to_snapshot(row) if row is not None else None
+
+    async def nearest_ref(self, session_id: str, seq: int) -> SnapshotRef | None:
+        row = await self._require().fetchrow(
+            "SELECT seq, size FROM replay_snapshots WHERE session_id = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1",
+            session_id,
+            seq,
+        )
+        return SnapshotRef(session_id, int(row[0]), int(row[1])) if row is not None else None
+
+    async def load(self, session_id: str, seq: int) -> Snapshot | None:
+        row = await self._require().fetchrow(
+            "SELECT session_id, seq, timestamp, events, state_hash, size, codec, payload FROM replay_snapshots "
+            "WHERE session_id = $1 AND seq = $2",
             session_id,
             seq,
         )

@@ -59,6 +59,15 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotRef:
+    """A snapshot's key and size, without its bytes."""
+
+    session_id: str
+    seq: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class SessionProgress:
     """How far the consumer has applied a session, and where its last snapshot is."""
 
@@ -112,6 +121,12 @@ class SnapshotStore(Protocol):
 
     async def nearest(self, session_id: str, seq: int) -> Snapshot | None:
         """The snapshot with the greatest seq ≤ `seq`."""
+
+    async def nearest_ref(self, session_id: str, seq: int) -> SnapshotRef | None:
+        """Which snapshot `nearest` would return, without its bytes (to check a cache first)."""
+
+    async def load(self, session_id: str, seq: int) -> Snapshot | None:
+        """The snapshot at exactly (session, seq)."""
 
     async def progress(self, session_id: str) -> SessionProgress | None: ...
 

@@ -20,6 +20,7 @@ from swarmscope_replay.snapshots import (
     SCHEMA_STATEMENTS,
     SessionProgress,
     Snapshot,
+    SnapshotRef,
     SnapshotStats,
 )
 
@@ -132,6 +133,27 @@ class SqliteSnapshotStore:
             row = conn.execute(
                 "SELECT session_id, seq, timestamp, events, state_hash, size, codec, payload FROM replay_snapshots "
                 "WHERE session_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+                (session_id, seq),
+            ).fetchone()
+            return _row_to_snapshot(row) if row else None
+
+        return await self._run(read)
+
+    async def nearest_ref(self, session_id: str, seq: int) -> SnapshotRef | None:
+        def read(conn: sqlite3.Connection) -> SnapshotRef | None:
+            row = conn.execute(
+                "SELECT seq, size FROM replay_snapshots WHERE session_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+                (session_id, seq),
+            ).fetchone()
+            return SnapshotRef(session_id, int(row[0]), int(row[1])) if row else None
+
+        return await self._run(read)
+
+    async def load(self, session_id: str, seq: int) -> Snapshot | None:
+        def read(conn: sqlite3.Connection) -> Snapshot | None:
+            row = conn.execute(
+                "SELECT session_id, seq, timestamp, events, state_hash, size, codec, payload FROM replay_snapshots "
+                "WHERE session_id = ? AND seq = ?",
                 (session_id, seq),
             ).fetchone()
             return _row_to_snapshot(row) if row else None

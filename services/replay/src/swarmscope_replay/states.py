@@ -61,19 +61,23 @@ class StateResolver:
                 return Base(cursor.state, cursor.applied_seq, "memory")
         bound = seq
         while bound > 0:
-            snapshot = await self._store.nearest(session_id, bound)
-            if snapshot is None:
+            ref = await self._store.nearest_ref(session_id, bound)
+            if ref is None:
                 break
-            state = self._snapshots.get(snapshot)
-            if state is None:
-                try:
-                    state = snapshot.state()
-                except SnapshotCorrupt:
-                    self._metrics.snapshot_corrupt.inc()
-                    bound = snapshot.seq - 1
-                    continue
-                self._snapshots.put(snapshot, state)
-            return Base(state, snapshot.seq, "snapshot")
+            state = self._snapshots.get(session_id, ref.seq)
+            if state is not None:
+                return Base(state, ref.seq, "snapshot")
+            snapshot = await self._store.load(session_id, ref.seq)
+            try:
+                if snapshot is None:
+                    raise SnapshotCorrupt(f"snapshot {session_id}@{ref.seq} vanished")
+                state = snapshot.state()
+            except SnapshotCorrupt:
+                self._metrics.snapshot_corrupt.inc()
+                bound = ref.seq - 1
+                continue
+            self._snapshots.put(session_id, ref.seq, ref.size, state)
+            return Base(state, ref.seq, "snapshot")
         return Base(initial_state(session_id), 0, "initial")
 
     async def at_seq(self, session_id: str, seq: int) -> State:

@@ -358,7 +358,9 @@ class SessionTracker:
             self._metrics.snapshots.labels(item.reason).inc()
             self._metrics.snapshot_bytes.inc(len(item.snapshot.payload))
             if self._snapshot_cache is not None:
-                self._snapshot_cache.put(item.snapshot, item.state)
+                self._snapshot_cache.put(
+                    item.snapshot.session_id, item.snapshot.seq, item.snapshot.size, item.state
+                )
 
 
 def _decode(delivery: Delivery) -> dict[str, Any] | str:
