@@ -121,3 +121,54 @@ describe('SessionModel live batches', () => {
     m.stop();
   });
 });
+
+describe('SessionModel history of a big session', () => {
+  it('fetches both ends at once, then the middle, and ends with every event once', async () => {
+    const all = Array.from({ length: 12_000 }, (_, i) => ev(i + 1, { timestamp: i }));
+    const calls: string[] = [];
+    const fetchImpl = (async (input: RequestInfo | URL) => {
+      const url = new URL(String(input), 'http://x');
+      calls.push(url.pathname + url.search);
+      const json = (body: unknown) => new Response(JSON.stringify(body), { status: 200 });
+      if (url.pathname === '/api/v1/sessions/big')
+        return json({ id: 'big', status: 'completed', event_count: all.length, agent_count: 1, error_count: 0, tokens: 0, cost: 0 });
+      const q = url.searchParams;
+      const limit = Number(q.get('limit'));
+      if (q.get('order') === 'desc') return json({ items: all.slice(-limit).reverse(), next_cursor: 'more' });
+      const after = Number(q.get('after_seq') ?? 0);
+      const until = q.get('until_seq') ? Number(q.get('until_seq')) : Infinity;
+      const items = all.filter((e) => e.seq > after && e.seq <= until).slice(0, limit);
+      return json({ items, next_cursor: items.length === limit ? 'more' : null });
+    }) as typeof fetch;
+    const m = new SessionModel('big', new ApiClient(null, fetchImpl), null, new ManualFrames());
+    let renders = 0;
+    m.view.subscribe(() => renders++);
+    await m.start({ live: false });
+    expect(m.log.length).toBe(12_000);
+    expect(m.log.events.every((e, i) => e.seq === i + 1)).toBe(true);
+    expect(calls.filter((c) => c.includes('/events'))).toEqual([
+      '/api/v1/sessions/big/events?after_seq=0&limit=5000',
+      '/api/v1/sessions/big/events?order=desc&limit=5000',
+      '/api/v1/sessions/big/events?after_seq=5000&until_seq=7000&limit=5000',
+    ]);
+    expect(m.view.get().version).toBe(1); // the views render once, after the history is in
+    expect(renders).toBeGreaterThan(0);
+    m.stop();
+  });
+
+  it('asks only once for a session that fits in one page', async () => {
+    const events = storedSwarm('s');
+    const calls: string[] = [];
+    const fetchImpl = (async (input: RequestInfo | URL) => {
+      calls.push(String(input));
+      if (String(input).includes('/events'))
+        return new Response(JSON.stringify({ items: events, next_cursor: null }), { status: 200 });
+      return new Response(JSON.stringify({ id: 's', status: 'active', event_count: events.length, agent_count: 5, error_count: 0, tokens: 0, cost: 0 }), { status: 200 });
+    }) as typeof fetch;
+    const m = new SessionModel('s', new ApiClient(null, fetchImpl), null, new ManualFrames());
+    await m.start({ live: false });
+    expect(calls.filter((c) => c.includes('/events'))).toHaveLength(1);
+    expect(m.log.length).toBe(events.length);
+    m.stop();
+  });
+});

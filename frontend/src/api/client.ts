@@ -75,7 +75,14 @@ export class ApiClient {
       ? sessionStorage
       : null,
     private readonly fetchImpl: typeof fetch = (...args) => fetch(...args),
-  ) {}
+  ) {
+    // Requests public/boot.js started before the bundle loaded.
+    const boot = typeof window !== 'undefined' ? (window as { __swarmscopeEarly?: Record<string, Promise<Response>> }).__swarmscopeEarly : undefined;
+    if (boot) {
+      for (const [path, res] of Object.entries(boot)) this.early.set(path, res);
+      delete (window as { __swarmscopeEarly?: unknown }).__swarmscopeEarly;
+    }
+  }
 
   /** Registers the UI callback that asks the person for an API key. */
   onKeyNeeded(asker: KeyAsker): void {
@@ -143,7 +150,8 @@ export class ApiClient {
     if (early) {
       this.early.delete(path);
       const res = await early.catch(() => null);
-      if (res) return (await res.json()) as T;
+      // A failed early answer (401, 404…) is asked again the normal way, with its error handling.
+      if (res?.ok) return (await res.json()) as T;
     }
     const res = await this.raw(path, signal ? { signal } : {});
     return (await res.json()) as T;

@@ -108,29 +108,55 @@ export class SessionModel {
     });
   }
 
-  /** Loads history, then follows the live stream (resuming after the last seq loaded). */
+  /**
+   * Loads history, then follows the live stream (resuming after the last seq loaded). A session
+   * bigger than one page is fetched from both ends at once (oldest page ascending, newest page
+   * descending), then the middle: a 10k-event session costs one round trip, not two in a row.
+   */
   async start(opts: { live?: boolean } = {}): Promise<void> {
     const signal = this.abort.signal;
-    void this.api
-      .session(this.sessionId, signal)
-      .then((summary) => this.view.set({ summary }))
-      .catch(() => undefined);
+    const summaryP = this.api.session(this.sessionId, signal).catch(() => null);
+    const firstP = this.api.events(this.sessionId, { after_seq: 0, limit: PAGE }, signal);
+    firstP.catch(() => undefined); // handled below; avoid an unhandled rejection meanwhile
     try {
-      let after = 0;
-      for (;;) {
-        const page = await this.api.events(this.sessionId, { after_seq: after, limit: PAGE }, signal);
-        if (this.stopped) return;
-        // History pages go into the indexes quietly; the views render once, when all is loaded
-        // (a 10k-event session is drawn once, not once per page).
-        this.ingest(page.items, { quiet: true });
-        this.view.set({ loaded: this.log.length });
-        const last = page.items[page.items.length - 1];
-        const done = 'next_cursor' in page && !page.next_cursor;
-        if (!last || done || page.items.length < PAGE || this.log.length >= MAX_EVENTS) break;
-        after = last.seq;
+      const summary = await summaryP;
+      if (this.stopped) return;
+      if (summary) this.view.set({ summary });
+      const tailP =
+        summary && summary.event_count > PAGE ? this.api.events(this.sessionId, { order: 'desc', limit: PAGE }, signal) : null;
+      tailP?.catch(() => undefined);
+      const first = await firstP;
+      if (this.stopped) return;
+      // History pages go into the indexes quietly; the views render once, when all is loaded
+      // (a 10k-event session is drawn once, not once per page).
+      this.ingest(first.items, { quiet: true });
+      this.view.set({ loaded: this.log.length });
+      const last = first.items[first.items.length - 1];
+      const complete = !last || first.items.length < PAGE || ('next_cursor' in first && !first.next_cursor);
+      if (!complete) {
+        let until = Infinity;
+        if (tailP) {
+          const tail = await tailP;
+          if (this.stopped) return;
+          const asc = [...tail.items].sort((a, b) => a.seq - b.seq);
+          if (asc.length) until = (asc[0] as StoredEvent).seq;
+          this.ingest(asc, { quiet: true });
+          this.view.set({ loaded: this.log.length });
+        }
+        let after = last.seq;
+        while (after < until - 1 && this.log.length < MAX_EVENTS) {
+          const q = Number.isFinite(until) ? { after_seq: after, until_seq: until - 1, limit: PAGE } : { after_seq: after, limit: PAGE };
+          const page = await this.api.events(this.sessionId, q, signal);
+          if (this.stopped) return;
+          this.ingest(page.items, { quiet: true });
+          this.view.set({ loaded: this.log.length });
+          const end = page.items[page.items.length - 1];
+          if (!end || page.items.length < PAGE || ('next_cursor' in page && !page.next_cursor)) break;
+          after = end.seq;
+        }
       }
       if (this.log.length >= MAX_EVENTS) {
-        this.notify(`Showing the first ${MAX_EVENTS.toLocaleString()} events of this session.`, 'info');
+        this.notify(`Showing ${MAX_EVENTS.toLocaleString()} events of this session (its start and its newest events).`, 'info');
       }
       // History is not a step: "what changed" starts from the first move after loading.
       this.view.set((v) => ({
@@ -152,7 +178,7 @@ export class SessionModel {
       this.view.set({ loading: false, error: msg });
       return;
     }
-    if (opts.live !== false && this.log.length < MAX_EVENTS) void this.connect();
+    if (opts.live !== false) void this.connect();
   }
 
   stop(): void {
