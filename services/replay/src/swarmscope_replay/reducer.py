@@ -209,7 +209,12 @@ def _count(
         if phase == "start" or (phase in CLOSING_PHASES and not opened):
             _add(counters, "tool_calls" if event_type == "tool_call" else "llm_calls", 1)
     performance = event.get("performance")
-    performance = performance if isinstance(performance, Mapping) else {}
+    if not isinstance(performance, Mapping):
+        if event_type != "llm_call":
+            if event_type.startswith("custom.") if isinstance(event_type, str) else False:
+                _add(counters, "custom_events", 1)
+            return
+        performance = {}
     usage = data if event_type == "llm_call" else {}
     input_tokens = _number(usage.get("input_tokens"))
     if input_tokens is None:
@@ -773,6 +778,8 @@ def _communication(writer: Writer, root: State, event: Event, data: Mapping[str,
 
 
 def _explicit_statuses(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
+    if "task_status" not in data and "agent_status" not in data:
+        return
     task_status = data.get("task_status")
     task_id = _task_id(data)
     if isinstance(task_status, str) and task_id is not None:
