@@ -6,9 +6,10 @@ a throwaway database by default, or `--database sqlite`, the embedded default), 
 consumed it, then asks replay for the state at random seqs over NATS (`swarmscope.replay.state`,
 request to parsed reply, every seq asked once so no answer comes from the hot-state cache).
 
-Beside it, the ceiling measured in the same run: the one store request each state query makes
-(`swarmscope.store.events` for the events between the nearest snapshot and the seq), timed alone
-on the same ranges.
+Beside it, measured in the same run: the ceiling, the same answers again from the hot-state cache
+(nothing computed: the cost of sending and parsing a state of that size), and the one store
+request each state query makes (`swarmscope.store.events` between the nearest snapshot and the
+seq), timed alone on the same ranges.
 
     uv run python bench/replay_state.py [--events 100000] [--queries 300] [--database postgres|sqlite]
 
@@ -169,7 +170,7 @@ async def measure(
             if not reply.get("ok"):
                 raise RuntimeError(f"store events failed: {reply}")
         cached: list[float] = []
-        for seq in seqs[-20:]:  # the most recent answers: within the in-process cache's 64 MiB
+        for seq in seqs[-40:]:  # the most recent answers: within the in-process cache's 64 MiB
             elapsed, _ = await state(seq)
             cached.append(elapsed)
         count, stored_bytes, state_bytes = await snapshot_totals(stack, url)
@@ -180,6 +181,7 @@ async def measure(
             "ceiling_p50": statistics.median(ceiling) * 1000,
             "ceiling_p95": percentile(ceiling, 0.95) * 1000,
             "cached_p50": statistics.median(cached) * 1000,
+            "cached_p95": percentile(cached, 0.95) * 1000,
             "state_kib_p50": statistics.median(sizes) / 1024,
             "state_kib_max": max(sizes) / 1024,
             "folded_p50": statistics.median(folded),
@@ -233,7 +235,10 @@ async def main() -> None:
     print(
         f"ceiling, the store request alone on the same ranges: p50 {f['ceiling_p50']:.1f} ms, p95 {f['ceiling_p95']:.1f} ms"
     )
-    print(f"same seqs again (hot-state cache): p50 {f['cached_p50']:.1f} ms")
+    print(
+        f"ceiling, the same answers again from the hot-state cache (nothing computed: sending and "
+        f"parsing the state alone): p50 {f['cached_p50']:.1f} ms, p95 {f['cached_p95']:.1f} ms"
+    )
     print(
         f"snapshots: {f['snapshots']} for {args.events:,} events; {f['stored_per_1k'] / 1024:.1f} KiB stored "
         f"({f['state_per_1k'] / 1024:.1f} KiB of state JSON) per 1k events"
@@ -246,14 +251,14 @@ async def main() -> None:
                 "value": round(f["p95"], 2),
                 "unit": "ms",
                 "target": "<= 30",
-                "ceiling": round(f["ceiling_p95"], 2),
+                "ceiling": round(f["cached_p95"], 2),
             },
             {
                 "figure": f"state at random seq p50 ({args.database})",
                 "value": round(f["p50"], 2),
                 "unit": "ms",
                 "target": None,
-                "ceiling": round(f["ceiling_p50"], 2),
+                "ceiling": round(f["cached_p50"], 2),
             },
             {
                 "figure": "snapshot bytes per 1k events (stored, zlib)",
