@@ -23,6 +23,7 @@ from swarmscope_gateway.sse import sse_handlers
 from swarmscope_gateway.ws import WebSocketEndpoint
 from swarmscope_gateway.ws_deflate import CheapDeflateProtocol
 from swarmscope_service.health import HttpServer
+from swarmscope_service.monitor import MonitorSources, performance_monitor
 from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 
@@ -147,5 +148,16 @@ async def main(
             "rate_limit": "redis" if settings.redis_url else "local",
         },
     )
-    parts = ServiceParts(nc=nc, http=http, closers=[hub.stop, limiter.close])
+    monitor = performance_monitor(
+        js,
+        registry,
+        "gateway",
+        MonitorSources(
+            latency_histogram="swarmscope_gateway_delivered_latency_seconds",
+            query_histogram="swarmscope_gateway_request_seconds",
+        ),
+    )
+    parts = ServiceParts(
+        nc=nc, http=http, background=[monitor.run] if monitor else [], closers=[hub.stop, limiter.close]
+    )
     await serve(parts, stop, grace_seconds=settings.shutdown_grace_seconds)

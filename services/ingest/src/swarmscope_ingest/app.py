@@ -17,6 +17,7 @@ from swarmscope_schema.subjects import DURABLE_INGEST, STREAM_RAW
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
+from swarmscope_service.monitor import MonitorSources, performance_monitor
 from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 from swarmscope_service.settings import load_settings
@@ -78,8 +79,15 @@ async def main(
             "redact_keys": list(settings.redact_keys),
         },
     )
+    monitor = performance_monitor(
+        js,
+        registry,
+        "ingest",
+        MonitorSources(latency_histogram="swarmscope_ingest_latency_seconds", query_histogram=None),
+    )
+    background = [lag.run, *([monitor.run] if monitor else [])]
     await serve(
-        ServiceParts(nc=nc, http=http, consumers=consumers, background=[lag.run], closers=[publisher.close]),
+        ServiceParts(nc=nc, http=http, consumers=consumers, background=background, closers=[publisher.close]),
         stop,
         grace_seconds=settings.shutdown_grace_seconds,
     )

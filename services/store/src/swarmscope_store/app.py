@@ -18,6 +18,7 @@ from swarmscope_schema.subjects import (
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
+from swarmscope_service.monitor import MonitorSources, performance_monitor
 from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.request_reply import RequestServer
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
@@ -125,6 +126,17 @@ async def main(
         settings.store_port,
     )
     closers = [backend.close] if owns_backend else []
+    monitor = performance_monitor(
+        js,
+        registry,
+        "store",
+        MonitorSources(
+            latency_histogram="swarmscope_store_stored_latency_seconds",
+            write_counter="swarmscope_store_rows_committed_total",
+            write_labels={"table": "events"},
+            backlog_durable="store",
+        ),
+    )
     parts = ServiceParts(
         nc=nc,
         http=http,
@@ -134,7 +146,7 @@ async def main(
                 nc, STORE_REQUEST_PREFIX, store_operations(queries, graphs), registry, queue="store"
             )
         ],
-        background=[retention.run, lag.run],
+        background=[retention.run, lag.run, *([monitor.run] if monitor else [])],
         closers=closers,
     )
     log.info(
