@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from swarmscope_ingest.config import DEFAULT_REDACT_KEYS
-from swarmscope_ingest.redaction import REDACTED, Redactor, key_parts
+from swarmscope_ingest.redaction import REDACTED, Redactor
+from swarmscope_schema.redaction import key_parts
 
 
 @pytest.fixture
@@ -166,5 +167,5 @@ def test_deep_nesting_does_not_recurse(redactor: Redactor) -> None:
 def test_memo_stays_bounded(redactor: Redactor) -> None:
     for i in range(60_000):
         redactor.is_secret(f"key_{i}")
-    assert len(redactor._memo) <= 50_000
+    assert len(redactor._matcher._memo) <= 50_000
     assert redactor.is_secret("password")

@@ -58,7 +58,6 @@ QUANTITY_WORDS = frozenset(
         "used",
         "budget",
         "num",
-        "number",
         "remaining",
         "max",
         "min",

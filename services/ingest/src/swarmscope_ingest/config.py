@@ -7,25 +7,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS
 from swarmscope_service.settings import ServiceSettings
-
-# CONTRACT-level defaults named by issue 3, plus the spellings of the same secrets that a key-part
-# match would otherwise miss (`apikey` is one part, `cookies` is not `cookie`). See redaction.py for
-# the matching rule.
-DEFAULT_REDACT_KEYS: tuple[str, ...] = (
-    "password",
-    "passwords",
-    "passwd",
-    "secret",
-    "secrets",
-    "token",
-    "api_key",
-    "apikey",
-    "authorization",
-    "cookie",
-    "cookies",
-    "private_key",
-)
 
 
 class IngestSettings(ServiceSettings):
