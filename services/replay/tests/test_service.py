@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,17 @@ from swarmscope_schema.api import (
     WatchResult,
 )
 from swarmscope_schema.requests import ReplayOp
-from swarmscope_schema.subjects import DURABLE_REPLAY, DURABLE_STORE, STREAM_RAW, replay_request_subject
+from swarmscope_schema.subjects import DURABLE_STORE, STREAM_RAW, replay_request_subject
 from swarmscope_service.request_reply import RequestClient, ServiceError
 from swarmscope_service.stack import LocalStack
 
 
 class Replay:
-    def __init__(self, nc: NatsClient, http_port: int) -> None:
+    def __init__(self, nc: NatsClient, http_port: int, db_path: Path) -> None:
         self.client = RequestClient(nc, timeout=20.0)
         self.nc = nc
         self.http_port = http_port
+        self.db_path = db_path
 
     async def __call__(self, op: ReplayOp, **body: Any) -> Any:
         return await self.client.call(replay_request_subject(op.value), body)
@@ -60,7 +62,7 @@ async def replay(store_stack: LocalStack, tmp_path: Path, unused_tcp_port: int) 
     task = asyncio.create_task(app.main(stop, settings=settings, http_port=unused_tcp_port))
     nc = await nats.connect(str(store_stack.nats_url))
     try:
-        client = Replay(nc, unused_tcp_port)
+        client = Replay(nc, unused_tcp_port, tmp_path / "replay.db")
         for _ in range(200):
             with contextlib.suppress(ServiceError):
                 await client(ReplayOp.PING)
@@ -75,18 +77,39 @@ async def replay(store_stack: LocalStack, tmp_path: Path, unused_tcp_port: int) 
         await nc.close()
 
 
-async def load(nc: NatsClient, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    js = nc.jetstream()
+async def applied_seq(db_path: Path, session_id: str) -> int:
+    def read() -> int:
+        with sqlite3.connect(db_path) as conn:
+            row = conn.execute(
+                "SELECT applied_seq FROM replay_sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    return await asyncio.to_thread(read)
+
+
+async def load(replay: Replay, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Publishes as ingest would; returns when the store holds every event and replay applied them."""
+    js = replay.nc.jetstream()
     published = await publish_to_traces(js, stored(events))
     last = max(e["seq"] for e in published)
     await wait_for_durable(js, DURABLE_STORE, last)
-    await wait_for_durable(js, DURABLE_REPLAY, last)
+    # Replay's own progress, not its durable's ack floor: the floor can wait on messages another
+    # replay process held when it was killed (they come back only after the ack wait).
+    for session_id in {e["session_id"] for e in published}:
+        session_last = max(e["seq"] for e in published if e["session_id"] == session_id)
+        for _ in range(1200):
+            if await applied_seq(replay.db_path, session_id) >= session_last:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"replay did not apply {session_id} up to {session_last}")
     return published
 
 
 async def test_states_of_a_claude_flow_run_at_several_points(replay: Replay, session_prefix: str) -> None:
     sid = f"{session_prefix}-cf"
-    events = await load(replay.nc, claude_flow_session(sid))
+    events = await load(replay, claude_flow_session(sid))
     seq = {e["id"]: e["seq"] for e in events}
 
     async def state(point: str) -> dict[str, Any]:
@@ -138,7 +161,7 @@ async def test_states_of_a_claude_flow_run_at_several_points(replay: Replay, ses
 
 async def test_debugging_operations_over_nats(replay: Replay, session_prefix: str) -> None:
     sid = f"{session_prefix}-dbg"
-    events = await load(replay.nc, claude_flow_session(sid))
+    events = await load(replay, claude_flow_session(sid))
     seq = {e["id"]: e["seq"] for e in events}
     diff = await replay(ReplayOp.DIFF, session_id=sid, from_seq=seq["cp-A"], to_seq=seq["cp-B"])
     StateDiff.model_validate(diff)
@@ -195,7 +218,7 @@ async def test_debugging_operations_over_nats(replay: Replay, session_prefix: st
 
 async def test_compare_errors_ping_and_metrics(replay: Replay, session_prefix: str) -> None:
     a, b = f"{session_prefix}-a", f"{session_prefix}-b"
-    await load(replay.nc, claude_flow_session(a) + claude_flow_session(b))
+    await load(replay, claude_flow_session(a) + claude_flow_session(b))
     result = await replay(ReplayOp.COMPARE, a=a, b=b)
     SessionComparison.model_validate(result)
     assert result["summary"]["same"] == len(claude_flow_session(a))
@@ -232,7 +255,7 @@ async def test_compare_errors_ping_and_metrics(replay: Replay, session_prefix: s
 
 async def test_replay_as_live_republishes_under_a_new_session(replay: Replay, session_prefix: str) -> None:
     sid = f"{session_prefix}-orig"
-    events = await load(replay.nc, claude_flow_session(sid))
+    events = await load(replay, claude_flow_session(sid))
     received: list[dict[str, Any]] = []
     done = asyncio.Event()
 
