@@ -230,3 +230,16 @@ async def test_a_fresh_replay_database_catches_sessions_up_from_the_store(
         assert cursor.state == truth(log, "A", 10**9)
     finally:
         await fresh.close()
+
+
+async def test_a_state_costs_one_store_request_on_top_of_its_snapshot(
+    sqlite_store: SnapshotStore, metrics: ReplayMetrics
+) -> None:
+    log = stored(synthetic_session("A", 1200, seed=15))
+    engine = make_engine(sqlite_store, metrics, every=500, use_tracker_state=False)
+    await engine.consume(log)
+    for seq in (1, 499, 500, 501, 777, 1199):
+        before = engine.source.requests
+        state = await engine.states.at_seq("A", seq)
+        assert state == truth(log, "A", seq)
+        assert engine.source.requests - before == (0 if seq == 500 else 1), seq
