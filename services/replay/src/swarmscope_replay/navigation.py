@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from swarmscope_replay.event_source import EventSource, StoredEventDict, previous_event
+from swarmscope_replay.event_source import MAX_PAGE, EventSource, StoredEventDict, previous_event
 from swarmscope_replay.reducer import CLOSING_PHASES, event_label
 from swarmscope_replay.states import StateResolver
 from swarmscope_schema.requests import ErrorCode
@@ -33,8 +33,6 @@ from swarmscope_service.request_reply import ServiceError
 
 MAX_DEPTH = 256
 FIRST_PAGE = 500
-
-Root = None  # the parent of a root span
 
 
 def span_of(event: Mapping[str, Any]) -> str:
@@ -223,7 +221,7 @@ class Navigator:
             if len(page) < page_size:
                 return
             cursor = int(page[-1]["seq"])
-            page_size = 5000
+            page_size = MAX_PAGE
 
     # ---------------------------------------------------------------------------------- stack --
 
@@ -293,7 +291,7 @@ async def iter_pages_of_span(
         if not page:
             return
         yield page
-        if len(page) < 5000:
+        if len(page) < MAX_PAGE:
             return
         cursor = int(page[-1]["seq"])
 
@@ -310,4 +308,4 @@ class _Level:
         if span == self.span or span in self.ancestors:
             return True
         # Siblings of the span or of one of its ancestors; root spans are siblings of each other.
-        return parent == self.parent or parent is Root or parent in self.ancestors
+        return parent == self.parent or parent is None or parent in self.ancestors
