@@ -29,6 +29,7 @@ from swarmscope_schema.subjects import DURABLE_REPLAY, REPLAY_REQUEST_PREFIX, ST
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
+from swarmscope_service.monitor import MonitorSources, performance_monitor
 from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.request_reply import RequestClient, RequestServer
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
@@ -171,6 +172,10 @@ async def _run(
         settings.http_host,
         settings.replay_port if http_port is None else http_port,
     )
+    # Replay's queries are its latency figure: the time to answer a state is what a user waits for.
+    monitor = performance_monitor(
+        js, registry, "replay", MonitorSources(query_histogram="swarmscope_request_seconds")
+    )
     parts = ServiceParts(
         nc=nc,
         http=http,
@@ -178,7 +183,12 @@ async def _run(
         request_servers=[
             RequestServer(nc, REPLAY_REQUEST_PREFIX, operations.table(), registry, queue="replay")
         ],
-        background=[warm_sandbox, lag.run, HeapKeeper(interval=settings.replay_gc_freeze_seconds).run],
+        background=[
+            warm_sandbox,
+            lag.run,
+            HeapKeeper(interval=settings.replay_gc_freeze_seconds).run,
+            *([monitor.run] if monitor else []),
+        ],
         # In this order: no replay publishes into a closing connection, states reach their
         # snapshot before the database closes.
         closers=[republisher.close, tracker.flush, pool.close, cache.close, store.close],
