@@ -28,9 +28,13 @@ from swarmscope_service.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
-async def connect_and_provision(settings: ServiceSettings, name: str) -> tuple[NatsClient, JetStreamContext]:
-    """Connects to NATS (retrying) and provisions streams and durables from the settings."""
-    nc = await connect(settings.nats_servers(), name=name)
+async def connect_and_provision(
+    settings: ServiceSettings, name: str, nc: NatsClient | None = None
+) -> tuple[NatsClient, JetStreamContext]:
+    """Connects to NATS (retrying) unless given a connection (tests inject one), and provisions
+    streams and durables from the settings."""
+    if nc is None:
+        nc = await connect(settings.nats_servers(), name=name)
     js = nc.jetstream()
     await provision(
         js,

@@ -24,7 +24,6 @@ from swarmscope_gateway.ws import WebSocketEndpoint
 from swarmscope_gateway.ws_deflate import CheapDeflateProtocol
 from swarmscope_service.health import HttpServer
 from swarmscope_service.monitor import MonitorSources, performance_monitor
-from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 
 log = logging.getLogger(__name__)
@@ -50,18 +49,7 @@ async def main(
 ) -> None:
     """Runs the gateway until `stop` is set."""
     settings = settings or GatewaySettings()
-    if nc is None:
-        nc, js = await connect_and_provision(settings, SERVICE_NAME)
-    else:
-        js = nc.jetstream()
-        await provision(
-            js,
-            StreamSettings(
-                replicas=settings.stream_replicas,
-                duplicate_window_seconds=settings.dedup_window_seconds,
-                max_age_seconds=settings.stream_max_age_hours * 3600,
-            ),
-        )
+    nc, js = await connect_and_provision(settings, SERVICE_NAME, nc)
     registry = CollectorRegistry()
     metrics = GatewayMetrics.create(registry)
     backends = Backends(

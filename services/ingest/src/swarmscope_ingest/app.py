@@ -18,7 +18,6 @@ from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
 from swarmscope_service.monitor import MonitorSources, performance_monitor
-from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 from swarmscope_service.settings import load_settings
 
@@ -32,18 +31,7 @@ async def main(
 ) -> None:
     """Runs ingest until `stop` is set: durable `ingest` on TRACES_RAW → canonical events on TRACES."""
     settings = settings or load_settings(IngestSettings)
-    if nc is None:
-        nc, js = await connect_and_provision(settings, SERVICE_NAME)
-    else:
-        js = nc.jetstream()
-        await provision(
-            js,
-            StreamSettings(
-                replicas=settings.stream_replicas,
-                duplicate_window_seconds=settings.dedup_window_seconds,
-                max_age_seconds=settings.stream_max_age_hours * 3600,
-            ),
-        )
+    nc, js = await connect_and_provision(settings, SERVICE_NAME, nc)
     registry = CollectorRegistry()
     publisher = BatchPublisher(nc, timeout=settings.publish_timeout_seconds)
     handler = IngestHandler(publisher, Redactor(settings.redact_keys), IngestMetrics.create(registry))

@@ -30,7 +30,6 @@ from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
 from swarmscope_service.monitor import MonitorSources, performance_monitor
-from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.request_reply import RequestClient, RequestServer
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 from swarmscope_service.settings import load_settings
@@ -90,18 +89,7 @@ async def _run(
     source: EventSource | None,
     http_port: int | None,
 ) -> None:
-    if nc is None:
-        nc, js = await connect_and_provision(settings, SERVICE_NAME)
-    else:
-        js = nc.jetstream()
-        await provision(
-            js,
-            StreamSettings(
-                replicas=settings.stream_replicas,
-                duplicate_window_seconds=settings.dedup_window_seconds,
-                max_age_seconds=settings.stream_max_age_hours * 3600,
-            ),
-        )
+    nc, js = await connect_and_provision(settings, SERVICE_NAME, nc)
     registry = CollectorRegistry()
     metrics = ReplayMetrics.create(registry)
     cache: StateCache = (

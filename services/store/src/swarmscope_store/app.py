@@ -19,7 +19,6 @@ from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
 from swarmscope_service.monitor import MonitorSources, performance_monitor
-from swarmscope_service.nats_setup import StreamSettings, provision
 from swarmscope_service.request_reply import RequestServer
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 from swarmscope_service.settings import load_settings
@@ -59,18 +58,7 @@ async def main(
             return
     elif settings.store_migrate_on_start:
         await backend.migrate()
-    if nc is None:
-        nc, js = await connect_and_provision(settings, SERVICE_NAME)
-    else:
-        js = nc.jetstream()
-        await provision(
-            js,
-            StreamSettings(
-                replicas=settings.stream_replicas,
-                duplicate_window_seconds=settings.dedup_window_seconds,
-                max_age_seconds=settings.stream_max_age_hours * 3600,
-            ),
-        )
+    nc, js = await connect_and_provision(settings, SERVICE_NAME, nc)
     registry = CollectorRegistry()
     consumer_metrics = ConsumerMetrics.create(registry)
     metrics = StoreMetrics.create(registry)
