@@ -83,6 +83,18 @@ async def test_counters_match_a_known_workload(stack: LocalStack) -> None:
                     raw_subject(SESSION, "cod-1", "tool_call"), b"{not json" + str(i).encode()
                 )
             )
+        # One SDK drop report (another session, so the SSE client's count is unaffected), with a
+        # reason outside the known set that must not become a label of its own.
+        drops = make_event(
+            "custom.sdk_drops",
+            session_id=f"{SESSION}-sdk",
+            agent_id="cod-1",
+            event_id="drops-1",
+            data={"new": {"buffer_full": {"low": 3, "normal": 1}, "<img src=x>": {"low": 2}}},
+        )
+        acks.append(
+            await js.publish_async(raw_subject(f"{SESSION}-sdk", "cod-1", "custom.sdk_drops"), dumps(drops))
+        )
         for i in range(BAD_SCHEMA):
             event = make_event(
                 "task_start", session_id=SESSION, agent_id="cod-1", event_id=f"bad-{i}", data={}
@@ -103,13 +115,18 @@ async def test_counters_match_a_known_workload(stack: LocalStack) -> None:
             dead = total(ingest, "swarmscope_consumer_dead_letters_total", durable="ingest")
             if (
                 dead >= BAD_JSON + BAD_SCHEMA
-                and total(store, "swarmscope_store_rows_committed_total", table="events") >= VALID
+                and total(store, "swarmscope_store_rows_committed_total", table="events") >= VALID + 1
             ):
                 return ingest, store, gateway
             await asyncio.sleep(0.2)
 
     ingest, store, gateway = await asyncio.wait_for(settled(), 60)
-    assert total(ingest, "swarmscope_ingest_events_accepted_total") == VALID
+    assert total(ingest, "swarmscope_ingest_events_accepted_total") == VALID + 1
+    dropped = "swarmscope_sdk_dropped_events_total"
+    assert total(ingest, dropped, reason="buffer_full", priority="low") == 3
+    assert total(ingest, dropped, reason="buffer_full", priority="normal") == 1
+    assert total(ingest, dropped, reason="other", priority="low") == 2
+    assert total(ingest, dropped) == 6
     assert (
         total(ingest, "swarmscope_consumer_dead_letters_total", durable="ingest", reason="invalid_json")
         == BAD_JSON
@@ -119,8 +136,8 @@ async def test_counters_match_a_known_workload(stack: LocalStack) -> None:
         == BAD_SCHEMA
     )
     assert total(ingest, "swarmscope_ingest_latency_seconds_count") >= 1
-    assert total(store, "swarmscope_store_rows_committed_total", table="events") == VALID
-    assert total(store, "swarmscope_store_stored_latency_seconds_count") == VALID
+    assert total(store, "swarmscope_store_rows_committed_total", table="events") == VALID + 1
+    assert total(store, "swarmscope_store_stored_latency_seconds_count") == VALID + 1
     assert total(gateway, "swarmscope_gateway_events_delivered_total", transport="sse") == VALID
     assert total(gateway, "swarmscope_gateway_delivered_latency_seconds_count", transport="sse") >= 1
 

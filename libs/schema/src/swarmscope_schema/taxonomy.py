@@ -43,6 +43,14 @@ class EventType(StrEnum):
 
 CUSTOM_PREFIX = "custom."
 
+# The SDK's report of the events it could not send (CONTRACT §1 "never loses silently"): a custom
+# type, since it changes no swarm state. `data.new` maps reason → priority → count of drops since
+# the previous report; ingest turns it into `swarmscope_sdk_dropped_events_total{reason, priority}`.
+SDK_DROPS_TYPE = "custom.sdk_drops"
+# Why the SDK did not send an event: lost (it meant to) or filtered (selective tracing chose not to).
+SDK_LOSS_REASONS: tuple[str, ...] = ("buffer_full", "too_large", "rejected", "closed", "unsent_at_close")
+SDK_FILTER_REASONS: tuple[str, ...] = ("sampled", "rate_limited", "level", "pressure")
+
 Phase = Literal["start", "progress", "complete", "error"]
 PHASES: tuple[Phase, ...] = ("start", "progress", "complete", "error")
 

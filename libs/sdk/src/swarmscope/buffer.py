@@ -14,14 +14,16 @@ import threading
 from collections import deque
 from typing import Any
 
+from swarmscope_schema.taxonomy import SDK_FILTER_REASONS, SDK_LOSS_REASONS
+
 PRIORITY_NAMES: tuple[str, ...] = ("low", "normal", "high", "critical")
 PRIORITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(PRIORITY_NAMES)}
 CRITICAL = PRIORITY_RANK["critical"]
 
 # Why an event did not reach NATS. Losses are events the agent wanted traced; filtered ones were
 # left out on purpose by selective tracing.
-LOSS_REASONS: tuple[str, ...] = ("buffer_full", "too_large", "rejected", "closed", "unsent_at_close")
-FILTER_REASONS: tuple[str, ...] = ("sampled", "rate_limited", "level", "pressure")
+LOSS_REASONS: tuple[str, ...] = SDK_LOSS_REASONS
+FILTER_REASONS: tuple[str, ...] = SDK_FILTER_REASONS
 
 # (sequence number, event dict)
 Item = tuple[int, dict[str, Any]]

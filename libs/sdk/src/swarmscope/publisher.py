@@ -27,10 +27,11 @@ from swarmscope.buffer import FILTER_REASONS, LOSS_REASONS, DropCounter, EventBu
 from swarmscope.encoding import Encoded, EventEncoder
 from swarmscope.selective import ResourceProbe, Selector
 from swarmscope.transport import OK, RETRY, Transport
+from swarmscope_schema.taxonomy import SDK_DROPS_TYPE
 
 log = logging.getLogger("swarmscope")
 
-DROPS_EVENT_TYPE = "custom.sdk_drops"
+DROPS_EVENT_TYPE = SDK_DROPS_TYPE
 T = TypeVar("T")
 _TICK_SECONDS = 1.0
 _POLL_SECONDS = 1.0

@@ -14,6 +14,7 @@ from swarmscope_ingest.redaction import Redactor
 from swarmscope_ingest.validation import Rejected
 from swarmscope_schema.codec import dumps
 from swarmscope_schema.subjects import DlqReason, canonical_msg_id, event_subject
+from swarmscope_schema.taxonomy import PRIORITIES, SDK_DROPS_TYPE, SDK_FILTER_REASONS, SDK_LOSS_REASONS
 from swarmscope_service.nats_setup import STREAM_MAX_MSG_SIZE
 
 # Room left for the headers (message id, expected stream) inside the stream's message size limit.
@@ -30,6 +31,8 @@ class CanonicalEvent:
     payload: bytes
     timestamp_ms: float
     redacted: int
+    # reason → priority → count, when the event is an SDK drop report (counted once accepted).
+    sdk_drops: dict[str, dict[str, int]] | None = None
 
 
 def canonicalize(
@@ -56,4 +59,31 @@ def canonicalize(
         payload=payload,
         timestamp_ms=body["timestamp"],
         redacted=redacted,
+        sdk_drops=_sdk_drops(body) if body["type"] == SDK_DROPS_TYPE else None,
     )
+
+
+_DROP_REASONS = frozenset(SDK_LOSS_REASONS + SDK_FILTER_REASONS)
+
+
+def _sdk_drops(body: dict[str, Any]) -> dict[str, dict[str, int]] | None:
+    """The drop counts of an SDK drop report, keeping only well-formed entries (producer input).
+
+    Reasons and priorities outside the known sets count as `other`: they become metric labels, and
+    a producer must not be able to grow the label set without bound.
+    """
+    data = body.get("data")
+    new = data.get("new") if isinstance(data, dict) else None
+    if not isinstance(new, dict):
+        return None
+    counts: dict[str, dict[str, int]] = {}
+    for reason, by_priority in new.items():
+        if not isinstance(by_priority, dict):
+            continue
+        for priority, count in by_priority.items():
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                reason_label = reason if reason in _DROP_REASONS else "other"
+                priority_label = priority if priority in PRIORITIES else "other"
+                by = counts.setdefault(reason_label, {})
+                by[priority_label] = by.get(priority_label, 0) + count
+    return counts or None

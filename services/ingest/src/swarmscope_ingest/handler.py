@@ -111,6 +111,10 @@ class IngestHandler:
                 continue
             accepted += 1
             redacted += event.redacted
+            if event.sdk_drops:
+                for reason, by_priority in event.sdk_drops.items():
+                    for priority, count in by_priority.items():
+                        self._metrics.sdk_dropped.labels(reason, priority).inc(count)
             # Producer clocks run ahead sometimes; a negative latency is noise, not information.
             latency.observe(max(acked_at - event.timestamp_ms / 1000.0, 0.0))
         if accepted:

@@ -23,6 +23,7 @@ class IngestMetrics:
     redacted: Counter
     stage_seconds: Histogram
     latency: Histogram
+    sdk_dropped: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> IngestMetrics:
@@ -54,6 +55,12 @@ class IngestMetrics:
                 "swarmscope_ingest_latency_seconds",
                 "Producer timestamp to canonical event acknowledged by TRACES",
                 buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            sdk_dropped=Counter(
+                "swarmscope_sdk_dropped_events_total",
+                "Events agents' SDKs reported they could not send (custom.sdk_drops), by reason and priority",
+                ["reason", "priority"],
                 registry=registry,
             ),
         )
