@@ -544,6 +544,24 @@ def build_dashboard() -> dict[str, Any]:
             7,
         )
     )
+    add(
+        lay.place(
+            timeseries(
+                "Events agents could not send (SDK drop reports)",
+                "From the SDK's custom.sdk_drops reports: buffer_full, too_large, closed… are losses at the agent; "
+                "sampled, rate_limited, level, pressure are selective tracing choosing not to send.",
+                [
+                    (
+                        f"sum by (reason, priority) (rate(swarmscope_sdk_dropped_events_total[{RATE}]))",
+                        "{{reason}} {{priority}}",
+                    )
+                ],
+                "ops",
+            ),
+            24,
+            7,
+        )
+    )
 
     add(lay.row("Clients"))
     add(
