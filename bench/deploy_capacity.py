@@ -28,13 +28,12 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import nats
 import orjson
+from _support import cpu_seconds, postgres_database
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
@@ -43,15 +42,7 @@ from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
 from swarmscope_service.stack import LocalStack
 
-ADMIN_URL = os.environ.get("SWARMSCOPE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_PER_CORE = 15_000.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (its threads included), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def build_events(count: int, tag: str) -> list[tuple[str, bytes, str]]:
@@ -90,25 +81,6 @@ def committed(store_url: str) -> float:
             if line.startswith('swarmscope_store_rows_committed_total{table="events"}'):
                 return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"swarmscope_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(ADMIN_URL)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def consume_ceiling(nats_url: str, events: list[tuple[str, bytes, str]], trial: int) -> float:

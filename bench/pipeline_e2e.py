@@ -22,15 +22,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import nats
 import orjson
+from _support import cpu_seconds, postgres_database
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
 from swarmscope_schema.subjects import MSG_ID_HEADER, raw_subject
@@ -40,7 +40,6 @@ from swarmscope_service.nats_server import free_port, start_nats_server
 from swarmscope_service.stack import LocalStack
 
 TARGET = 15_000.0
-ADMIN_URL = os.environ.get("SWARMSCOPE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SESSIONS = 20
 AGENTS = 6
 
@@ -86,25 +85,6 @@ async def wait_count(count: Callable[[], Any], expected: int, timeout: float) ->
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {current} of {expected} committed within {timeout}s")
         await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"swarmscope_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(ADMIN_URL)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def ceiling(
@@ -174,16 +154,6 @@ async def ceiling(
     finally:
         await conn.close()
         await nc.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_backends(database: str) -> list[int]:

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import nats
 import orjson
+from _support import postgres_database
 from prometheus_client import CollectorRegistry
 
 from swarmscope_schema.requests import EventsQuery, StoreOp
@@ -41,7 +39,6 @@ from swarmscope_store.ops import store_operations
 from swarmscope_store.postgres_backend import DAY_MS, PostgresBackend, partition_name
 from swarmscope_store.queries import StoreQueries
 
-ADMIN_URL = os.environ.get("SWARMSCOPE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIG = "big-session"
 SMALL_SESSIONS = 900
 PAGE = 500
@@ -288,22 +285,8 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
-    name = f"swarmscope_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(ADMIN_URL)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    try:
+    async with postgres_database() as url:
         figures = await run(url, args.events, args.queries)
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
     print("BENCH_RESULT " + orjson.dumps({"bench": "store_query", "figures": figures}).decode())
 
 

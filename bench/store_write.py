@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sqlite3
 import statistics
 import tempfile
@@ -25,10 +24,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
+from _support import cpu_seconds, postgres_database
 from prometheus_client import CollectorRegistry
 
 from swarmscope_service.consumer import Delivery, Verdict
@@ -38,7 +37,6 @@ from swarmscope_store.metrics import StoreMetrics
 from swarmscope_store.postgres_backend import PostgresBackend
 from swarmscope_store.records import EventRecord, decode_event
 
-ADMIN_URL = os.environ.get("SWARMSCOPE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET = ">= 15000"
 SESSIONS = 20
 AGENTS = 6
@@ -169,14 +167,10 @@ def bare_rows(recs: list[EventRecord]) -> list[tuple[Any, ...]]:
 
 def _backend_cpu(pids: list[int]) -> float | None:
     """CPU seconds the given Postgres backends used so far (None when /proc cannot tell)."""
-    total = 0
-    try:
-        for pid in pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
+    # A backend that has exited took its CPU time with it: the figure would be short, so none.
+    if not all(Path(f"/proc/{pid}").exists() for pid in pids):
         return None
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 @dataclass
@@ -258,22 +252,8 @@ def sqlite_ceiling(path: Path, rows: list[tuple[Any, ...]], batch: int) -> float
 
 
 async def with_database(fn: Any) -> Any:
-    name = f"swarmscope_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(ADMIN_URL)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    try:
+    async with postgres_database() as url:
         return await fn(url)
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def ms(values: list[float], q: float) -> float:
