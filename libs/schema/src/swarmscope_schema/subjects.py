@@ -51,6 +51,11 @@ DLQ_ERROR_HEADER = "Swarmscope-Dlq-Error"
 DLQ_SUBJECT_HEADER = "Swarmscope-Dlq-Subject"
 DLQ_STREAM_SEQ_HEADER = "Swarmscope-Dlq-Stream-Seq"
 DLQ_SOURCE_HEADER = "Swarmscope-Dlq-Source"
+# (v1.1) On the dead letter of one member of a batch message: the member's 0-based index.
+DLQ_MEMBER_INDEX_HEADER = "Swarmscope-Dlq-Member-Index"
+# (v1.1) The type token of a batch message's subject; no taxonomy type, alias or `custom.*` type
+# has this token, so a batch subject can never be mistaken for one event's.
+BATCH_TYPE_TOKEN = "batch"
 
 
 class DlqReason(StrEnum):
@@ -95,6 +100,12 @@ def raw_subject(session_id: str, agent_id: str | None, event_type: str) -> str:
     return _event_subject(RAW_PREFIX, session_id, agent_id, event_type)
 
 
+def raw_batch_subject(session_id: str, agent_id: str | None) -> str:
+    """(v1.1) Where producers publish many events of one session in one message:
+    `traces.raw.<session>.<agent or _>.batch`, the body a JSON array of events."""
+    return _event_subject(RAW_PREFIX, session_id, agent_id, BATCH_TYPE_TOKEN)
+
+
 def event_subject(session_id: str, agent_id: str | None, event_type: str) -> str:
     """Where ingest publishes canonical events: `traces.events.<session>.<agent or _>.<type>`."""
     return _event_subject(EVENTS_PREFIX, session_id, agent_id, event_type)
@@ -133,6 +144,17 @@ def parse_event_subject(subject: str) -> SubjectParts:
         agent_id=None if agent == NO_AGENT_TOKEN else agent,
         type_token=type_token,
     )
+
+
+def raw_msg_id(session_id: str, event_id: str) -> str:
+    """(v1.1) The `Nats-Msg-Id` every producer sends with one event: ids are unique only within a
+    session, so the session joins (a bare id from a third-party producer is still accepted)."""
+    return f"{session_id}:{event_id}"
+
+
+def raw_batch_msg_id(session_id: str, first_event_id: str, count: int) -> str:
+    """(v1.1) The `Nats-Msg-Id` of a batch message: its session, first member's id and size."""
+    return f"{session_id}:batch:{first_event_id}:{count}"
 
 
 def canonical_msg_id(session_id: str, event_id: str) -> str:
