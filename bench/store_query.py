@@ -208,7 +208,7 @@ async def run(url: str, total: int, queries: int) -> list[dict[str, Any]]:
                 try:
                     ops = store_operations(
                         StoreQueries(backend, lambda: int(serving.max_payload)),
-                        GraphBuilder(backend, lambda: int(serving.max_payload)),
+                        GraphBuilder(backend),
                     )
                     request_server = RequestServer(
                         serving, STORE_REQUEST_PREFIX, ops, CollectorRegistry(), queue="store"

@@ -91,7 +91,7 @@ def queries(backend: StoreBackend) -> StoreQueries:
 
 @pytest.fixture
 def graphs(backend: StoreBackend) -> GraphBuilder:
-    return GraphBuilder(backend, lambda: BUDGET)
+    return GraphBuilder(backend)
 
 
 @pytest.fixture

@@ -549,6 +549,30 @@ async def test_events_page_is_capped_by_the_reply_budget(backend: StoreBackend, 
     assert page["next_cursor"] is not None
 
 
+async def test_answers_that_are_not_pages_are_whole_whatever_their_size(
+    backend: StoreBackend, write: Write, graphs: GraphBuilder
+) -> None:
+    # A budget far below these answers: they are never cut (big ones travel in chunks, v1.1).
+    spawns = [
+        make_event(
+            "agent_spawn",
+            session_id="w",
+            agent_id=f"agent-{i:03}",
+            event_id=f"w{i}",
+            data={"agent_type": "coder", "name": "n" * 300},
+        )
+        for i in range(300)
+    ]
+    await write(spawns)
+    tight = StoreQueries(backend, lambda: 1)
+    agents = orjson.loads(orjson.dumps(await tight.agents(SessionRef(session_id="w"))))
+    assert len(orjson.dumps(agents)) > 64 * 1024
+    assert sorted(a["agent_id"] for a in agents) == [f"agent-{i:03}" for i in range(300)]
+    graph = await graphs.graph(GraphQuery(session_id="w", layout="force"))
+    assert len(graph["nodes"]) == 300
+    assert graph["truncated"] is False
+
+
 async def test_unknown_session_and_event_are_not_found(
     write: Write, queries: StoreQueries, graphs: GraphBuilder
 ) -> None:

@@ -132,7 +132,7 @@ async def test_database_outage_raises_retryable_and_writing_resumes(
         with pytest.raises(RetryableError):
             await dlq([Delivery("traces.dlq.invalid_json", b"x", {}, 1, 1)])
         assert not await backend.ping()
-        ops = store_operations(StoreQueries(backend, lambda: 1 << 20), GraphBuilder(backend, lambda: 1 << 20))
+        ops = store_operations(StoreQueries(backend, lambda: 1 << 20), GraphBuilder(backend))
         with pytest.raises(ServiceError) as info:
             await ops["session"].handle(SessionRef(session_id="out"))
         assert info.value.code is ErrorCode.UNAVAILABLE

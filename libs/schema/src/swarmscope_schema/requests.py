@@ -67,6 +67,18 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 }
 
 
+# (v1.1) Answers of any size (CONTRACT §3): a caller that sends REPLY_CHUNKS_HEADER may get its
+# answer as chunk messages, each with CHUNK_INDEX_HEADER (0, 1, …); the last also carries
+# CHUNK_END_HEADER (the result's total bytes). The chunks' bodies joined are the JSON of the
+# envelope's `result`. A chunk message with a reply subject asks the caller to answer (empty body)
+# once it has taken that chunk: the next chunks wait for it, so a slow caller holds a bounded window.
+REPLY_CHUNKS_HEADER = "Swarmscope-Reply-Chunks"
+CHUNK_INDEX_HEADER = "Swarmscope-Chunk"
+CHUNK_END_HEADER = "Swarmscope-Chunk-End"
+CHUNK_PROTOCOL = "1"
+CHUNK_CANCEL = b"cancel"
+
+
 class ErrorBody(BaseModel):
     code: ErrorCode
     message: str

@@ -3,6 +3,10 @@
 Servers join a queue group per service, so replicas share the load. Every reply is the envelope of
 swarmscope_schema.requests; a handler signals an expected failure by raising ServiceError, and any
 other exception becomes an `internal` error whose details stay in the server's log.
+
+No answer fails for its size (v1.1): the client asks for chunked replies, and an answer bigger than
+one NATS message (or a handler's `Streamed` result) travels as chunks with flow control
+(reply_chunks). A caller that does not ask still gets one message or `payload_too_large`.
 """
 
 from __future__ import annotations
@@ -10,20 +14,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
-from swarmscope_schema.codec import dumps, loads
-from swarmscope_schema.requests import ErrorCode, error_reply, ok_reply
+from swarmscope_schema.codec import dumps
+from swarmscope_schema.requests import (
+    CHUNK_PROTOCOL,
+    REPLY_CHUNKS_HEADER,
+    ErrorCode,
+    error_reply,
+)
+from swarmscope_service.reply_chunks import (
+    HEADROOM,
+    ChunkError,
+    ChunkWriter,
+    Reply,
+    ReplyMux,
+    StreamCancelled,
+    Streamed,
+    chunk_size,
+    pieces_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +101,12 @@ class RequestServer:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=registry,
         )
+        self._chunked = Counter(
+            "swarmscope_request_chunks",
+            "Chunk messages of answers too big for one NATS message",
+            ["op"],
+            registry=registry,
+        )
 
     async def start(self) -> None:
         for op in self._operations:
@@ -108,31 +132,80 @@ class RequestServer:
         op = msg.subject.rsplit(".", 1)[-1]
         started = time.perf_counter()
         outcome = "ok"
+        chunks = (msg.headers or {}).get(REPLY_CHUNKS_HEADER) == CHUNK_PROTOCOL
         async with self._limit:
             try:
-                reply = ok_reply(await self._dispatch(op, msg.data))
+                result = await self._dispatch(op, msg.data)
+                pieces = result.pieces if isinstance(result, Streamed) else pieces_of(dumps(result))
+                outcome = await self._send(op, msg, pieces, chunks)
             except ServiceError as exc:
                 outcome = exc.code.value
-                reply = error_reply(exc.code, exc.message)
+                await self._respond(op, msg, dumps(error_reply(exc.code, exc.message)))
+            except StreamCancelled as exc:
+                outcome = "cancelled"
+                log.info("answer not taken to its end", extra={"op": op, "error": str(exc)})
             except Exception:
                 outcome = "internal"
                 log.exception("request failed", extra={"op": op})
-                reply = error_reply(ErrorCode.INTERNAL, f"{op} failed; see the service log")
-        body = dumps(reply)
-        if len(body) > self._nc.max_payload:
-            outcome = "too_large"
-            body = dumps(
-                error_reply(
-                    ErrorCode.PAYLOAD_TOO_LARGE,
-                    f"the answer ({len(body)} bytes) exceeds the NATS max payload; ask for less",
+                await self._respond(
+                    op, msg, dumps(error_reply(ErrorCode.INTERNAL, f"{op} failed; see the service log"))
                 )
-            )
         self._seconds.labels(op, outcome).observe(time.perf_counter() - started)
-        if msg.reply:
-            try:
-                await msg.respond(body)
-            except Exception as exc:
-                log.warning("reply not sent", extra={"op": op, "error": repr(exc)})
+
+    async def _send(self, op: str, msg: Msg, pieces: AsyncIterable[bytes], chunks: bool) -> str:
+        """Sends a result: one message when it fits, else chunks to a caller that takes them.
+
+        A failure after the first chunk went is sent as an error envelope, which ends the stream.
+        """
+        single = self._nc.max_payload - HEADROOM
+        head = bytearray()
+        iterator = aiter(pieces)
+        async for piece in iterator:
+            head += piece
+            if len(head) > single:
+                break
+        else:
+            await self._respond(op, msg, b'{"ok":true,"result":' + (bytes(head) or b"null") + b"}")
+            return "ok"
+        if not chunks or not msg.reply:
+            await self._respond(
+                op,
+                msg,
+                dumps(
+                    error_reply(
+                        ErrorCode.PAYLOAD_TOO_LARGE,
+                        f"the answer exceeds the NATS max payload ({self._nc.max_payload} bytes); ask for less",
+                    )
+                ),
+            )
+            return "too_large"
+        writer = ChunkWriter(self._nc, msg.reply, size=chunk_size(self._nc.max_payload))
+        try:
+            await writer.write(bytes(head))
+            async for piece in iterator:
+                await writer.write(piece)
+            await writer.finish()
+        except ServiceError as exc:
+            await self._respond(op, msg, dumps(error_reply(exc.code, exc.message)))
+            return exc.code.value
+        except StreamCancelled:
+            raise
+        except Exception:
+            log.exception("request failed part way through its answer", extra={"op": op})
+            await self._respond(
+                op, msg, dumps(error_reply(ErrorCode.INTERNAL, f"{op} failed; see the service log"))
+            )
+            return "internal"
+        self._chunked.labels(op).inc(writer.chunks)
+        return "ok"
+
+    async def _respond(self, op: str, msg: Msg, body: bytes) -> None:
+        if not msg.reply:
+            return
+        try:
+            await self._nc.publish(msg.reply, body)
+        except Exception as exc:
+            log.warning("reply not sent", extra={"op": op, "error": repr(exc)})
 
     async def _dispatch(self, op: str, data: bytes) -> Any:
         operation = self._operations.get(op)
@@ -146,36 +219,57 @@ class RequestServer:
 
 
 class RequestClient:
-    """Calls ops of another service and unwraps the envelope."""
+    """Calls ops of another service and unwraps the envelope; answers of any size."""
 
     def __init__(self, nc: NatsClient, *, timeout: float = 5.0) -> None:
         self._nc = nc
         self._timeout = timeout
+        self._mux = ReplyMux(nc)
 
     async def call(
         self, subject: str, body: BaseModel | Mapping[str, Any], *, timeout: float | None = None
     ) -> Any:
         """The `result` of the op; raises ServiceError with the op's error, or `unavailable` /
         `timeout` when nobody answers."""
+        reply = await self.open(subject, body, timeout=timeout)
+        try:
+            return await reply.result()
+        except ChunkError as exc:
+            raise ServiceError(exc.code, exc.message) from None
+        finally:
+            reply.close()
+
+    async def open(
+        self, subject: str, body: BaseModel | Mapping[str, Any], *, timeout: float | None = None
+    ) -> Reply:
+        """Sends the request and waits for the start of its answer (raising its error, if it is
+        one); the answer can then be read whole (`result`) or as it arrives (`pieces`)."""
         payload = (
             body.model_dump_json(exclude_none=True).encode()
             if isinstance(body, BaseModel)
             else dumps(dict(body))
         )
+        inbox, queue = await self._mux.open()
+        reply = Reply(self._mux, self._nc, inbox, queue, timeout or self._timeout)
         try:
-            msg = await self._nc.request(subject, payload, timeout=timeout or self._timeout)
-        except NoRespondersError:
-            raise ServiceError(ErrorCode.UNAVAILABLE, f"no service answers {subject}") from None
-        except (NatsTimeoutError, TimeoutError):
-            raise ServiceError(ErrorCode.TIMEOUT, f"{subject} did not answer in time") from None
-        reply = loads(msg.data)
-        if not isinstance(reply, dict):
-            raise ServiceError(ErrorCode.INTERNAL, f"{subject} answered something that is not an envelope")
-        if reply.get("ok"):
-            return reply.get("result")
-        error = reply.get("error") or {}
+            await self._nc.publish(
+                subject, payload, reply=inbox, headers={REPLY_CHUNKS_HEADER: CHUNK_PROTOCOL}
+            )
+            await reply.start(subject)
+        except ChunkError as exc:
+            reply.close()
+            raise ServiceError(exc.code, exc.message) from None
+        except BaseException:
+            reply.close()
+            raise
+        return reply
+
+    async def stream(self, reply: Reply) -> AsyncIterator[bytes]:
+        """The pieces of an opened answer, with a broken stream raised as a ServiceError."""
         try:
-            code = ErrorCode(error.get("code", "internal"))
-        except ValueError:
-            code = ErrorCode.INTERNAL
-        raise ServiceError(code, str(error.get("message", "unknown error")))
+            async for piece in reply.pieces():
+                yield piece
+        except ChunkError as exc:
+            raise ServiceError(exc.code, exc.message) from None
+        finally:
+            reply.close()

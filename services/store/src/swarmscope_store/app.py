@@ -68,7 +68,7 @@ async def main(
         return int(connection.max_payload)
 
     queries = StoreQueries(backend, budget)
-    graphs = GraphBuilder(backend, budget)
+    graphs = GraphBuilder(backend)
     events = BatchConsumer(
         js=js,
         stream=STREAM_EVENTS,

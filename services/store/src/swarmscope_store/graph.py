@@ -6,23 +6,19 @@
   only named by an edge (a recipient, a parent that never emitted) still gets a node.
 - timeline: agent nodes first (the lanes, in order of first appearance), then span nodes by start
   time with their start/end times, and the span-level edges between them.
-Nodes are capped by max_nodes and by the reply budget; `truncated` says when something was left out.
+Nodes are capped by max_nodes; `truncated` says when something was left out. A graph bigger than one
+NATS message travels in chunks (v1.1), so its size never cuts it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-import orjson
 
 from swarmscope_schema.api import GraphEdge, GraphNode
 from swarmscope_schema.requests import ErrorCode, GraphQuery
 from swarmscope_service.request_reply import ServiceError
 from swarmscope_store.backend import Row, StoreBackend
 from swarmscope_store.projections import SPAN_COLUMNS, SpanRow, span_from_row
-
-_NODE_SHARE = 0.7  # of the budget for nodes; the rest for edges
 
 
 def _depths(spans: dict[str, SpanRow]) -> dict[str, int]:
@@ -92,9 +88,8 @@ def _edge(row: Row) -> dict[str, Any]:
 class GraphBuilder:
     """Builds Graph answers from the spans, agents and relationships projections."""
 
-    def __init__(self, backend: StoreBackend, budget: Callable[[], int]) -> None:
+    def __init__(self, backend: StoreBackend) -> None:
         self._backend = backend
-        self._budget = budget
 
     async def graph(self, query: GraphQuery) -> dict[str, Any]:
         async with self._backend.reader() as tx:
@@ -121,18 +116,12 @@ class GraphBuilder:
                     query.session_id,
                     query.max_nodes + 1,
                 )
-        budget = self._budget()
         nodes: list[dict[str, Any]] = []
         truncated = False
-        size = 0
 
         def add_node(node: dict[str, Any]) -> bool:
-            nonlocal size, truncated
+            nonlocal truncated
             if len(nodes) >= query.max_nodes:
-                truncated = True
-                return False
-            size += len(orjson.dumps(node)) + 1
-            if size > budget * _NODE_SHARE:
                 truncated = True
                 return False
             nodes.append(node)
@@ -166,15 +155,7 @@ class GraphBuilder:
         ids = {
             node["id"] for node in nodes if node["kind"] == ("agent" if query.layout == "force" else "span")
         }
-        edges: list[dict[str, Any]] = []
-        for row in edge_rows:
-            if str(row[0]) in ids and str(row[1]) in ids:
-                edge = _edge(row)
-                size += len(orjson.dumps(edge)) + 1
-                if size > budget:
-                    truncated = True
-                    break
-                edges.append(edge)
+        edges = [_edge(row) for row in edge_rows if str(row[0]) in ids and str(row[1]) in ids]
         return {
             "session_id": query.session_id,
             "layout": query.layout,

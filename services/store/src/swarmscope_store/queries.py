@@ -2,8 +2,9 @@
 
 Answers are JSON-ready values (what RequestServer serializes). Stored event bodies already are
 the StoredEvent JSON, so events travel as `orjson.Fragment`s without being decoded. Every answer
-that can grow is capped by a byte budget below the NATS max payload: a page stops early and says
-where to go on with `next_cursor`, a graph sets `truncated`.
+that is a page is capped by a byte budget below the NATS max payload: a page stops early and says
+where to go on with `next_cursor`. Answers that are not pages (agents, performance) are whole:
+one bigger than a NATS message travels in chunks (v1.1).
 
 - sessions: newest first (by the seq of each session's first event, which never changes, so pages
   are stable while sessions grow); `status` exact, `q` a case-insensitive substring of id, name or
@@ -290,15 +291,8 @@ class StoreQueries:
             )
             if not rows:
                 await self._require_session(tx, ref.session_id)
-        out: list[dict[str, Any]] = []
-        size, budget = 0, self.budget()
-        for row in rows:
-            item = agent_summary(row)
-            size += len(orjson.dumps(item))
-            if out and size > budget:
-                break
-            out.append(item)
-        return out
+        # Every agent: an answer bigger than one NATS message travels in chunks (v1.1).
+        return [agent_summary(row) for row in rows]
 
     # -- performance ----------------------------------------------------------------------------
 
@@ -377,11 +371,8 @@ class StoreQueries:
                 for row in slowest
             ],
         )
-        out = report.model_dump(mode="json")
-        # Windows are the only part without a fixed bound; keep the newest when over budget.
-        while len(orjson.dumps(out)) > self.budget() and len(out["windows"]) > 1:
-            out["windows"] = out["windows"][len(out["windows"]) // 2 :]
-        return out
+        # Every window: an answer bigger than one NATS message travels in chunks (v1.1).
+        return report.model_dump(mode="json")
 
     # -- dead letters ---------------------------------------------------------------------------
 
