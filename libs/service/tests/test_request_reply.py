@@ -104,7 +104,9 @@ async def served(connections: tuple[NatsClient, NatsClient]) -> AsyncIterator[Se
         await served.server.stop()
 
 
-async def test_a_small_answer_is_one_message(served: Served, connections: tuple[NatsClient, NatsClient]) -> None:
+async def test_a_small_answer_is_one_message(
+    served: Served, connections: tuple[NatsClient, NatsClient]
+) -> None:
     client = RequestClient(connections[1])
     reply = await client.open(served.subject("whole"), Size(items=3))
     assert not reply.chunked
