@@ -394,6 +394,28 @@ async def test_time_travel_and_debugging(client: httpx.AsyncClient, seeded: tupl
     ).json()
     assert watch["values"][0]["value"] == "completed"
 
+    compiled = (
+        await client.post(
+            "/api/v1/expressions/compile",
+            json={"expressions": ['event.type == "error"', "event.type ==== 3", 'evnt.type == "x"']},
+        )
+    ).json()
+    assert [r["ok"] for r in compiled["results"]] == [True, False, False]
+    assert compiled["results"][1]["column"] == 14
+    assert "unknown variable 'evnt'" in compiled["results"][2]["error"]
+    watch_check = (
+        await client.post("/api/v1/expressions/compile", json={"expressions": ["event.seq"], "use": "watch"})
+    ).json()
+    assert watch_check["results"][0]["ok"] is False
+    assert_error(
+        await client.post("/api/v1/expressions/compile", json={"expressions": []}), 400, "bad_request"
+    )
+    assert_error(
+        await client.post("/api/v1/expressions/compile", json={"expressions": ["true"], "use": "other"}),
+        400,
+        "bad_request",
+    )
+
     other = new_session()
     await ingest(client, swarm(other))
     await wait_stored(client, other, len(stored))

@@ -288,6 +288,22 @@ class BreakpointHit(ApiModel):
     first_error: str | None = Field(default=None, description="the first of those failures")
 
 
+class CompiledExpression(ApiModel):
+    """(v1.1) Whether one expression compiles, and where it does not."""
+
+    expression: str
+    ok: bool
+    error: str | None = Field(default=None, description="why it does not compile, caret lines included")
+    column: int | None = Field(default=None, description="1-based column of a syntax error")
+    variables: list[str] = Field(default_factory=list, description="the variables it reads")
+
+
+class CompileResult(ApiModel):
+    """(v1.1) One entry per expression, in order."""
+
+    results: list[CompiledExpression]
+
+
 class WatchValue(ApiModel):
     expression: str
     value: Any = None

@@ -35,6 +35,7 @@ class ReplayOp(StrEnum):
     STACK = "stack"
     BREAKPOINT = "breakpoint"
     WATCH = "watch"
+    COMPILE = "compile"
     COMPARE = "compare"
     REPLAY = "replay"
     PING = "ping"
@@ -195,6 +196,17 @@ class WatchQuery(Request):
     session_id: str = SessionIdField
     seq: int = Field(ge=0, le=MAX_SEQ)
     expressions: list[str] = Field(min_length=1, max_length=MAX_EXPRESSIONS)
+
+
+ExpressionUse = Literal["condition", "watch"]
+
+
+class CompileQuery(Request):
+    """(v1.1) Expressions to compile without running: breakpoint conditions (they see `event` and
+    `state`) or watches (they see `state`)."""
+
+    expressions: list[str] = Field(min_length=1, max_length=MAX_EXPRESSIONS)
+    use: ExpressionUse = "condition"
 
 
 class CompareQuery(Request):

@@ -28,6 +28,7 @@ from swarmscope_schema.api import (
     AgentSummary,
     BreakpointHit,
     CallStack,
+    CompileResult,
     DeadLetter,
     Graph,
     Page,
@@ -44,6 +45,7 @@ from swarmscope_schema.events import StoredEvent
 from swarmscope_schema.requests import (
     BreakpointQuery,
     CompareQuery,
+    CompileQuery,
     DiffQuery,
     EventRef,
     EventsQuery,
@@ -240,6 +242,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=WatchQuery,
         response=WatchResult,
         errors=(400, 404, 413, 422, 503, 504),
+    ),
+    Endpoint(
+        "compile_expressions",
+        "POST",
+        f"{API}/expressions/compile",
+        "debugging",
+        "(v1.1) Compile breakpoint conditions or watches without running them",
+        "Each expression is compiled in replay's sandbox and checked to read only what its `use` "
+        "provides (`condition`: `event` and `state`; `watch`: `state`). Nothing is evaluated. Every "
+        "expression gets `{expression, ok, error, column, variables}`; a syntax error keeps the "
+        "parser's caret lines and its 1-based column. Limits as for breakpoints (400 when broken).",
+        body=CompileQuery,
+        response=CompileResult,
+        errors=(400, 413, 422, 503, 504),
     ),
     Endpoint(
         "compare",

@@ -21,6 +21,7 @@ from swarmscope_schema.requests import (
     MAX_EXPRESSION_CHARS,
     BreakpointQuery,
     CompareQuery,
+    CompileQuery,
     DiffQuery,
     ErrorCode,
     EventRef,
@@ -112,6 +113,12 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
         _check_expressions(query.expressions, "expressions")
         return JsonResponse(await backends.replay(ReplayOp.WATCH, query))
 
+    async def compile_expressions(request: Request, _: Principal) -> Response:
+        body = await read_json(request, SMALL_BODY_BYTES)
+        query = parse_body(CompileQuery, body)
+        _check_expressions(query.expressions, "expressions")
+        return JsonResponse(await backends.replay(ReplayOp.COMPILE, query))
+
     async def compare(request: Request, _: Principal) -> Response:
         return JsonResponse(await backends.replay(ReplayOp.COMPARE, parse_params(CompareQuery, request)))
 
@@ -136,6 +143,7 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
         "get_stack": get_stack,
         "run_breakpoints": run_breakpoints,
         "watch": watch,
+        "compile_expressions": compile_expressions,
         "compare": compare,
         "replay_session": replay_session,
     }
