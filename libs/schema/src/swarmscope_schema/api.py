@@ -50,6 +50,22 @@ class SessionSummary(ApiModel):
     cost: float = 0.0
 
 
+class FacetValue(ApiModel):
+    """(v1.1) One value of a searchable attribute and how many sessions have it."""
+
+    value: str
+    sessions: int
+
+
+class SessionFacets(ApiModel):
+    """(v1.1) Per attribute of SESSION_ATTRIBUTES, its values, most common first."""
+
+    agent_type: list[FacetValue] = Field(default_factory=list)
+    tool: list[FacetValue] = Field(default_factory=list)
+    model: list[FacetValue] = Field(default_factory=list)
+    error_type: list[FacetValue] = Field(default_factory=list)
+
+
 class AgentSummary(ApiModel):
     agent_id: str
     agent_type: str | None = None

@@ -35,6 +35,7 @@ from swarmscope_schema.api import (
     PerformanceReport,
     ReplayStarted,
     SessionComparison,
+    SessionFacets,
     SessionSummary,
     StateDiff,
     StepResult,
@@ -49,6 +50,7 @@ from swarmscope_schema.requests import (
     DiffQuery,
     EventRef,
     EventsQuery,
+    FacetsQuery,
     GraphQuery,
     ReplayQuery,
     SessionRef,
@@ -127,9 +129,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "sessions",
         "List sessions, newest first",
         "Filter by status and a substring of id, name or objective; page with `cursor` = the previous "
-        "page's `next_cursor`.",
+        "page's `next_cursor`. (v1.1) Search by what the sessions' events stated: `agent_type`, "
+        "`tool`, `model`, `error_type` (a value, or a comma-separated list of which any matches; "
+        "several parameters must all match), `from_ts`/`to_ts` (sessions with events in that range, "
+        "epoch ms), `min_cost`/`max_cost` (USD, inclusive), and `system` (`include` the internal "
+        "`_system` session, the default, `exclude` it, or keep `only` it).",
         params=SessionsQuery,
         response=Page[SessionSummary],
+    ),
+    Endpoint(
+        "session_facets",
+        "GET",
+        f"{API}/facets",
+        "sessions",
+        "(v1.1) The values sessions can be searched by",
+        "Per attribute (agent_type, tool, model, error_type), its values with how many sessions "
+        "have each, most common first: what the sessions list offers to search by.",
+        params=FacetsQuery,
+        response=SessionFacets,
+        errors=(400, 503, 504),
     ),
     Endpoint(
         "get_session",

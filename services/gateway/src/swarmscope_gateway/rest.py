@@ -26,6 +26,7 @@ from swarmscope_schema.requests import (
     ErrorCode,
     EventRef,
     EventsQuery,
+    FacetsQuery,
     GraphQuery,
     ReplayOp,
     ReplayQuery,
@@ -59,6 +60,9 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
     async def list_sessions(request: Request, _: Principal) -> Response:
         query = parse_params(SessionsQuery, request)
         return JsonResponse(as_page(await backends.store(StoreOp.SESSIONS, query)))
+
+    async def session_facets(request: Request, _: Principal) -> Response:
+        return JsonResponse(await backends.store(StoreOp.FACETS, parse_params(FacetsQuery, request)))
 
     async def get_session(request: Request, _: Principal) -> Response:
         return JsonResponse(await backends.store(StoreOp.SESSION, parse_params(SessionRef, request)))
@@ -130,6 +134,7 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
 
     return {
         "list_sessions": list_sessions,
+        "session_facets": session_facets,
         "get_session": get_session,
         "list_events": list_events,
         "get_event": get_event,
