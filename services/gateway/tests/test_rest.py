@@ -118,6 +118,26 @@ async def test_sessions_list_get_and_paging(client: httpx.AsyncClient, seeded: t
         assert_error(await client.get("/api/v1/sessions", params=bad), 400, "bad_request")
 
 
+async def test_sessions_search_by_attribute(client: httpx.AsyncClient, seeded: tuple[str, list]) -> None:
+    sid, _ = seeded  # a coder and a coordinator, Bash, model "claude", an AssertionError, cost 0.01
+
+    async def ids(**params: Any) -> list[str]:
+        page = (await client.get("/api/v1/sessions", params={"limit": 500, **params})).json()
+        return [s["id"] for s in page["items"]]
+
+    assert sid in await ids(agent_type="coder", tool="Bash", model="claude", error_type="AssertionError")
+    assert sid in await ids(tool="Read,Bash", min_cost=0.005, max_cost=0.02)
+    assert sid not in await ids(tool="Bash", min_cost=1)
+    assert sid not in await ids(agent_type="tester")
+    assert all(s != "_system" for s in await ids(system="exclude"))
+    facets = (await client.get("/api/v1/facets")).json()
+    assert any(f["value"] == "Bash" and f["sessions"] >= 1 for f in facets["tool"])
+    assert set(facets) == {"agent_type", "tool", "model", "error_type"}
+    for bad in ({"system": "maybe"}, {"min_cost": -1}, {"from_ts": "yesterday"}):
+        assert_error(await client.get("/api/v1/sessions", params=bad), 400, "bad_request")
+    assert_error(await client.get("/api/v1/facets", params={"limit": 0}), 400, "bad_request")
+
+
 async def test_events_paging_filters_and_one_event(
     client: httpx.AsyncClient, seeded: tuple[str, list]
 ) -> None:
@@ -393,6 +413,28 @@ async def test_time_travel_and_debugging(client: httpx.AsyncClient, seeded: tupl
         )
     ).json()
     assert watch["values"][0]["value"] == "completed"
+
+    compiled = (
+        await client.post(
+            "/api/v1/expressions/compile",
+            json={"expressions": ['event.type == "error"', "event.type ==== 3", 'evnt.type == "x"']},
+        )
+    ).json()
+    assert [r["ok"] for r in compiled["results"]] == [True, False, False]
+    assert compiled["results"][1]["column"] == 14
+    assert "unknown variable 'evnt'" in compiled["results"][2]["error"]
+    watch_check = (
+        await client.post("/api/v1/expressions/compile", json={"expressions": ["event.seq"], "use": "watch"})
+    ).json()
+    assert watch_check["results"][0]["ok"] is False
+    assert_error(
+        await client.post("/api/v1/expressions/compile", json={"expressions": []}), 400, "bad_request"
+    )
+    assert_error(
+        await client.post("/api/v1/expressions/compile", json={"expressions": ["true"], "use": "other"}),
+        400,
+        "bad_request",
+    )
 
     other = new_session()
     await ingest(client, swarm(other))

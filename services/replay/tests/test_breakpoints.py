@@ -12,7 +12,7 @@ from swarmscope_replay.expressions import ExpressionError, ExpressionPool
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.testing import Engine, claude_flow_session, stored, synthetic_session
-from swarmscope_schema.requests import BreakpointQuery, WatchQuery
+from swarmscope_schema.requests import BreakpointQuery, CompileQuery, WatchQuery
 from swarmscope_service.request_reply import ServiceError
 
 HUGE = "[" + ",".join(str(i) for i in range(100)) + "]"
@@ -184,3 +184,43 @@ async def test_watch_over_the_state_at_a_seq(
     assert [v["value"] for v in values[:2]] == ["running", "T3"]
     assert values[2]["error"] == "no such key: 'nope'"
     assert "time limit" in values[3]["error"]
+
+
+async def test_compile_checks_expressions_without_running_them(engine: Engine, pool: ExpressionPool) -> None:
+    bp = Breakpoints(engine.source, engine.states, pool, scan_timeout=30)
+    answer = await bp.compile(
+        CompileQuery(
+            expressions=[
+                'event.type == "error" && event.agent_id == "tst-1"',
+                "event.type ==== 3",
+                'evnt.type == "error"',
+                'state.tasks.exists(t, state.tasks[t].status == "failed")',
+                "[1, 2].all(i, v, v > event.seq)",
+            ]
+        )
+    )
+    ok, syntax, typo, comprehension, two_vars = answer["results"]
+    assert (ok["ok"], ok["error"], ok["variables"]) == (True, None, ["event"])
+    assert syntax["ok"] is False
+    assert syntax["error"].startswith("Syntax error")
+    # The parser's caret lines survive, and the column points at the second `==`.
+    assert "| event.type ==== 3" in syntax["error"]
+    assert syntax["column"] == 14
+    assert "event.type ==== 3"[syntax["column"] - 1 :].startswith("==")
+    assert typo["ok"] is False
+    assert typo["error"] == "unknown variable 'evnt': a condition can read event and state"
+    assert typo["column"] == 1
+    assert comprehension["ok"] is True
+    assert two_vars["ok"] is True
+    # A watch reads the state only.
+    watch = await bp.compile(CompileQuery(expressions=['event.type == "x"', "state.counters"], use="watch"))
+    assert [r["ok"] for r in watch["results"]] == [False, True]
+    assert watch["results"][0]["error"] == "unknown variable 'event': a watch can read state"
+
+
+async def test_compile_refuses_what_run_would_refuse(engine: Engine, pool: ExpressionPool) -> None:
+    bp = Breakpoints(engine.source, engine.states, pool, scan_timeout=30)
+    with pytest.raises(ExpressionError):
+        await bp.compile(CompileQuery(expressions=["   "]))
+    with pytest.raises(ExpressionError):
+        await bp.compile(CompileQuery(expressions=["x" * 3000]))

@@ -84,13 +84,14 @@ async def target(nav: Navigator, event_id: str, direction: str) -> str | None:
         ("e3", "into", "e4"),
         ("e6", "into", "e7"),
         ("e11", "into", "end_of_session"),
-        # out: the first event after the enclosing span ends, at its level.
+        # out: the next event after the end of the innermost open span enclosing the event (its
+        # own span while open, else the nearest open ancestor), at that span's level.
         ("e5", "out", "e7"),
         ("e3", "out", "e8"),
-        ("e4", "out", "e8"),
-        ("e2", "out", "e11"),
+        ("e4", "out", "e7"),
+        ("e2", "out", "e8"),
         ("e9", "out", "e11"),
-        ("e1", "out", "no_enclosing_span"),
+        ("e1", "out", "e11"),
         ("e11", "out", "no_enclosing_span"),
         # back: the previous event.
         ("e5", "back", "e4"),
@@ -113,7 +114,10 @@ async def test_out_of_a_span_whose_parent_never_ends(engine: Engine) -> None:
         )
     )
     nav = Navigator(engine.source, engine.states)
-    assert await target(nav, "e2", "out") == "enclosing_span_unfinished"
+    # Out of the tool call (it ends), then out of S, which never ends.
+    assert await target(nav, "e2", "out") == "e4"
+    assert await target(nav, "e4", "out") == "enclosing_span_unfinished"
+    assert await target(nav, "e1", "out") == "enclosing_span_unfinished"
     assert await target(nav, "e2", "over") == "e3"
     assert await target(nav, "e3", "over") == "e4"
     assert await target(nav, "e4", "over") == "end_of_session"
@@ -139,6 +143,65 @@ async def test_over_skips_other_branches_deeper_events(engine: Engine) -> None:
     assert await target(nav, "e2", "over") == "e3"
     assert await target(nav, "e5", "over") == "e7"
     assert await target(nav, "e2", "into") == "e5"
+
+
+# The demo's failing test run (issue 17 #1): execute() → task T3 → tool_call Bash, which fails;
+# the tester reports the error, the task attempt fails (task_fail, phase error), execute() ends in
+# error. Another agent's events interleave.
+FAILING = [
+    span_event("e1", "agent_method", "X", "start", method="execute"),
+    span_event("e2", "task_start", "T3", "start", "X"),
+    span_event("e3", "tool_call", "B", "start", "T3", tool="Bash"),
+    span_event("e4", "llm_call", "L", "start", agent="cod", model="m"),
+    span_event("e5", "tool_call", "B", "error", "T3", tool="Bash"),
+    span_event("e6", "error", "e6", "complete", "T3", message="connection refused"),
+    span_event("e7", "llm_call", "L", "complete", agent="cod", model="m"),
+    span_event("e8", "task_fail", "T3", "error", "X"),
+    span_event("e9", "agent_method", "X", "error", method="execute"),
+    span_event("e10", "agent_status", "e10", "complete", status="idle"),
+]
+
+
+async def test_step_out_leaves_the_innermost_open_span_whatever_ends_it(engine: Engine) -> None:
+    engine.source.add(stored(FAILING))
+    nav = Navigator(engine.source, engine.states)
+    # From the tool call's start: out of the tool call (ended by an error), not out of its task.
+    assert await target(nav, "e3", "out") == "e6"
+    # From the error report inside the task: out of the task (ended by task_fail).
+    assert await target(nav, "e6", "out") == "e9"
+    # From the task's start: out of the task itself.
+    assert await target(nav, "e2", "out") == "e9"
+    # From execute()'s start (a root span, open): out of it, to the next root event.
+    assert await target(nav, "e1", "out") == "e10"
+    # At execute()'s failed end nothing encloses the cursor any more.
+    assert await target(nav, "e9", "out") == "no_enclosing_span"
+
+
+@pytest.mark.parametrize("events", [TREE, FAILING], ids=["tree", "failing"])
+async def test_step_out_leaves_the_innermost_open_frame_of_the_stack(
+    engine: Engine, events: list[dict[str, Any]]
+) -> None:
+    engine.source.add(stored(events))
+    nav = Navigator(engine.source, engine.states)
+    log = stored(events)
+    for event in log:
+        frames = (await nav.stack("nav", event["id"]))["frames"]
+        innermost_open = next((f["span_id"] for f in frames if f["open"]), None)
+        outcome = await nav.step("nav", event["id"], "out")
+        if innermost_open is None:
+            assert outcome.reason == "no_enclosing_span", event["id"]
+            continue
+        end = next(
+            e["seq"]
+            for e in log
+            if e["seq"] > event["seq"]
+            and e["span_id"] == innermost_open
+            and e["phase"] in ("complete", "error")
+        )
+        assert outcome.event is not None, event["id"]
+        assert outcome.event["seq"] > end, event["id"]
+        # Nothing at that span's level came between its end and the step's target.
+        assert outcome.event["span_id"] != innermost_open
 
 
 async def test_unknown_events_are_not_found(nav: Navigator) -> None:

@@ -19,6 +19,7 @@ from swarmscope_schema.requests import (
     ErrorCode,
     EventRef,
     EventsQuery,
+    FacetsQuery,
     GraphQuery,
     PerformanceQuery,
     SessionRef,
@@ -173,7 +174,7 @@ async def test_migrations_are_idempotent(backend: StoreBackend) -> None:
     assert await backend.migrate() == []
     async with backend.reader() as tx:
         rows = await tx.fetch("SELECT version, name FROM schema_migrations ORDER BY version")
-    assert [(int(r[0]), r[1]) for r in rows] == [(1, "0001_init.sql")]
+    assert [(int(r[0]), r[1]) for r in rows][:2] == [(1, "0001_init.sql"), (2, "0002_session_facts.sql")]
 
 
 # ------------------------------------------------------------------------------- inserts, dedupe
@@ -643,6 +644,168 @@ async def test_sessions_filters_and_pagination(write: Write, queries: StoreQueri
     with pytest.raises(ServiceError) as info:
         await queries.sessions(SessionsQuery(cursor="x'; DROP TABLE sessions; --"))
     assert info.value.code is ErrorCode.BAD_REQUEST
+
+
+def searchable(
+    sid: str, t0: float, *, agents: list[str], tools: list[str], model: str, error_type: str | None
+) -> list[dict[str, Any]]:
+    """A session from t0 on (1 s apart) stating agent types, tools, a model, maybe an error type."""
+    out: list[dict[str, Any]] = []
+
+    def add(event_type: str, agent: str | None, data: dict[str, Any]) -> None:
+        out.append(
+            make_event(
+                event_type,
+                session_id=sid,
+                agent_id=agent,
+                event_id=f"e{len(out)}",
+                data=data,
+                timestamp=t0 + 1000 * len(out),
+            )
+        )
+
+    add("session_start", None, {"name": sid})
+    for i, agent_type in enumerate(agents):
+        add("agent_spawn", f"a{i}", {"agent_type": agent_type})
+    for tool in tools:
+        add("tool_call", "a0", {"tool": tool})
+    add(
+        "llm_call",
+        "a0",
+        {"model": model, "input_tokens": 10, "output_tokens": 5, "cost_usd": 0.25 * len(tools)},
+    )
+    if error_type:
+        add("error", "a0", {"message": "refused", "error_type": error_type})
+    return out
+
+
+async def test_sessions_search_by_attribute_cost_time_and_scope(write: Write, queries: StoreQueries) -> None:
+    hour = 3_600_000
+    await write(
+        searchable(
+            "alpha",
+            T0,
+            agents=["coder", "tester"],
+            tools=["Bash"],
+            model="opus",
+            error_type="ConnectionError",
+        )
+    )
+    await write(
+        searchable(
+            "beta", T0 + hour, agents=["coder"], tools=["Read", "Edit"], model="haiku", error_type=None
+        )
+    )
+    # Facts stated again in a later batch are kept once.
+    await write(
+        [
+            make_event(
+                "tool_call",
+                session_id="beta",
+                agent_id="a0",
+                event_id="again",
+                data={"tool": "Read"},
+                timestamp=T0 + hour + 9000,
+            )
+        ]
+    )
+    await write(
+        searchable(
+            "gamma",
+            T0 + 2 * hour,
+            agents=["researcher"],
+            tools=["WebSearch", "Read", "Bash"],
+            model="opus",
+            error_type="TimeoutError",
+        )
+    )
+    await write(
+        [
+            make_event(
+                "performance_alert",
+                session_id="_system",
+                agent_id="store",
+                data={"metric": "lag", "value": 2, "threshold": 1},
+                timestamp=T0,
+            )
+        ]
+    )
+
+    async def ids(**fields: Any) -> list[str]:
+        return [s["id"] for s in (await queries.sessions(SessionsQuery(**fields)))["items"]]
+
+    assert await ids(agent_type="coder") == ["beta", "alpha"]
+    assert await ids(tool="Bash") == ["gamma", "alpha"]
+    assert await ids(tool="Read,Bash") == ["gamma", "beta", "alpha"]
+    assert await ids(model="opus", tool="Read") == ["gamma"]
+    assert await ids(error_type="ConnectionError") == ["alpha"]
+    assert await ids(error_type="ConnectionError,TimeoutError", agent_type="researcher") == ["gamma"]
+    assert await ids(tool="Nope") == []
+    assert await ids(min_cost=0.5) == ["gamma", "beta"]
+    assert await ids(min_cost=0.5, max_cost=0.5) == ["beta"]
+    assert await ids(system="exclude") == ["gamma", "beta", "alpha"]
+    assert await ids(system="only") == ["_system"]
+    assert "_system" in await ids()
+    # A time range keeps the sessions whose events overlap it: beta ran from T0+1h for 9 s.
+    assert await ids(from_ts=T0 + hour + 8000, to_ts=T0 + hour + 8000) == ["beta"]
+    assert await ids(from_ts=T0 + hour - 1, to_ts=T0 + 2 * hour) == ["gamma", "beta"]
+    assert await ids(to_ts=T0 + 500, system="exclude") == ["alpha"]
+    assert await ids(from_ts=T0 + 3 * hour) == []
+    # Search and paging compose: pages of one follow each other.
+    first = await queries.sessions(SessionsQuery(tool="Read,Bash", limit=2))
+    rest = await queries.sessions(SessionsQuery(tool="Read,Bash", limit=2, cursor=first["next_cursor"]))
+    assert [s["id"] for s in first["items"] + rest["items"]] == ["gamma", "beta", "alpha"]
+    facets = await queries.facets(FacetsQuery())
+    assert facets["tool"][:2] == [{"value": "Bash", "sessions": 2}, {"value": "Read", "sessions": 2}]
+    assert {f["value"] for f in facets["tool"]} == {"Bash", "Read", "Edit", "WebSearch"}
+    assert facets["agent_type"][0] == {"value": "coder", "sessions": 2}
+    assert {f["value"] for f in facets["model"]} == {"opus", "haiku"}
+    assert {f["value"] for f in facets["error_type"]} == {"ConnectionError", "TimeoutError"}
+    assert len((await queries.facets(FacetsQuery(limit=1)))["tool"]) == 1
+
+
+async def test_session_facts_migration_backfills_sessions_stored_before_it(
+    backend: StoreBackend, write: Write, queries: StoreQueries
+) -> None:
+    await write(searchable("old", T0, agents=["coder"], tools=["Bash"], model="opus", error_type="OSError"))
+    # As if the database predated migration 0002.
+    async with backend.transaction() as tx:
+        await tx.execute("DROP TABLE session_facts")
+        await tx.execute("DROP INDEX sessions_start_time")
+        await tx.execute("DROP INDEX sessions_cost")
+        await tx.execute("DELETE FROM schema_migrations WHERE version = 2")
+    assert await backend.migrate() == ["0002_session_facts.sql"]
+    for field, value in (
+        ("agent_type", "coder"),
+        ("tool", "Bash"),
+        ("model", "opus"),
+        ("error_type", "OSError"),
+    ):
+        found = await queries.sessions(SessionsQuery(**{field: value}))
+        assert [s["id"] for s in found["items"]] == ["old"], field
+
+
+async def test_session_facts_go_with_their_session(
+    backend: StoreBackend, log: Any, queries: StoreQueries
+) -> None:
+    records = log.records(
+        [
+            make_event(
+                "tool_call",
+                session_id="brief",
+                event_id="t",
+                data={"tool": "Bash"},
+                metadata={"retention": 1},
+            )
+        ]
+    )
+    for r in records:
+        r.expires_at = int(T0 + 3_600_000)
+    await write_events(backend, records)
+    assert [s["id"] for s in (await queries.sessions(SessionsQuery(tool="Bash")))["items"]] == ["brief"]
+    await purge_expired(backend, int(T0 + 2 * 3_600_000), 0)
+    async with backend.reader() as tx:
+        assert await tx.fetch("SELECT 1 FROM session_facts WHERE session_id = 'brief'") == []
 
 
 async def test_graph_max_nodes_truncates(write: Write, graphs: GraphBuilder) -> None:

@@ -50,6 +50,22 @@ class SessionSummary(ApiModel):
     cost: float = 0.0
 
 
+class FacetValue(ApiModel):
+    """(v1.1) One value of a searchable attribute and how many sessions have it."""
+
+    value: str
+    sessions: int
+
+
+class SessionFacets(ApiModel):
+    """(v1.1) Per attribute of SESSION_ATTRIBUTES, its values, most common first."""
+
+    agent_type: list[FacetValue] = Field(default_factory=list)
+    tool: list[FacetValue] = Field(default_factory=list)
+    model: list[FacetValue] = Field(default_factory=list)
+    error_type: list[FacetValue] = Field(default_factory=list)
+
+
 class AgentSummary(ApiModel):
     agent_id: str
     agent_type: str | None = None
@@ -286,6 +302,22 @@ class BreakpointHit(ApiModel):
         default=0, description="evaluations that failed (e.g. a missing key) and so did not hold"
     )
     first_error: str | None = Field(default=None, description="the first of those failures")
+
+
+class CompiledExpression(ApiModel):
+    """(v1.1) Whether one expression compiles, and where it does not."""
+
+    expression: str
+    ok: bool
+    error: str | None = Field(default=None, description="why it does not compile, caret lines included")
+    column: int | None = Field(default=None, description="1-based column of a syntax error")
+    variables: list[str] = Field(default_factory=list, description="the variables it reads")
+
+
+class CompileResult(ApiModel):
+    """(v1.1) One entry per expression, in order."""
+
+    results: list[CompiledExpression]
 
 
 class WatchValue(ApiModel):

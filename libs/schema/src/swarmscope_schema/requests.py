@@ -25,6 +25,7 @@ class StoreOp(StrEnum):
     GRAPH = "graph"
     PERFORMANCE = "performance"
     DLQ = "dlq"
+    FACETS = "facets"
     PING = "ping"
 
 
@@ -35,6 +36,7 @@ class ReplayOp(StrEnum):
     STACK = "stack"
     BREAKPOINT = "breakpoint"
     WATCH = "watch"
+    COMPILE = "compile"
     COMPARE = "compare"
     REPLAY = "replay"
     PING = "ping"
@@ -105,11 +107,52 @@ MAX_WINDOW_MS = 366 * 24 * 3600 * 1000
 # ---------------------------------------------------------------------------------------- store --
 
 
+# (v1.1) What a session can be searched by besides its summary: each names the values its events
+# stated (agent_spawn data.agent_type, tool_call data.tool, llm_call data.model, the error_type of an
+# error event or an error phase). The store keeps one row per (session, attribute, value).
+SESSION_ATTRIBUTES: tuple[str, ...] = ("agent_type", "tool", "model", "error_type")
+SessionScope = Literal["include", "exclude", "only"]
+
+
 class SessionsQuery(Request):
     status: str | None = None
     q: str | None = Field(default=None, max_length=200, description="substring of id, name, objective")
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    agent_type: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="(v1.1) sessions with an agent of this type (comma: any of)",
+    )
+    tool: str | None = Field(
+        default=None, max_length=1000, description="(v1.1) sessions that called this tool (comma: any of)"
+    )
+    model: str | None = Field(
+        default=None, max_length=1000, description="(v1.1) sessions that called this model (comma: any of)"
+    )
+    error_type: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="(v1.1) sessions with an error of this type (comma: any of)",
+    )
+    from_ts: float | None = Field(
+        default=None, description="(v1.1) sessions with events at or after this time (epoch ms)"
+    )
+    to_ts: float | None = Field(
+        default=None, description="(v1.1) sessions with events at or before this time (epoch ms)"
+    )
+    min_cost: float | None = Field(default=None, ge=0, description="(v1.1) cost at least this (USD)")
+    max_cost: float | None = Field(default=None, ge=0, description="(v1.1) cost at most this (USD)")
+    system: SessionScope = Field(
+        default="include",
+        description="(v1.1) the internal `_system` session (performance alerts): include, exclude or only",
+    )
+
+
+class FacetsQuery(Request):
+    """(v1.1) The values sessions can be searched by, most common first."""
+
+    limit: int = Field(default=50, ge=1, le=500, description="values per attribute")
 
 
 class SessionRef(Request):
@@ -207,6 +250,17 @@ class WatchQuery(Request):
     session_id: str = SessionIdField
     seq: int = Field(ge=0, le=MAX_SEQ)
     expressions: list[str] = Field(min_length=1, max_length=MAX_EXPRESSIONS)
+
+
+ExpressionUse = Literal["condition", "watch"]
+
+
+class CompileQuery(Request):
+    """(v1.1) Expressions to compile without running: breakpoint conditions (they see `event` and
+    `state`) or watches (they see `state`)."""
+
+    expressions: list[str] = Field(min_length=1, max_length=MAX_EXPRESSIONS)
+    use: ExpressionUse = "condition"
 
 
 class CompareQuery(Request):

@@ -28,12 +28,14 @@ from swarmscope_schema.api import (
     AgentSummary,
     BreakpointHit,
     CallStack,
+    CompileResult,
     DeadLetter,
     Graph,
     Page,
     PerformanceReport,
     ReplayStarted,
     SessionComparison,
+    SessionFacets,
     SessionSummary,
     StateDiff,
     StepResult,
@@ -44,9 +46,11 @@ from swarmscope_schema.events import StoredEvent
 from swarmscope_schema.requests import (
     BreakpointQuery,
     CompareQuery,
+    CompileQuery,
     DiffQuery,
     EventRef,
     EventsQuery,
+    FacetsQuery,
     GraphQuery,
     ReplayQuery,
     SessionRef,
@@ -125,9 +129,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "sessions",
         "List sessions, newest first",
         "Filter by status and a substring of id, name or objective; page with `cursor` = the previous "
-        "page's `next_cursor`.",
+        "page's `next_cursor`. (v1.1) Search by what the sessions' events stated: `agent_type`, "
+        "`tool`, `model`, `error_type` (a value, or a comma-separated list of which any matches; "
+        "several parameters must all match), `from_ts`/`to_ts` (sessions with events in that range, "
+        "epoch ms), `min_cost`/`max_cost` (USD, inclusive), and `system` (`include` the internal "
+        "`_system` session, the default, `exclude` it, or keep `only` it).",
         params=SessionsQuery,
         response=Page[SessionSummary],
+    ),
+    Endpoint(
+        "session_facets",
+        "GET",
+        f"{API}/facets",
+        "sessions",
+        "(v1.1) The values sessions can be searched by",
+        "Per attribute (agent_type, tool, model, error_type), its values with how many sessions "
+        "have each, most common first: what the sessions list offers to search by.",
+        params=FacetsQuery,
+        response=SessionFacets,
+        errors=(400, 503, 504),
     ),
     Endpoint(
         "get_session",
@@ -240,6 +260,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=WatchQuery,
         response=WatchResult,
         errors=(400, 404, 413, 422, 503, 504),
+    ),
+    Endpoint(
+        "compile_expressions",
+        "POST",
+        f"{API}/expressions/compile",
+        "debugging",
+        "(v1.1) Compile breakpoint conditions or watches without running them",
+        "Each expression is compiled in replay's sandbox and checked to read only what its `use` "
+        "provides (`condition`: `event` and `state`; `watch`: `state`). Nothing is evaluated. Every "
+        "expression gets `{expression, ok, error, column, variables}`; a syntax error keeps the "
+        "parser's caret lines and its 1-based column. Limits as for breakpoints (400 when broken).",
+        body=CompileQuery,
+        response=CompileResult,
+        errors=(400, 413, 422, 503, 504),
     ),
     Endpoint(
         "compare",

@@ -21,10 +21,12 @@ from swarmscope_schema.requests import (
     MAX_EXPRESSION_CHARS,
     BreakpointQuery,
     CompareQuery,
+    CompileQuery,
     DiffQuery,
     ErrorCode,
     EventRef,
     EventsQuery,
+    FacetsQuery,
     GraphQuery,
     ReplayOp,
     ReplayQuery,
@@ -58,6 +60,9 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
     async def list_sessions(request: Request, _: Principal) -> Response:
         query = parse_params(SessionsQuery, request)
         return JsonResponse(as_page(await backends.store(StoreOp.SESSIONS, query)))
+
+    async def session_facets(request: Request, _: Principal) -> Response:
+        return JsonResponse(await backends.store(StoreOp.FACETS, parse_params(FacetsQuery, request)))
 
     async def get_session(request: Request, _: Principal) -> Response:
         return JsonResponse(await backends.store(StoreOp.SESSION, parse_params(SessionRef, request)))
@@ -112,6 +117,12 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
         _check_expressions(query.expressions, "expressions")
         return JsonResponse(await backends.replay(ReplayOp.WATCH, query))
 
+    async def compile_expressions(request: Request, _: Principal) -> Response:
+        body = await read_json(request, SMALL_BODY_BYTES)
+        query = parse_body(CompileQuery, body)
+        _check_expressions(query.expressions, "expressions")
+        return JsonResponse(await backends.replay(ReplayOp.COMPILE, query))
+
     async def compare(request: Request, _: Principal) -> Response:
         return JsonResponse(await backends.replay(ReplayOp.COMPARE, parse_params(CompareQuery, request)))
 
@@ -123,6 +134,7 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
 
     return {
         "list_sessions": list_sessions,
+        "session_facets": session_facets,
         "get_session": get_session,
         "list_events": list_events,
         "get_event": get_event,
@@ -136,6 +148,7 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
         "get_stack": get_stack,
         "run_breakpoints": run_breakpoints,
         "watch": watch,
+        "compile_expressions": compile_expressions,
         "compare": compare,
         "replay_session": replay_session,
     }

@@ -12,10 +12,16 @@ wins, else the previous chunk is searched. from_seq 0 with `backward` searches f
 A condition that fails on an event (a missing key, a type mismatch) does not hold there; those
 failures are counted and the first is reported. A condition that does not compile, or breaks a
 limit, ends the request with `expression_error`; the whole search is bounded in time too.
+
+Compile (v1.1) checks expressions as they are typed, without running them: each compiles in the
+sandbox, and reads only the variables its use gives it (`event` and `state` for a condition,
+`state` for a watch; names a comprehension binds, the `x` of `.exists(x, …)`, are its own). A
+misspelt variable would otherwise compile and then fail on every event, silently never holding.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -28,12 +34,25 @@ from swarmscope_replay.expressions import (
     check_expressions,
 )
 from swarmscope_replay.states import StateResolver
-from swarmscope_schema.requests import BreakpointQuery, ErrorCode, WatchQuery
+from swarmscope_schema.requests import BreakpointQuery, CompileQuery, ErrorCode, ExpressionUse, WatchQuery
 from swarmscope_service.request_reply import ServiceError
+
+VARIABLES: dict[ExpressionUse, tuple[str, ...]] = {"condition": ("event", "state"), "watch": ("state",)}
+# `.exists(x, …)`, `.map(x, …)`, `.all(k, v, …)`: the names a comprehension binds for its body.
+_BOUND = re.compile(
+    r"\.\s*[A-Za-z_][A-Za-z0-9_]*\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,(?:\s*([A-Za-z_][A-Za-z0-9_]*)\s*,)?"
+)
+
+
+def unknown_variables(source: str, variables: list[str], use: ExpressionUse) -> list[str]:
+    """The variables an expression reads that its use does not provide."""
+    bound = {name for match in _BOUND.finditer(source) for name in match.groups() if name}
+    allowed = set(VARIABLES[use])
+    return [v for v in variables if v not in allowed and v not in bound]
 
 
 class Breakpoints:
-    """The breakpoint and watch operations."""
+    """The breakpoint, watch and compile operations."""
 
     def __init__(
         self,
@@ -61,6 +80,31 @@ class Breakpoints:
                 for expression, (value, error) in zip(query.expressions, values, strict=True)
             ],
         }
+
+    async def compile(self, query: CompileQuery) -> dict[str, Any]:
+        check_expressions(query.expressions)
+        async with self._pool.session() as session:
+            compiled = await session.compile_details(query.expressions)
+        results: list[dict[str, Any]] = []
+        for source, c in zip(query.expressions, compiled, strict=True):
+            error, column = c.message, c.column
+            if error is None:
+                unknown = unknown_variables(source, c.variables, query.use)
+                if unknown:
+                    names = " and ".join(VARIABLES[query.use])
+                    what = "a condition" if query.use == "condition" else "a watch"
+                    error = f"unknown variable {', '.join(map(repr, unknown))}: {what} can read {names}"
+                    column = _column_of(source, unknown[0])
+            results.append(
+                {
+                    "expression": source,
+                    "ok": error is None,
+                    "error": error,
+                    "column": column,
+                    "variables": c.variables,
+                }
+            )
+        return {"results": results}
 
     async def run(self, query: BreakpointQuery) -> dict[str, Any]:
         check_expressions(query.conditions, "condition")
@@ -126,6 +170,11 @@ class Breakpoints:
             if base.seq == 0:
                 return
             upper = base.seq
+
+
+def _column_of(source: str, name: str) -> int | None:
+    match = re.search(r"(?<![A-Za-z0-9_.])" + re.escape(name) + r"(?![A-Za-z0-9_])", source)
+    return match.start() + 1 if match else None
 
 
 class _Search:

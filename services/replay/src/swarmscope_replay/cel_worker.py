@@ -7,7 +7,9 @@ values dies here with an allocation failure instead of exhausting the machine. E
 compiled here too, so even a parser crash cannot reach the service.
 
 Frames on stdin/stdout: a 4-byte big-endian length, then a JSON object. Requests:
-- compile {expressions}             → {errors: [message or null]}
+- compile {expressions}             → {errors: [message or null], details: [{message, column,
+                                       variables}]}: the uncut message and column of each error,
+                                       the variables each expression reads
 - watch {state}                     → one {index, value | error} per compiled expression, then {done}
 - begin {state}                     → {ok}; the state a scan starts from
 - scan {events, mode, eval_from}    → {progress} at most every 50 ms, then {done, hit, errors, error}
@@ -23,6 +25,7 @@ import ctypes
 import datetime
 import importlib.machinery
 import importlib.util
+import re
 import resource
 import signal
 import struct
@@ -95,6 +98,24 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
 
 
+_POSITION = re.compile(r"<input>:(\d+):(\d+):")
+
+
+def compile_error_details(exc: BaseException) -> dict[str, Any]:
+    """A compile error as the person typing the expression wants it: the parser's message with its
+    caret lines (not squeezed onto one line), and the column it points at."""
+    text = str(exc).strip() or type(exc).__name__
+    position = _POSITION.search(text)
+    if position is not None:
+        # "Failed to parse expression '…': ERROR: <input>:1:14: Syntax error: …" → "Syntax error: …"
+        text = text[position.end() :].strip()
+    return {
+        "message": text[:4000],
+        "column": int(position.group(2)) if position else None,
+        "variables": [],
+    }
+
+
 class Sandbox:
     """The worker's compiled programs and scan state."""
 
@@ -113,18 +134,22 @@ class Sandbox:
 
     def compile(self, expressions: list[str]) -> None:
         errors: list[str | None] = []
+        details: list[dict[str, Any]] = []
         self._programs = []
         for source in expressions:
             try:
-                self._programs.append(cel.compile(source))
+                program = cel.compile(source)
+                self._programs.append(program)
                 errors.append(None)
+                details.append({"message": None, "column": None, "variables": list(program.variables())})
             except Exception as exc:
                 self._programs.append(None)
                 errors.append(describe_error(exc))
+                details.append(compile_error_details(exc))
         compiled = [s for s, p in zip(expressions, self._programs, strict=True) if p is not None]
         self._state_paths = referenced_paths(compiled, "state")
         self._event_paths = referenced_paths(compiled, "event")
-        self.send({"errors": errors})
+        self.send({"errors": errors, "details": details})
 
     def watch(self, state: dict[str, Any]) -> None:
         context = {"state": project(state, self._state_paths)}

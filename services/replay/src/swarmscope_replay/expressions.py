@@ -59,6 +59,16 @@ def check_expressions(expressions: Sequence[str], what: str = "expression") -> N
 
 
 @dataclass(frozen=True, slots=True)
+class Compiled:
+    """What compiling one expression found."""
+
+    error: str | None
+    message: str | None
+    column: int | None
+    variables: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     evaluated: int
     hit_index: int | None
@@ -159,6 +169,11 @@ class ExpressionSession:
 
     async def compile(self, expressions: Sequence[str]) -> list[str | None]:
         """Compiles in the worker; the compile error of each expression (None when it compiled)."""
+        return [c.error for c in await self.compile_details(expressions)]
+
+    async def compile_details(self, expressions: Sequence[str]) -> list[Compiled]:
+        """Compiles in the worker; for each expression its error (one line), the parser's uncut
+        message and column, and the variables it reads."""
         try:
             await self.worker.send({"op": "compile", "expressions": list(expressions)})
             reply = await self.worker.receive(self.timeout + 1.0)
@@ -166,9 +181,25 @@ class ExpressionSession:
             self._pool.count_failure(exc)
             raise ExpressionError(f"compiling the expressions failed: {exc}") from None
         errors = reply.get("errors")
+        details = reply.get("details")
         if not isinstance(errors, list) or len(errors) != len(expressions):
             raise ExpressionError("compiling the expressions failed")
-        return [str(e) if e is not None else None for e in errors]
+        if not isinstance(details, list) or len(details) != len(expressions):
+            details = [{} for _ in expressions]
+        out: list[Compiled] = []
+        for error, detail in zip(errors, details, strict=True):
+            detail = detail if isinstance(detail, dict) else {}
+            column = detail.get("column")
+            variables = detail.get("variables")
+            out.append(
+                Compiled(
+                    error=str(error) if error is not None else None,
+                    message=str(detail.get("message") or error) if error is not None else None,
+                    column=column if isinstance(column, int) else None,
+                    variables=[str(v) for v in variables] if isinstance(variables, list) else [],
+                )
+            )
+        return out
 
     async def watch(self, expressions: Sequence[str], state: dict[str, Any]) -> list[tuple[Any, str | None]]:
         """Values of the expressions over `state`. An expression that fails or breaks a limit gets

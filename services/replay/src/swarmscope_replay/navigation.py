@@ -10,8 +10,12 @@ event E in span S (parent P):
 - into: the first event of the first child span of S that starts after E (while S is open; events
   of parallel branches in between are passed); when S gets no further child, into behaves as over
   (as a debugger does on a line without a call).
-- out: the first event after P ends, at P's depth or shallower (over from P's end). None when S
-  has no parent (`no_enclosing_span`) or P never ends (`enclosing_span_unfinished`).
+- out: the next event after the end of the innermost span that encloses E and is still open after
+  E, whether it ends by complete, error or fail: E's own span S while it is open (at its start, a
+  progress), else the nearest open ancestor. "Next" is in that span's line of the tree (over from
+  its closing event). The call stack is the same list of frames (`frames`), so the innermost open
+  frame the stack shows is the span step out leaves, by construction. None when no frame is open
+  (`no_enclosing_span`) or that span never ends (`enclosing_span_unfinished`).
 - back: the session's previous event.
 At either end the event is null with the reason (`end_of_session`, `start_of_session`).
 
@@ -53,6 +57,36 @@ class SpanFacts:
     parent_id: str | None
     start: StoredEventDict | None
     end: StoredEventDict | None
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One enclosing span of an event (a call stack frame), as it was right after the event."""
+
+    span_id: str
+    parent_id: str | None
+    type: str
+    agent_id: Any
+    label: str
+    start_seq: int
+    start_event_id: str
+    start_time: float
+    duration_so_far_ms: float
+    open: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The frame as the API's StackFrame."""
+        return {
+            "span_id": self.span_id,
+            "type": self.type,
+            "agent_id": self.agent_id,
+            "label": self.label,
+            "start_seq": self.start_seq,
+            "start_event_id": self.start_event_id,
+            "start_time": self.start_time,
+            "duration_so_far_ms": self.duration_so_far_ms,
+            "open": self.open,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +169,7 @@ class Navigator:
                 session_id, event, span, parents, open_spans, into=direction == "into"
             )
         if direction == "out":
-            return await self._out(session_id, event, span, parents, open_spans)
+            return await self._out(session_id, event, parents)
         raise ServiceError(ErrorCode.BAD_REQUEST, f"unknown direction {direction!r}")
 
     async def _over_or_into(
@@ -169,34 +203,25 @@ class Navigator:
         return StepOutcome(None, "end_of_session")
 
     async def _out(
-        self,
-        session_id: str,
-        event: StoredEventDict,
-        span: str,
-        parents: dict[str, str | None],
-        open_spans: Mapping[str, Any],
+        self, session_id: str, event: StoredEventDict, parents: dict[str, str | None]
     ) -> StepOutcome:
         seq = int(event["seq"])
-        enclosing = await self._parent(session_id, span, parents, seq)
+        enclosing = next((frame for frame in await self.frames(session_id, event) if frame.open), None)
         if enclosing is None:
             return StepOutcome(None, "no_enclosing_span")
-        ancestors = await self._ancestors(session_id, enclosing, parents, seq)
-        level = _Level(enclosing, parents.get(enclosing), ancestors)
-        start = seq
+        span = enclosing.span_id
+        if enclosing.parent_id:
+            parents.setdefault(span, enclosing.parent_id)
+        ancestors = await self._ancestors(session_id, span, parents, seq)
+        level = _Level(span, parents.get(span), ancestors)
         ended = False
-        if enclosing not in open_spans:
-            # The enclosing span is not open at E: it ended before (or never opened properly).
-            facts = await self.span_facts(session_id, enclosing, seq)
-            if facts.end is not None:
-                ended = True
-                start = max(seq, int(facts.end["seq"]))
-        async for candidate in self._scan(session_id, start, parents):
+        async for candidate in self._scan(session_id, seq, parents):
             candidate_span = span_of(candidate)
             if not ended:
-                if candidate_span == enclosing and (candidate.get("phase") or "complete") in CLOSING_PHASES:
+                if candidate_span == span and (candidate.get("phase") or "complete") in CLOSING_PHASES:
                     ended = True
                 continue
-            if level.qualifies(candidate_span, parents.get(candidate_span)) and candidate_span != enclosing:
+            if level.qualifies(candidate_span, parents.get(candidate_span)) and candidate_span != span:
                 return StepOutcome(candidate, None)
         if not ended:
             return StepOutcome(None, "enclosing_span_unfinished")
@@ -225,13 +250,14 @@ class Navigator:
 
     # ---------------------------------------------------------------------------------- stack --
 
-    async def stack(self, session_id: str, event_id: str) -> dict[str, Any]:
-        event = await self.require_event(session_id, event_id)
+    async def frames(self, session_id: str, event: StoredEventDict) -> list[Frame]:
+        """The spans enclosing `event`, innermost (its own span) first, each open or closed as it
+        was right after the event. Both the call stack and step out read this one list."""
         seq = int(event["seq"])
         state = await self._states.at_seq(session_id, seq)
         open_spans = state.get("open_spans") or {}
         now = float(event.get("timestamp") or 0.0)
-        frames: list[dict[str, Any]] = []
+        frames: list[Frame] = []
         span: str | None = span_of(event)
         seen: set[str] = set()
         first = True
@@ -239,22 +265,24 @@ class Navigator:
             seen.add(span)
             info = open_spans.get(span)
             if isinstance(info, Mapping):
-                frames.append(
-                    {
-                        "span_id": span,
-                        "type": str(info.get("type")),
-                        "agent_id": info.get("agent_id"),
-                        "label": str(info.get("label") or info.get("type")),
-                        "start_seq": int(info.get("seq") or 0),
-                        "start_event_id": str(info.get("event_id") or ""),
-                        "start_time": float(info.get("timestamp") or 0.0),
-                        "duration_so_far_ms": max(now - float(info.get("timestamp") or now), 0.0),
-                        "open": True,
-                    }
-                )
                 parent = info.get("parent_id")
                 if first and not parent:
                     parent = parent_of(event)
+                started = float(info.get("timestamp") or now)
+                frames.append(
+                    Frame(
+                        span_id=span,
+                        parent_id=str(parent) if parent else None,
+                        type=str(info.get("type")),
+                        agent_id=info.get("agent_id"),
+                        label=str(info.get("label") or info.get("type")),
+                        start_seq=int(info.get("seq") or 0),
+                        start_event_id=str(info.get("event_id") or ""),
+                        start_time=started,
+                        duration_so_far_ms=max(now - started, 0.0),
+                        open=True,
+                    )
+                )
                 span = str(parent) if parent else None
                 first = False
                 continue
@@ -264,22 +292,34 @@ class Navigator:
             start = facts.start
             start_time = float(start.get("timestamp") or 0.0)
             end_time = float(facts.end.get("timestamp") or start_time) if facts.end is not None else now
+            parent_id = facts.parent_id or (parent_of(event) if first else None)
             frames.append(
-                {
-                    "span_id": span,
-                    "type": str(start.get("type")),
-                    "agent_id": start.get("agent_id"),
-                    "label": event_label(start),
-                    "start_seq": int(start["seq"]),
-                    "start_event_id": str(start.get("id")),
-                    "start_time": start_time,
-                    "duration_so_far_ms": max(end_time - start_time, 0.0),
-                    "open": facts.end is None,
-                }
+                Frame(
+                    span_id=span,
+                    parent_id=parent_id,
+                    type=str(start.get("type")),
+                    agent_id=start.get("agent_id"),
+                    label=event_label(start),
+                    start_seq=int(start["seq"]),
+                    start_event_id=str(start.get("id")),
+                    start_time=start_time,
+                    duration_so_far_ms=max(end_time - start_time, 0.0),
+                    open=facts.end is None,
+                )
             )
-            span = facts.parent_id or (parent_of(event) if first else None)
+            span = parent_id
             first = False
-        return {"session_id": session_id, "event_id": event_id, "seq": seq, "frames": frames}
+        return frames
+
+    async def stack(self, session_id: str, event_id: str) -> dict[str, Any]:
+        event = await self.require_event(session_id, event_id)
+        frames = await self.frames(session_id, event)
+        return {
+            "session_id": session_id,
+            "event_id": event_id,
+            "seq": int(event["seq"]),
+            "frames": [frame.as_json() for frame in frames],
+        }
 
 
 async def iter_pages_of_span(

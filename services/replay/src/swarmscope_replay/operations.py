@@ -20,6 +20,7 @@ from swarmscope_replay.tracker import SessionTracker
 from swarmscope_schema.requests import (
     BreakpointQuery,
     CompareQuery,
+    CompileQuery,
     DiffQuery,
     ErrorCode,
     ReplayOp,
@@ -107,6 +108,7 @@ class ReplayOperations:
             ReplayOp.STACK.value: Operation(StackQuery, self.stack),
             ReplayOp.BREAKPOINT.value: Operation(BreakpointQuery, _expressions(self.breakpoints.run)),
             ReplayOp.WATCH.value: Operation(WatchQuery, _expressions(self.breakpoints.watch)),
+            ReplayOp.COMPILE.value: Operation(CompileQuery, _expressions(self.breakpoints.compile)),
             ReplayOp.COMPARE.value: Operation(CompareQuery, self.comparer.compare),
             ReplayOp.REPLAY.value: Operation(ReplayQuery, self.republisher.start),
             ReplayOp.PING.value: Operation(Request, self.ping),

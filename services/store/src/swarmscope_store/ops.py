@@ -10,6 +10,7 @@ from swarmscope_schema.requests import (
     ErrorCode,
     EventRef,
     EventsQuery,
+    FacetsQuery,
     GraphQuery,
     PerformanceQuery,
     Request,
@@ -53,6 +54,7 @@ def store_operations(queries: StoreQueries, graphs: GraphBuilder) -> dict[str, O
         StoreOp.GRAPH: (GraphQuery, graphs.graph),
         StoreOp.PERFORMANCE: (PerformanceQuery, queries.performance),
         StoreOp.DLQ: (DlqQuery, queries.dead_letters),
+        StoreOp.FACETS: (FacetsQuery, queries.facets),
         StoreOp.PING: (Request, ping),
     }
     return {

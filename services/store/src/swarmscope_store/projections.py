@@ -43,6 +43,10 @@ Relationships (typed edges; a span-level edge joins span ids, an agent-level edg
   event's own span.
 - `message` (agent): from message.from to each of message.to, counted once per message id.
 
+Session facts (v1.1): one row per (session, attribute, value) of SESSION_ATTRIBUTES, first stated at
+first_seq: agent_spawn data.agent_type, tool_call data.tool, llm_call data.model, and data.error_type
+of an error event (type `error`, `task_fail` or phase `error`). The sessions search reads them.
+
 Performance snapshots: per session and window of BUCKET_MS of producer time: events, errors,
 sum / count / max of performance.duration, tokens (performance.token_count, else input + output
 tokens of performance or of an llm_call's data), input and output tokens, cost
@@ -487,6 +491,8 @@ RELATIONSHIP_COLUMNS = (
     "expires_at",
 )
 MESSAGE_COLUMNS = ("session_id", "message_id", "span_id", "from_agent", "seq", "expires_at")
+FACT_COLUMNS = ("session_id", "kind", "value", "first_seq")
+FACT_VALUE_CHARS = 200
 
 
 @dataclass
@@ -502,6 +508,7 @@ class ProjectionPlan:
     messages: list[tuple[Any, ...]]
     performance: list[tuple[Any, ...]]
     breakdowns: list[tuple[Any, ...]]
+    facts: list[tuple[Any, ...]] = field(default_factory=list)
 
     @property
     def session_ids(self) -> list[str]:
@@ -541,6 +548,7 @@ class _Planner:
         self.received: dict[SessionKey, int] = {}
         self.performance: dict[tuple[str, float], _Totals] = {}
         self.breakdowns: dict[tuple[str, str, str], _Totals] = {}
+        self.facts: dict[tuple[str, str, str], int] = {}
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -592,6 +600,26 @@ class _Planner:
         _totals(self.breakdowns, (r.session_id, "type", r.type)).add(m, 0)
         if m.model:
             _totals(self.breakdowns, (r.session_id, "model", m.model)).add(m, 0)
+        self._facts(r, m, data)
+
+    def _facts(self, r: EventRecord, m: Measures, data: dict[str, Any]) -> None:
+        t = r.type
+        if t == "agent_spawn":
+            self.fact(r, "agent_type", data.get("agent_type"))
+        elif t == "tool_call":
+            self.fact(r, "tool", data.get("tool"))
+        elif m.model:
+            self.fact(r, "model", m.model)
+        if m.is_error:
+            self.fact(r, "error_type", data.get("error_type"))
+
+    def fact(self, r: EventRecord, kind: str, value: Any) -> None:
+        text = text_or_none(value, FACT_VALUE_CHARS)
+        if text is None:
+            return
+        key = (r.session_id, kind, text)
+        if key not in self.facts:
+            self.facts[key] = r.seq
 
     def _session(self, r: EventRecord, m: Measures, data: dict[str, Any]) -> None:
         s = self.sessions.get(r.session_id)
@@ -824,6 +852,7 @@ class _Planner:
                 )
                 for (session, dim, key), t in sorted(self.breakdowns.items())
             ],
+            facts=[(*key, seq) for key, seq in sorted(self.facts.items())],
         )
 
 

@@ -8,7 +8,14 @@ one bigger than a NATS message travels in chunks (v1.1).
 
 - sessions: newest first (by the seq of each session's first event, which never changes, so pages
   are stable while sessions grow); `status` exact, `q` a case-insensitive substring of id, name or
-  objective; `next_cursor` is the first seq the page ended at.
+  objective; `next_cursor` is the first seq the page ended at. (v1.1) `agent_type`, `tool`,
+  `model`, `error_type` (one value or a comma-separated list, any of which) keep the sessions whose
+  events stated it (session_facts, found by its (kind, value) index); several attributes must all
+  hold. `from_ts`/`to_ts` keep sessions with events in that time range (they overlap it);
+  `min_cost`/`max_cost` bound the cost, inclusive; `system` includes, excludes or keeps only the
+  internal `_system` session.
+- facets (v1.1): per searchable attribute, its values with how many sessions have each, most common
+  first (ties by value).
 - events: keyset by seq, ascending (`next_cursor` doubles as `after_seq`) or descending; `agent` and
   `type` take one value or a comma-separated list; `q` is a case-insensitive substring of the JSON
   text of `data`; `from_ts`/`to_ts` bound the producer timestamp, inclusive. An unknown session is
@@ -33,18 +40,22 @@ from swarmscope_schema.api import (
     DeadLetter,
     PerformanceReport,
     PerformanceWindow,
+    SessionFacets,
     SessionSummary,
     SlowCall,
 )
 from swarmscope_schema.requests import (
+    SESSION_ATTRIBUTES,
     DlqQuery,
     ErrorCode,
     EventRef,
     EventsQuery,
+    FacetsQuery,
     PerformanceQuery,
     SessionRef,
     SessionsQuery,
 )
+from swarmscope_schema.subjects import SYSTEM_SESSION_ID
 from swarmscope_service.request_reply import ServiceError
 from swarmscope_store.backend import Row, StoreBackend, Tx
 from swarmscope_store.projections import BUCKET_MS
@@ -164,6 +175,37 @@ class StoreQueries:
                 f"({self._d.contains('session_id', p)} OR {self._d.contains('name', p)} "
                 f"OR {self._d.contains('objective', p)})"
             )
+        for kind in SESSION_ATTRIBUTES:
+            value = getattr(query, kind)
+            values = _split(value) if value else []
+            if not values:
+                continue
+            args.append(kind)
+            kind_param = f"${len(args)}"
+            if len(values) == 1:
+                args.append(values[0])
+                match = f"value = ${len(args)}"
+            else:
+                args.append(self._d.list_param(values))
+                match = self._d.in_list("value", f"${len(args)}")
+            where.append(
+                f"session_id IN (SELECT session_id FROM session_facts WHERE kind = {kind_param} AND {match})"  # noqa: S608
+            )
+        if query.from_ts is not None:
+            args.append(query.from_ts)
+            where.append(f"last_event_time >= ${len(args)}")
+        if query.to_ts is not None:
+            args.append(query.to_ts)
+            where.append(f"start_time <= ${len(args)}")
+        if query.min_cost is not None:
+            args.append(query.min_cost)
+            where.append(f"cost >= ${len(args)}")
+        if query.max_cost is not None:
+            args.append(query.max_cost)
+            where.append(f"cost <= ${len(args)}")
+        if query.system != "include":
+            args.append(SYSTEM_SESSION_ID)
+            where.append(f"session_id {'<>' if query.system == 'exclude' else '='} ${len(args)}")
         if cursor is not None:
             args.append(cursor)
             where.append(f"first_seq < ${len(args)}")
@@ -188,6 +230,21 @@ class StoreQueries:
             "items": [item for item, _ in items],
             "next_cursor": str(items[-1][1]) if more and items else None,
         }
+
+    async def facets(self, query: FacetsQuery) -> dict[str, Any]:
+        # Ranked per kind in the database, so a popular attribute cannot crowd out the others.
+        sql = (
+            "SELECT kind, value, n FROM (SELECT kind, value, count(*) AS n, "
+            "row_number() OVER (PARTITION BY kind ORDER BY count(*) DESC, value) AS rank "
+            "FROM session_facts GROUP BY kind, value) ranked WHERE rank <= $1 ORDER BY kind, rank"
+        )
+        async with self._backend.reader() as tx:
+            rows = await tx.fetch(sql, query.limit)
+        out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SESSION_ATTRIBUTES}
+        for kind, value, count in rows:
+            if kind in out:
+                out[kind].append({"value": value, "sessions": int(count)})
+        return SessionFacets.model_validate(out).model_dump(mode="json")
 
     async def session(self, ref: SessionRef) -> dict[str, Any]:
         async with self._backend.reader() as tx:

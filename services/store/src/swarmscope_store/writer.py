@@ -19,6 +19,7 @@ from swarmscope_store.backend import Dialect, RetentionResult, StoreBackend, Tx
 from swarmscope_store.projections import (
     AGENT_COLUMNS,
     BREAKDOWN_COLUMNS,
+    FACT_COLUMNS,
     LANE_COLUMNS,
     MESSAGE_COLUMNS,
     PERFORMANCE_COLUMNS,
@@ -79,6 +80,8 @@ PG_TYPES: dict[str, str] = {
             "from_agent",
             "dimension",
             "key",
+            "kind",
+            "value",
         ),
         _TEXT,
     ),
@@ -233,6 +236,8 @@ class _Sql:
             + " ON CONFLICT (session_id, dimension, key) DO UPDATE SET "
             + add("events", "duration_ms", "tokens", "input_tokens", "output_tokens", "cost")
         )
+        # A fact is true once stated: later batches stating it again change nothing.
+        self.facts = _insert(d, "session_facts", FACT_COLUMNS) + " ON CONFLICT DO NOTHING"
         self.dead_letters = (
             f"INSERT INTO dead_letters ({', '.join(DEAD_LETTER_COLUMNS)}) "  # noqa: S608
             f"VALUES ({_placeholders(len(DEAD_LETTER_COLUMNS))}) ON CONFLICT DO NOTHING"
@@ -324,6 +329,7 @@ async def apply_plan(tx: Tx, dialect: Dialect, plan: ProjectionPlan) -> None:
         (sql.messages, plan.messages),
         (sql.performance, plan.performance),
         (sql.breakdowns, plan.breakdowns),
+        (sql.facts, plan.facts),
     ]
     for statement, rows in steps:
         if not rows:
@@ -425,4 +431,5 @@ SESSION_PROJECTIONS = (
     "messages",
     "cost_breakdowns",
     "performance_snapshots",
+    "session_facts",
 )
