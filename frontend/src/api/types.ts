@@ -67,6 +67,8 @@ export interface SessionSummary {
   error_count: number;
   tokens: number;
   cost: number;
+  /** (v1.1) first event's metadata.source (sdk-python, otlp, import, …), else "nats". */
+  source?: string;
 }
 
 export interface AgentSummary {

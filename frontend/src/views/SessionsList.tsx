@@ -3,6 +3,7 @@ import type { SessionSummary } from '../api/types';
 import { fmtCost, fmtDateTime, fmtDuration, fmtInt } from '../lib/format';
 import { navigate, onLinkClick } from '../lib/router';
 import { sessionStatusGlyph } from '../model/categories';
+import { sourceClass, sourceStyle } from '../model/sources';
 import { useApi } from './context';
 import { errorText } from './useAsync';
 
@@ -122,6 +123,7 @@ export function SessionsList() {
               </th>
               <th scope="col">Status</th>
               <th scope="col">Session</th>
+              <th scope="col">Source</th>
               <th scope="col">Objective</th>
               <th scope="col">Started</th>
               <th scope="col" className="num">
@@ -175,6 +177,11 @@ export function SessionsList() {
                       )}
                     </a>
                   </td>
+                  <td>
+                    <span className={`source-badge ${sourceClass(s.source)}`} title={sourceStyle(s.source).title}>
+                      {sourceStyle(s.source).label}
+                    </span>
+                  </td>
                   <td className="objective" title={s.objective ?? ''}>
                     {s.objective ?? ''}
                   </td>
@@ -199,7 +206,8 @@ export function SessionsList() {
         </table>
         {!loading && !items.length && !error && (
           <div className="empty">
-            No sessions{q || status ? ' match' : ' yet'}. Agents publish with the Python SDK, the HTTP ingest endpoint or{' '}
+            No sessions{q || status ? ' match' : ' yet'}. Agents publish with the Python SDK, an OpenTelemetry exporter
+            (<code>OTEL_EXPORTER_OTLP_ENDPOINT</code> = this server), the HTTP ingest endpoint or{' '}
             <code>swarmscope demo</code>; or{' '}
             <a href="/import" onClick={onLinkClick}>
               import a JSONL file

@@ -174,7 +174,11 @@ async def test_migrations_are_idempotent(backend: StoreBackend) -> None:
     assert await backend.migrate() == []
     async with backend.reader() as tx:
         rows = await tx.fetch("SELECT version, name FROM schema_migrations ORDER BY version")
-    assert [(int(r[0]), r[1]) for r in rows][:2] == [(1, "0001_init.sql"), (2, "0002_session_facts.sql")]
+    assert [(int(r[0]), r[1]) for r in rows] == [
+        (1, "0001_init.sql"),
+        (2, "0002_session_facts.sql"),
+        (3, "0003_session_source.sql"),
+    ]
 
 
 # ------------------------------------------------------------------------------- inserts, dedupe
@@ -262,7 +266,31 @@ async def test_session_summary_values(write: Write, queries: StoreQueries) -> No
         "error_count": 1,
         "tokens": 120,
         "cost": 0.5,
+        "source": "nats",
     }
+
+
+async def test_session_source_is_the_first_events(write: Write, queries: StoreQueries) -> None:
+    otlp = {"metadata": {"source": "otlp"}}
+    await write([ev(1, "session_start", None, 0, {"name": "a"}, session="src-a", **otlp)])
+    # Later events of another source do not change it, in the same batch or a later one.
+    await write(
+        [
+            ev(
+                2, "agent_spawn", "x", 10, {"agent_type": "w"}, session="src-a", metadata={"source": "import"}
+            ),
+            ev(3, "session_start", None, 0, {}, session="src-b"),
+            ev(4, "agent_spawn", "x", 10, {"agent_type": "w"}, session="src-b", **otlp),
+            ev(5, "session_start", None, 0, {}, session="src-c", metadata={"source": "  "}),
+        ]
+    )
+    sources = {
+        sid: (await queries.session(SessionRef(session_id=sid)))["source"]
+        for sid in ("src-a", "src-b", "src-c")
+    }
+    assert sources == {"src-a": "otlp", "src-b": "nats", "src-c": "nats"}
+    listed = await queries.sessions(SessionsQuery(limit=10))
+    assert {s["id"]: s["source"] for s in listed["items"] if s["id"].startswith("src-")} == sources
 
 
 async def test_agent_summary_values(write: Write, queries: StoreQueries) -> None:

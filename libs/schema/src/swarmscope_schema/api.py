@@ -11,6 +11,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from swarmscope_schema.events import StoredEvent
+from swarmscope_schema.sources import DEFAULT_SESSION_SOURCE
 
 T = TypeVar("T")
 
@@ -48,6 +49,11 @@ class SessionSummary(ApiModel):
     error_count: int = 0
     tokens: int = 0
     cost: float = 0.0
+    source: str = Field(
+        default=DEFAULT_SESSION_SOURCE,
+        description="(v1.1) where the session came from: its first event's metadata.source "
+        "(sdk-python, sdk-ts, otlp, claude-code, http, import, …), else nats",
+    )
 
 
 class FacetValue(ApiModel):

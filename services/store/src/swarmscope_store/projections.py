@@ -6,7 +6,8 @@ returns the rows to upsert. The store applies them in the batch's transaction.
 
 Rules (the contract of the `graph`, `agents`, `sessions` and `performance` answers):
 
-Sessions: created at a session's first event with status `active`. `session_start` sets name and
+Sessions: created at a session's first event with status `active`; `source` is that first event's
+`metadata.source`, else `nats` (v1.1). `session_start` sets name and
 objective and status `active`; `session_end` sets status to its `data.status` (default
 `completed`) and end_time to its timestamp. The status of the highest seq that stated one wins.
 start_time / last_event_time are the lowest / highest producer timestamps; event, error and agent
@@ -62,7 +63,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from swarmscope_store.records import EventRecord, number_or_none, text_or_none
+from swarmscope_schema.sources import DEFAULT_SESSION_SOURCE, event_source
+from swarmscope_store.records import EventRecord, clean_text, number_or_none, text_or_none
 
 BUCKET_MS = 1000
 MAX_PARALLEL_EDGES = 8
@@ -298,6 +300,7 @@ class _SessionDelta:
     errors: int = 0
     tokens: int = 0
     cost: float = 0.0
+    source: str = DEFAULT_SESSION_SOURCE
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -317,6 +320,7 @@ class _SessionDelta:
             self.tokens,
             self.cost,
             self.expires_at,
+            self.source,
         )
 
 
@@ -337,6 +341,7 @@ SESSION_COLUMNS = (
     "tokens",
     "cost",
     "expires_at",
+    "source",
 )
 
 
@@ -625,9 +630,11 @@ class _Planner:
         s = self.sessions.get(r.session_id)
         if s is None:
             s = _SessionDelta(r.session_id, r.seq, r.seq, r.ts, r.ts, r.expires_at)
+            s.source = clean_text(event_source(r.event))
             self.sessions[r.session_id] = s
         if r.seq < s.first_seq:
             s.first_seq = r.seq
+            s.source = clean_text(event_source(r.event))
         if r.seq > s.last_seq:
             s.last_seq = r.seq
         if r.ts < s.start_time:

@@ -88,7 +88,7 @@ SLOWEST_LIMIT = 10
 
 _SESSION_COLUMNS = (
     "session_id, name, status, objective, start_time, end_time, last_event_time, last_seq, "
-    "event_count, agent_count, error_count, tokens, cost, first_seq"
+    "event_count, agent_count, error_count, tokens, cost, first_seq, source"
 )
 _AGENT_COLUMNS = (
     "agent_id, agent_type, name, parent_agent_id, status, current_task, first_seq, last_seq, "
@@ -125,6 +125,7 @@ def session_summary(row: Row) -> dict[str, Any]:
         error_count=row[10],
         tokens=row[11],
         cost=row[12],
+        source=row[14],
     ).model_dump(mode="json")
 
 

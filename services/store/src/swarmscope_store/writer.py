@@ -58,6 +58,7 @@ PG_TYPES: dict[str, str] = {
             "session_id",
             "name",
             "objective",
+            "source",
             "status",
             "agent_id",
             "agent_type",
@@ -159,6 +160,8 @@ class _Sql:
             f"last_seq = {greatest('excluded.last_seq', 't.last_seq')}, "
             f"start_time = {least('excluded.start_time', 't.start_time')}, "
             "end_time = COALESCE(excluded.end_time, t.end_time), "
+            # The first event names the source: only a batch reaching further back may change it.
+            "source = CASE WHEN excluded.first_seq < t.first_seq THEN excluded.source ELSE t.source END, "
             f"last_event_time = {greatest('excluded.last_event_time', 't.last_event_time')}, "
             f"expires_at = {greatest('excluded.expires_at', 't.expires_at')}, "
             + add("event_count", "error_count", "tokens", "cost")
