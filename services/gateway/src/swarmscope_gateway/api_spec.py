@@ -7,11 +7,12 @@ fields; a field whose name appears in the path template is a path parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from swarmscope_gateway.access import ADMIN, INGEST, READ, Access, Scope, needs
 from swarmscope_gateway.params import (
     DlqParams,
     ExportParams,
@@ -61,7 +62,6 @@ from swarmscope_schema.requests import (
     WatchQuery,
 )
 
-Auth = Literal["none", "key", "key_or_token"]
 Body = Literal["json", "ingest", "jsonl"]
 
 API = "/api/v1"
@@ -87,9 +87,10 @@ class Endpoint:
     response: Any = None  # a model, or None for a body described by `media` alone
     media: str = JSON
     status: int = 200
-    auth: Auth = "key"
     errors: tuple[int, ...] = (400, 404, 503, 504)
     rate_limited: bool = False
+    # Who may call it (access.py): required, so an endpoint cannot be added without saying.
+    access: Access = field(kw_only=True)
 
 
 LIVE_DESCRIPTION = (
@@ -136,6 +137,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "`_system` session, the default, `exclude` it, or keep `only` it).",
         params=SessionsQuery,
         response=Page[SessionSummary],
+        access=READ,
     ),
     Endpoint(
         "session_facets",
@@ -157,6 +159,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "One session's summary",
         params=SessionRef,
         response=SessionSummary,
+        access=READ,
     ),
     Endpoint(
         "list_events",
@@ -169,8 +172,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params=EventsQuery,
         response=Page[StoredEvent],
         errors=(400, 404, 413, 503, 504),
+        access=READ,
     ),
-    Endpoint("get_event", "GET", EVENT, "sessions", "One event", params=EventRef, response=StoredEvent),
+    Endpoint(
+        "get_event", "GET", EVENT, "sessions", "One event", params=EventRef, response=StoredEvent, access=READ
+    ),
     Endpoint(
         "list_agents",
         "GET",
@@ -179,6 +185,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Per-agent summary of a session",
         params=SessionRef,
         response=Page[AgentSummary],
+        access=READ,
     ),
     Endpoint(
         "get_graph",
@@ -188,6 +195,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The trace graph: spans, agents and messages as nodes and typed edges",
         params=GraphQuery,
         response=Graph,
+        access=READ,
     ),
     Endpoint(
         "get_performance",
@@ -197,6 +205,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Performance over time, and time, tokens and cost per agent, type and model",
         params=PerformanceParams,
         response=PerformanceReport,
+        access=READ,
     ),
     # -- time travel and debugging (replay)
     Endpoint(
@@ -209,6 +218,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "or before it).",
         params=StateQuery,
         response=SystemState,
+        access=READ,
     ),
     Endpoint(
         "get_diff",
@@ -218,6 +228,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "What changed in SystemState between two seqs",
         params=DiffQuery,
         response=StateDiff,
+        access=READ,
     ),
     Endpoint(
         "step",
@@ -227,6 +238,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The event to go to when stepping into, over, out of or back from an event",
         params=StepQuery,
         response=StepResult,
+        access=READ,
     ),
     Endpoint(
         "get_stack",
@@ -236,6 +248,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The call stack (enclosing spans, innermost first) at an event",
         params=StackQuery,
         response=CallStack,
+        access=READ,
     ),
     Endpoint(
         "run_breakpoints",
@@ -249,6 +262,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=BreakpointQuery,
         response=BreakpointHit,
         errors=(400, 404, 413, 422, 503, 504),
+        access=READ,
     ),
     Endpoint(
         "watch",
@@ -260,6 +274,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=WatchQuery,
         response=WatchResult,
         errors=(400, 404, 413, 422, 503, 504),
+        access=READ,
     ),
     Endpoint(
         "compile_expressions",
@@ -283,6 +298,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Aligned comparison of two sessions",
         params=CompareQuery,
         response=SessionComparison,
+        access=READ,
     ),
     Endpoint(
         "replay_session",
@@ -295,6 +311,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         response=ReplayStarted,
         status=202,
         errors=(400, 404, 413, 503, 504),
+        access=needs(Scope.READ, Scope.INGEST),
     ),
     # -- live
     Endpoint(
@@ -306,8 +323,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         LIVE_DESCRIPTION,
         params=SessionStreamParams,
         media=EVENT_STREAM,
-        auth="key_or_token",
         errors=(400, 401),
+        access=needs(Scope.READ, stream="session"),
     ),
     Endpoint(
         "stream",
@@ -318,8 +335,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         LIVE_DESCRIPTION,
         params=StreamParams,
         media=EVENT_STREAM,
-        auth="key_or_token",
         errors=(400, 401),
+        access=needs(Scope.READ, stream="list"),
     ),
     Endpoint(
         "websocket",
@@ -331,8 +348,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params=WsParams,
         media="",
         status=101,
-        auth="key_or_token",
         errors=(401, 403, 426),
+        access=needs(Scope.READ, stream="list"),
     ),
     # -- data in and out
     Endpoint(
@@ -344,7 +361,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "One StoredEvent per line in ascending seq. A download link can carry `?token=`.",
         params=ExportParams,
         media=NDJSON,
-        auth="key_or_token",
+        access=needs(Scope.READ, stream="session"),
     ),
     Endpoint(
         "import_events",
@@ -363,6 +380,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         status=202,
         errors=(400, 401, 413, 429, 503),
         rate_limited=True,
+        access=ADMIN,
     ),
     Endpoint(
         "ingest_events",
@@ -379,6 +397,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         status=202,
         errors=(400, 401, 413, 429, 503),
         rate_limited=True,
+        access=INGEST,
     ),
     Endpoint(
         "list_dead_letters",
@@ -389,6 +408,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Page with `cursor` (or `before_seq`) = the previous page's `next_cursor`.",
         params=DlqParams,
         response=Page[DeadLetter],
+        access=ADMIN,
     ),
     # -- auth
     Endpoint(
@@ -397,10 +417,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         f"{API}/auth/token",
         "auth",
         "A short-lived token for EventSource / WebSocket / download links (?token=)",
-        "Needs an API key in the Authorization header (a token cannot mint another).",
+        "Needs an API key with the scope `read` in the Authorization header (a token cannot mint "
+        "another). The token is bound to `session_id`: it opens that session's SSE stream and export, "
+        "`/api/v1/stream?session=<it>` and a WebSocket confined to it; `*` opens the list stream "
+        "(`/api/v1/stream`, the WebSocket) for every session. It is refused everywhere else (403).",
         body=TokenRequest,
         response=TokenResponse,
         errors=(400, 401),
+        access=READ,
     ),
 )
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
 
 from swarmscope_gateway.auth import Authenticator
 from swarmscope_gateway.backends import Backends
 from swarmscope_gateway.config import GatewaySettings
 from swarmscope_gateway.edges import edge_handlers
 from swarmscope_gateway.history import History
-from swarmscope_gateway.http_app import build_http_app, token_handler
+from swarmscope_gateway.http_app import build_http_app, metrics_app, token_handler
 from swarmscope_gateway.hub import LiveConfig, LiveHub
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.openapi import render
@@ -45,9 +47,14 @@ def uvicorn_options(settings: GatewaySettings) -> dict[str, object]:
 
 
 async def main(
-    stop: asyncio.Event, settings: GatewaySettings | None = None, nc: NatsClient | None = None
+    stop: asyncio.Event,
+    settings: GatewaySettings | None = None,
+    nc: NatsClient | None = None,
+    *,
+    built: Callable[[Starlette], None] | None = None,
 ) -> None:
-    """Runs the gateway until `stop` is set."""
+    """Runs the gateway until `stop` is set. `built` is handed the HTTP app before it serves (tests
+    walk its real route table)."""
     settings = settings or GatewaySettings()
     nc, js = await connect_and_provision(settings, SERVICE_NAME, nc)
     registry = CollectorRegistry()
@@ -58,7 +65,7 @@ async def main(
         slow_timeout=settings.gateway_slow_request_timeout_seconds,
     )
     authenticator = Authenticator(
-        settings.api_keys,
+        settings.parsed_api_keys(),
         secret=settings.gateway_token_secret,
         ttl_seconds=settings.gateway_token_ttl_seconds,
     )
@@ -107,7 +114,6 @@ async def main(
         websocket=WebSocketEndpoint(
             hub,
             backends,
-            authenticator,
             metrics,
             allowed_origins=settings.allowed_origins,
             history_max_events=settings.gateway_history_max_events,
@@ -125,13 +131,17 @@ async def main(
         openapi_document=render(),
         cors_origins=settings.cors_origins,
         frontend_dir=frontend,
+        serve_metrics=settings.gateway_metrics_port is None,
     )
+    if built is not None:
+        built(app)
     http = HttpServer(app, settings.http_host, settings.gateway_port, extra_config=uvicorn_options(settings))
     log.info(
         "gateway starting",
         extra={
             "port": settings.gateway_port,
             "auth": authenticator.enabled,
+            "metrics_port": settings.gateway_metrics_port,
             "ui": str(frontend) if frontend else None,
             "rate_limit": "redis" if settings.redis_url else "local",
         },
@@ -145,7 +155,10 @@ async def main(
             query_histogram="swarmscope_gateway_request_seconds",
         ),
     )
-    parts = ServiceParts(
-        nc=nc, http=http, background=[monitor.run] if monitor else [], closers=[hub.stop, limiter.close]
-    )
+    closers = [hub.stop, limiter.close]
+    if settings.gateway_metrics_port is not None:
+        metrics_http = HttpServer(metrics_app(registry), settings.http_host, settings.gateway_metrics_port)
+        await metrics_http.start()
+        closers.append(metrics_http.stop)
+    parts = ServiceParts(nc=nc, http=http, background=[monitor.run] if monitor else [], closers=closers)
     await serve(parts, stop, grace_seconds=settings.shutdown_grace_seconds)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from swarmscope_gateway.access import ApiKey, parse_api_keys
 from swarmscope_service.settings import ServiceSettings
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -35,13 +36,25 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SWARMSCOPE_", frozen=True, extra="ignore")
 
     gateway_port: int = Field(default=8000, ge=0, le=65535, description="HTTP port of the API")
+    gateway_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve /metrics on this port (no key; keep it reachable only by the scraper) and "
+        "not on the API port; unset = /metrics on the API port, needing the `metrics` scope when keys "
+        "are configured",
+    )
 
     # -- security
     api_keys: CommaList = Field(
-        default=(), description="comma-separated API keys; empty leaves the API open (dev only)"
+        default=(),
+        repr=False,
+        description="comma-separated API keys, each `<key>` (every scope) or `<key>:<scope>[+<scope>…]` "
+        "with scopes ingest, read, metrics, admin; empty leaves the API open (dev only)",
     )
     gateway_token_secret: str = Field(
         default="",
+        repr=False,
         description="HMAC secret of stream tokens; empty derives one from the API keys, so every "
         "replica configured with the same keys accepts the same tokens",
     )
@@ -107,9 +120,7 @@ class GatewaySettings(ServiceSettings):
     @field_validator("api_keys")
     @classmethod
     def _keys_are_sane(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for key in value:
-            if len(key) < 8:
-                raise ValueError("every API key needs at least 8 characters")
+        parse_api_keys(value)  # its errors name an entry by position, never by its text
         return value
 
     @model_validator(mode="after")
@@ -122,6 +133,10 @@ class GatewaySettings(ServiceSettings):
     @property
     def auth_enabled(self) -> bool:
         return bool(self.api_keys)
+
+    def parsed_api_keys(self) -> tuple[ApiKey, ...]:
+        """The configured keys with their scopes (see access.py for the syntax)."""
+        return parse_api_keys(self.api_keys)
 
     def frontend_dir(self) -> Path | None:
         """The built UI directory when it exists (it holds index.html), else None. A relative path

@@ -1,11 +1,15 @@
-"""The Starlette application: the route table's endpoints behind authentication and rate limits,
-health routes, the OpenAPI document, CORS, and the web UI at `/` when it is built."""
+"""The Starlette application: the route table's endpoints behind their declared access and rate
+limits (guard.py), health routes, the OpenAPI document, CORS, and the web UI at `/` when it is built.
+
+Every route is guarded, public ones included (they declare PUBLIC), so the app's route table says for
+each path who may call it; `/metrics` needs the `metrics` scope here, or is served on a port of its
+own (SWARMSCOPE_GATEWAY_METRICS_PORT) and left out of this app.
+"""
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -15,19 +19,27 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.routing import BaseRoute, Match, Route
 
-from swarmscope_gateway.api_spec import ENDPOINTS, Endpoint
+from swarmscope_gateway.access import METRICS, PUBLIC
+from swarmscope_gateway.api_spec import ENDPOINTS
 from swarmscope_gateway.api_spec import endpoint as endpoint_spec
-from swarmscope_gateway.auth import ANONYMOUS, Authenticator, Principal
+from swarmscope_gateway.auth import Authenticator, Principal
 from swarmscope_gateway.bodies import read_json
 from swarmscope_gateway.errors import (
     ApiError,
     JsonResponse,
-    as_api_error,
     error_response,
     http_exception_handler,
+)
+from swarmscope_gateway.guard import (
+    Guard,
+    GuardedMount,
+    GuardedRoute,
+    GuardedWebSocketRoute,
+    Handler,
+    WsHandler,
+    public,
 )
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.middleware import RequestMetrics
@@ -37,65 +49,19 @@ from swarmscope_gateway.static import SpaFiles
 from swarmscope_schema.requests import ErrorCode
 from swarmscope_service.health import ReadinessCheck, health_routes
 
-Handler = Callable[[Request, Principal], Awaitable[Response]]
-
+METRICS_PATH = "/metrics"
 TOKEN_BODY_BYTES = 4096
 
 
-def _client_identity(request: Request, principal: Principal) -> str:
-    if not principal.anonymous:
-        return f"key:{principal.key_id}"
-    host = request.client.host if request.client else "unknown"
-    return f"ip:{host}"
-
-
-def _guard(
-    spec: Endpoint,
-    handler: Handler,
-    authenticator: Authenticator,
-    limiter: RateLimiter,
-    metrics: GatewayMetrics,
-) -> Callable[[Request], Awaitable[Response]]:
-    """The endpoint with its authentication, rate limit and error mapping."""
-    rate_limited = metrics.rate_limited.labels(spec.name)
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            if spec.auth == "none":
-                principal = ANONYMOUS
-            else:
-                token = request.query_params.get("token") if spec.auth == "key_or_token" else None
-                try:
-                    principal = authenticator.authenticate(request.headers.get("authorization"), token)
-                except ApiError:
-                    metrics.auth_failures.labels(spec.auth).inc()
-                    raise
-            if spec.rate_limited:
-                verdict = await limiter.acquire(_client_identity(request, principal))
-                if not verdict.allowed:
-                    rate_limited.inc()
-                    retry = max(1, math.ceil(verdict.retry_after))
-                    raise ApiError(
-                        ErrorCode.RATE_LIMITED,
-                        f"too many publishing requests; retry in {retry} s",
-                        headers={"Retry-After": str(retry)},
-                    )
-            return await handler(request, principal)
-        except Exception as exc:
-            return error_response(as_api_error(exc))
-
-    return endpoint
-
-
 def token_handler(authenticator: Authenticator) -> Handler:
-    async def create_token(request: Request, _: Principal) -> Response:
-        principal = authenticator.authenticate_key(request.headers.get("authorization"))
+    async def create_token(request: Request, principal: Principal) -> Response:
         body = parse_body(TokenRequest, await read_json(request, TOKEN_BODY_BYTES, empty={}))
-        issued = authenticator.issue_token(principal, body.ttl_seconds)
+        issued = authenticator.issue_token(principal, body.session_id, body.ttl_seconds)
         return JsonResponse(
             {
                 "token": issued.token,
                 "token_type": "bearer",
+                "session_id": issued.target,
                 "expires_at": issued.expires_at * 1000.0,
                 "expires_in": max(0.0, issued.expires_at - time.time()),
             }
@@ -107,7 +73,7 @@ def token_handler(authenticator: Authenticator) -> Handler:
 def build_http_app(
     *,
     handlers: Mapping[str, Handler],
-    websocket: Callable[[WebSocket], Awaitable[None]],
+    websocket: WsHandler,
     authenticator: Authenticator,
     limiter: RateLimiter,
     metrics: GatewayMetrics,
@@ -116,17 +82,20 @@ def build_http_app(
     openapi_document: bytes,
     cors_origins: tuple[str, ...] = (),
     frontend_dir: Path | None = None,
+    serve_metrics: bool = True,
 ) -> Starlette:
-    """The gateway's ASGI app. `handlers` holds one handler per route-table entry (by name)."""
+    """The gateway's ASGI app. `handlers` holds one handler per route-table entry (by name);
+    `serve_metrics=False` leaves `/metrics` out (it is served on a port of its own)."""
     missing = {e.name for e in ENDPOINTS if e.name != "websocket"} - set(handlers)
     if missing:
         raise ValueError(f"no handler for {sorted(missing)}")
+    guard = Guard(authenticator, limiter, metrics)
 
     async def openapi(_: Request) -> Response:
         return Response(openapi_document, media_type="application/json")
 
     api_routes: list[Route] = []
-    ws_path = endpoint_spec("websocket").path
+    ws_spec = endpoint_spec("websocket")
 
     async def api_not_found(request: Request) -> Response:
         # The catch-all matches every method, so a known path with the wrong method lands here too.
@@ -143,7 +112,7 @@ def build_http_app(
                         headers={"Allow": allowed},
                     )
                 )
-        if request.url.path == ws_path:
+        if request.url.path == ws_spec.path:
             return error_response(
                 ApiError(
                     ErrorCode.BAD_REQUEST,
@@ -153,19 +122,51 @@ def build_http_app(
             )
         return error_response(ApiError(ErrorCode.NOT_FOUND, f"no endpoint {request.url.path}"))
 
-    for spec in ENDPOINTS:
-        if spec.name != "websocket":
-            guarded = _guard(spec, handlers[spec.name], authenticator, limiter, metrics)
-            api_routes.append(Route(spec.path, guarded, methods=[spec.method], name=spec.name))
-    routes: list[BaseRoute] = [
-        *health_routes(registry, readiness),
-        Route("/openapi.json", openapi),
+    api_routes.extend(
+        GuardedRoute(
+            spec.path,
+            handlers[spec.name],
+            access=spec.access,
+            guard=guard,
+            methods=[spec.method],
+            name=spec.name,
+            rate_limited=spec.rate_limited,
+        )
+        for spec in ENDPOINTS
+        if spec.name != "websocket"
+    )
+    routes: list[BaseRoute] = []
+    for health in health_routes(registry, readiness):
+        assert isinstance(health, Route)
+        if health.path == METRICS_PATH and not serve_metrics:
+            continue
+        routes.append(
+            GuardedRoute(
+                health.path,
+                public(health.endpoint),
+                access=METRICS if health.path == METRICS_PATH else PUBLIC,
+                guard=guard,
+                methods=["GET"],
+                name=health.path.strip("/"),
+            )
+        )
+    routes += [
+        GuardedRoute(
+            "/openapi.json", public(openapi), access=PUBLIC, guard=guard, methods=["GET"], name="openapi"
+        ),
         *api_routes,
+        GuardedWebSocketRoute(ws_spec.path, websocket, access=ws_spec.access, guard=guard, name=ws_spec.name),
+        GuardedRoute(
+            "/api/{rest:path}",
+            public(api_not_found),
+            access=PUBLIC,
+            guard=guard,
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            name="api_not_found",
+        ),
     ]
-    routes.append(WebSocketRoute(ws_path, websocket))
-    routes.append(Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
     if frontend_dir is not None:
-        routes.append(Mount("/", app=SpaFiles(directory=frontend_dir, html=True), name="ui"))
+        routes.append(GuardedMount("/", SpaFiles(directory=frontend_dir, html=True), name="ui"))
 
     middleware = [Middleware(RequestMetrics, histogram=metrics.request_seconds)]
     if cors_origins:
@@ -184,3 +185,10 @@ def build_http_app(
         middleware=middleware,
         exception_handlers={HTTPException: http_exception_handler},
     )
+
+
+def metrics_app(registry: CollectorRegistry) -> Starlette:
+    """`/metrics` alone, for SWARMSCOPE_GATEWAY_METRICS_PORT: a port meant to be reachable only by
+    the scraper (a NetworkPolicy, a private interface), so it asks for no key."""
+    [route] = [r for r in health_routes(registry, {}) if isinstance(r, Route) and r.path == METRICS_PATH]
+    return Starlette(routes=[route])

@@ -14,6 +14,7 @@ import orjson
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from swarmscope_gateway.access import METRICS, PUBLIC, Access
 from swarmscope_gateway.api_spec import ENDPOINTS, EVENT_STREAM, JSON, NDJSON, Endpoint
 from swarmscope_gateway.params import MAX_INT
 from swarmscope_gateway.ws_protocol import CLIENT_MODELS, SERVER_MODELS
@@ -26,9 +27,14 @@ DESCRIPTION = """\
 The swarmscope gateway: the one API the web UI and outside tools use (CONTRACT §4–§5).
 
 **Authentication.** When the gateway is configured with API keys (`SWARMSCOPE_API_KEYS`), every
-`/api/v1` endpoint needs `Authorization: Bearer <key>`. EventSource, WebSocket and download links
-cannot send headers: get a short-lived token from `POST /api/v1/auth/token` and pass it as
-`?token=`. Without configured keys the API is open (development only).
+`/api/v1` endpoint needs `Authorization: Bearer <key>`, and a key with the scope the operation names
+in its `security` (`ingest`: write events; `read`: every read, live streams, the debugger;
+`metrics`: `/metrics`; `admin`: everything, including dead letters and import; a key configured
+without scopes has them all). A key without the scope is answered 403. EventSource, WebSocket and
+download links cannot send headers: get a token from `POST /api/v1/auth/token` for one session (or
+`*`, the list stream) and pass it as `?token=`. A stream token is read-only, short-lived and opens
+only its stream (the operations that list the `token` scheme, for that session); anywhere else it is
+refused with 403. Without configured keys the API is open (development only).
 
 **Errors.** Every error is `{"error": {"code", "message"}}` with the status of its code: bad_request
 400, unauthorized 401, forbidden 403, not_found 404, payload_too_large 413, expression_error 422,
@@ -133,6 +139,17 @@ def _parameters(spec: Endpoint) -> list[dict[str, Any]]:
     return out
 
 
+def _security(access: Access) -> list[dict[str, list[str]]]:
+    """The operation's security requirement: OpenAPI 3.1 lets a bearer requirement list roles,
+    here the scopes a key needs."""
+    if access.public:
+        return []
+    scopes = sorted(s.value for s in access.scopes)
+    if access.stream == "none":
+        return [{"bearer": scopes}]
+    return [{"bearer": scopes}, {"token": []}]
+
+
 def _error_responses(codes: tuple[int, ...], auth: bool) -> dict[str, Any]:
     reasons = {
         400: "Invalid parameters or body",
@@ -147,7 +164,7 @@ def _error_responses(codes: tuple[int, ...], auth: bool) -> dict[str, Any]:
         503: "A backend (store, replay, NATS) is unavailable",
         504: "A backend did not answer in time",
     }
-    wanted = set(codes) | ({401} if auth else set())
+    wanted = set(codes) | ({401, 403} if auth else set())
     return {
         str(code): {
             "description": reasons[code],
@@ -246,19 +263,21 @@ def build_document() -> dict[str, Any]:
             }
         else:
             responses[str(spec.status)] = {"description": "Switching Protocols (WebSocket)"}
-        responses.update(_error_responses(spec.errors, spec.auth != "none"))
+        responses.update(_error_responses(spec.errors, not spec.access.public))
         operation["responses"] = responses
-        if spec.auth == "none":
-            operation["security"] = []
-        elif spec.auth == "key_or_token":
-            operation["security"] = [{"bearer": []}, {"token": []}]
+        operation["security"] = _security(spec.access)
         paths.setdefault(spec.path, {})[spec.method.lower()] = operation
 
-    for path, summary, media in (
-        ("/healthz", "Liveness", JSON),
-        ("/readyz", "Readiness: NATS, store and replay reachable (503 naming what is not)", JSON),
-        ("/metrics", "Prometheus metrics", "text/plain"),
-        ("/openapi.json", "This document", JSON),
+    for path, summary, media, access in (
+        ("/healthz", "Liveness", JSON, PUBLIC),
+        ("/readyz", "Readiness: NATS, store and replay reachable (503 naming what is not)", JSON, PUBLIC),
+        (
+            "/metrics",
+            "Prometheus metrics (on SWARMSCOPE_GATEWAY_METRICS_PORT instead, without a key, when set)",
+            "text/plain",
+            METRICS,
+        ),
+        ("/openapi.json", "This document", JSON, PUBLIC),
     ):
         responses = {
             "200": {
@@ -273,7 +292,7 @@ def build_document() -> dict[str, Any]:
                 "operationId": path.strip("/").replace(".", "_"),
                 "tags": ["operations"],
                 "summary": summary,
-                "security": [],
+                "security": _security(access),
                 "responses": responses,
             }
         }
@@ -290,13 +309,15 @@ def build_document() -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "an API key, or a stream token",
+                    "description": "an API key (its scopes are the roles an operation lists), or a "
+                    "stream token where the operation also lists `token`",
                 },
                 "token": {
                     "type": "apiKey",
                     "in": "query",
                     "name": "token",
-                    "description": "a stream token from POST /api/v1/auth/token (never an API key)",
+                    "description": "a stream token from POST /api/v1/auth/token (never an API key), "
+                    "bound to one session or * (the list stream)",
                 },
             },
         },

@@ -109,6 +109,11 @@ class WsParams(Request):
 
 
 class TokenRequest(Request):
+    session_id: str = Field(
+        pattern=rf"^(?:{NAME_PATTERN.strip('^$')}|\*)$",
+        description="the session whose stream the token opens, or * for the list stream (/api/v1/stream "
+        "and the WebSocket, every session)",
+    )
     ttl_seconds: float | None = Field(
         default=None, gt=0, strict=True, description="shorter lifetime than the configured one (never longer)"
     )
@@ -117,6 +122,7 @@ class TokenRequest(Request):
 class TokenResponse(BaseModel):
     token: str
     token_type: Literal["bearer"] = "bearer"
+    session_id: str = Field(description="the session (or *) the token is bound to")
     expires_at: float = Field(description="epoch ms")
     expires_in: float = Field(description="seconds")
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import httpx
 import orjson
+from starlette.applications import Starlette
 
 from swarmscope_gateway import app
+from swarmscope_gateway.access import Scope, grants
 from swarmscope_gateway.config import GatewaySettings
 from swarmscope_schema.testing import make_event
 
@@ -28,6 +30,7 @@ class RunningGateway:
     ready_checks: tuple[str, ...] = ("nats", "store", "replay", "live")
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    app: Starlette | None = None  # the HTTP app it serves (its route table), once started
 
     @property
     def url(self) -> str:
@@ -37,8 +40,22 @@ class RunningGateway:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.settings.gateway_port}/api/v1/ws"
 
+    @property
+    def metrics_url(self) -> str:
+        port = self.settings.gateway_metrics_port
+        return f"http://127.0.0.1:{port}/metrics" if port is not None else f"{self.url}/metrics"
+
+    def metrics_headers(self) -> dict[str, str]:
+        """A key that may read /metrics on the API port, when keys are configured."""
+        if self.settings.gateway_metrics_port is not None:
+            return {}
+        for key in self.settings.parsed_api_keys():
+            if grants(key.scopes, frozenset({Scope.METRICS})):
+                return {"Authorization": f"Bearer {key.secret}"}
+        return {}
+
     async def start(self) -> None:
-        self.task = asyncio.create_task(app.main(self.stop, self.settings))
+        self.task = asyncio.create_task(app.main(self.stop, self.settings, built=self._built))
         deadline = time.monotonic() + 30
         checks: dict[str, bool] = {}
         async with httpx.AsyncClient() as client:
@@ -54,6 +71,9 @@ class RunningGateway:
                     raise TimeoutError(f"the gateway did not become ready: {checks}")
                 await asyncio.sleep(0.05)
 
+    def _built(self, http_app: Starlette) -> None:
+        self.app = http_app
+
     async def close(self) -> None:
         self.stop.set()
         if self.task is not None:
@@ -62,7 +82,9 @@ class RunningGateway:
     async def metric(self, name: str, **labels: str) -> float:
         """The value of one sample of the gateway's /metrics (0 when absent)."""
         async with httpx.AsyncClient() as client:
-            text = (await client.get(f"{self.url}/metrics")).text
+            response = await client.get(self.metrics_url, headers=self.metrics_headers())
+            response.raise_for_status()
+            text = response.text
         wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
         for line in text.splitlines():
             if line.startswith("#"):

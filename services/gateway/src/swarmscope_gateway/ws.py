@@ -17,11 +17,13 @@ import orjson
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from swarmscope_gateway.auth import Authenticator
+from swarmscope_gateway.access import LIST_TARGET
+from swarmscope_gateway.auth import Principal, Refusal
 from swarmscope_gateway.backends import Backends
 from swarmscope_gateway.client_queue import QueueClosed
-from swarmscope_gateway.errors import ApiError, JsonResponse, as_api_error, error_body
+from swarmscope_gateway.errors import ApiError, as_api_error
 from swarmscope_gateway.frames import Transport, ws_history, ws_message
+from swarmscope_gateway.guard import deny
 from swarmscope_gateway.hub import LiveClient, LiveHub
 from swarmscope_gateway.live_event import LiveFilter, from_store_page
 from swarmscope_gateway.metrics import GatewayMetrics
@@ -55,7 +57,6 @@ class WebSocketEndpoint:
         self,
         hub: LiveHub,
         backends: Backends,
-        authenticator: Authenticator,
         metrics: GatewayMetrics,
         *,
         allowed_origins: tuple[str, ...],
@@ -63,12 +64,12 @@ class WebSocketEndpoint:
     ) -> None:
         self._hub = hub
         self._backends = backends
-        self._auth = authenticator
         self._metrics = metrics
         self._allowed_origins = allowed_origins
         self._history_max = history_max_events
 
-    async def handle(self, websocket: WebSocket) -> None:
+    async def handle(self, websocket: WebSocket, principal: Principal) -> None:
+        """Serves one connection; `principal` passed the handshake's guard (ws route access)."""
         headers = websocket.headers
         if not origin_allowed(
             headers.get("origin"),
@@ -77,14 +78,10 @@ class WebSocketEndpoint:
             allowed=self._allowed_origins,
         ):
             self._metrics.origin_rejections.inc()
-            await _deny(websocket, ApiError(ErrorCode.FORBIDDEN, "this Origin may not open the WebSocket"))
+            await deny(websocket, ApiError(ErrorCode.FORBIDDEN, "this Origin may not open the WebSocket"))
             return
-        try:
-            self._auth.authenticate(headers.get("authorization"), websocket.query_params.get("token"))
-        except ApiError as exc:
-            self._metrics.auth_failures.labels("ws").inc()
-            await _deny(websocket, exc)
-            return
+        target = principal.token_target
+        confined_to = None if target in (None, LIST_TARGET) else target
         await websocket.accept()
         client = self._hub.open_client(Transport.WS)
         writer = asyncio.create_task(self._write(websocket, client), name="ws-writer")
@@ -98,7 +95,7 @@ class WebSocketEndpoint:
                 if text is None:
                     self._error(client, ErrorCode.BAD_REQUEST, "send JSON text messages, not binary")
                     continue
-                self._handle(client, text, tasks)
+                self._handle(client, text, tasks, confined_to)
         except WebSocketDisconnect:
             pass
         finally:
@@ -125,7 +122,9 @@ class WebSocketEndpoint:
 
     # ---------------------------------------------------------------------------------- messages --
 
-    def _handle(self, client: LiveClient, text: str, tasks: set[asyncio.Task[None]]) -> None:
+    def _handle(
+        self, client: LiveClient, text: str, tasks: set[asyncio.Task[None]], confined_to: str | None
+    ) -> None:
         try:
             raw = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -154,6 +153,17 @@ class WebSocketEndpoint:
             return
         except ApiError as exc:
             self._error(client, exc.code, exc.message, request_id=request_id)
+            return
+        session_id = getattr(message, "session_id", None)
+        if confined_to is not None and session_id is not None and session_id != confined_to:
+            self._metrics.auth_failures.labels(Refusal.TOKEN.value).inc()
+            self._error(
+                client,
+                ErrorCode.FORBIDDEN,
+                f"this stream token opens only the stream of session {confined_to!r}",
+                session_id=session_id,
+                request_id=request_id,
+            )
             return
         if isinstance(message, WsSubscribeSession):
             if (
@@ -268,14 +278,3 @@ class WebSocketEndpoint:
         if request_id is not None:
             body["request_id"] = request_id
         client.queue.put_control(ws_message(body), None)
-
-
-async def _deny(websocket: WebSocket, error: ApiError) -> None:
-    """Refuses the handshake with an HTTP answer (401 / 403 and the usual error body)."""
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        response = JsonResponse(
-            error_body(error.code, error.message), status_code=error.status, headers=error.headers
-        )
-        await websocket.send_denial_response(response)
-    else:
-        await websocket.close(code=1008, reason=error.message[:120])
