@@ -23,11 +23,15 @@ describe('ApiClient', () => {
   it('asks for a key once on 401, keeps it, sends Bearer, and gets a stream token for SSE', async () => {
     const storage = memoryStorage();
     const auths: (string | null)[] = [];
+    const tokenBodies: unknown[] = [];
     const api = new ApiClient(storage, (async (url: RequestInfo | URL, init?: RequestInit) => {
       const auth = (init?.headers as Record<string, string> | undefined)?.Authorization ?? null;
       auths.push(auth);
       if (auth !== 'Bearer k1') return new Response(JSON.stringify({ error: { code: 'unauthorized', message: 'key' } }), { status: 401 });
-      if (String(url).endsWith('/auth/token')) return new Response(JSON.stringify({ token: 'v1.tok', expires_at: 1 }), { status: 200 });
+      if (String(url).endsWith('/auth/token')) {
+        tokenBodies.push(JSON.parse(String(init?.body)));
+        return new Response(JSON.stringify({ token: 'v1.tok', expires_at: 1 }), { status: 200 });
+      }
       return new Response(JSON.stringify({ items: [], next_cursor: null }), { status: 200 });
     }) as typeof fetch);
     let asked = 0;
@@ -40,6 +44,8 @@ describe('ApiClient', () => {
     expect(storage.getItem('swarmscope.apiKey')).toBe('k1');
     const url = await api.streamUrl('s', 42);
     expect(url).toBe('/api/v1/sessions/s/stream?after_seq=42&token=v1.tok');
+    // The token is asked for this session only (the gateway binds it to the session).
+    expect(tokenBodies).toEqual([{ session_id: 's' }]);
   });
 
   it('reports network failures as ApiError', async () => {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import yaml
-from swarmscope_deploy_support import DEFAULT_PORTS, ROOT, SERVICES, compose
+from swarmscope_deploy_support import DEFAULT_PORTS, ROOT, SERVICES, compose, compose_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -77,7 +77,9 @@ def test_prometheus_scrapes_every_service_and_grafana_gets_the_dashboard() -> No
     config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
     for service in SERVICES:
-        assert jobs[f"swarmscope-{service}"] == [f"{service}:{DEFAULT_PORTS[service]}"]
+        # The gateway serves /metrics on a port of its own (no key needed there).
+        port = compose_env(service).get(f"SWARMSCOPE_{service.upper()}_METRICS_PORT", DEFAULT_PORTS[service])
+        assert jobs[f"swarmscope-{service}"] == [f"{service}:{port}"]
     assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
     volumes = compose()["services"]["prometheus"]["volumes"]
     assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in volumes

@@ -255,12 +255,13 @@ export class ApiClient {
 
   /**
    * The URL of a session's SSE stream. EventSource cannot send headers, so with a key the gateway's
-   * short-lived stream token (POST /auth/token) rides in the query.
+   * short-lived stream token (POST /auth/token) rides in the query; it is bound to this session and
+   * opens nothing else.
    */
   async streamUrl(sid: string, afterSeq: number): Promise<string> {
     const params: Record<string, string | number> = { after_seq: afterSeq };
     if (this.apiKey) {
-      const tok = await this.post<{ token: string }>(`${API}/auth/token`, {});
+      const tok = await this.post<{ token: string }>(`${API}/auth/token`, { session_id: sid });
       params.token = tok.token;
     }
     return `${API}/sessions/${enc(sid)}/stream${queryString(params)}`;

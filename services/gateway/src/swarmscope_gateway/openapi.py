@@ -285,6 +285,8 @@ def build_document() -> dict[str, Any]:
                 "content": {media: {"schema": {"type": "object"} if media == JSON else {"type": "string"}}},
             }
         }
+        if not access.public:
+            responses.update(_error_responses((), True))
         if path == "/readyz":
             responses["503"] = {"description": "Not ready", "content": {JSON: {"schema": {"type": "object"}}}}
         paths[path] = {

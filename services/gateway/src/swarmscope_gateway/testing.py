@@ -112,11 +112,18 @@ async def ingest(
         assert response.status_code == 202, response.text
 
 
-async def wait_stored(http: httpx.AsyncClient, session_id: str, count: int, *, timeout: float = 30.0) -> None:
+async def wait_stored(
+    http: httpx.AsyncClient,
+    session_id: str,
+    count: int,
+    *,
+    timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Waits until the store holds `count` events of the session."""
     deadline = time.monotonic() + timeout
     while True:
-        response = await http.get(f"/api/v1/sessions/{session_id}")
+        response = await http.get(f"/api/v1/sessions/{session_id}", headers=headers)
         if response.status_code == 200 and response.json()["event_count"] >= count:
             return
         if time.monotonic() > deadline:
