@@ -150,6 +150,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params=FacetsQuery,
         response=SessionFacets,
         errors=(400, 503, 504),
+        access=READ,
     ),
     Endpoint(
         "get_session",
@@ -289,6 +290,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=CompileQuery,
         response=CompileResult,
         errors=(400, 413, 422, 503, 504),
+        access=READ,
     ),
     Endpoint(
         "compare",
