@@ -1,17 +1,20 @@
-"""Regenerates docs/contract/*.schema.json from libs/schema (`make contract`)."""
+"""Regenerates docs/contract/ from libs/schema (`make contract`): JSON Schemas and the JSON tables
+other languages read (swarmscope_schema.contract_files)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from swarmscope_schema.json_schema import documents
+from swarmscope_schema.contract_files import HOOK_FIXTURES, documents
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "contract"
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, text in documents().items():
+    fixtures = json.loads((OUT / HOOK_FIXTURES).read_text())
+    for name, text in documents(fixtures).items():
         (OUT / name).write_text(text)
         print(f"wrote {OUT / name}")
 

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from swarmscope_schema.aliases import resolve_alias
+from swarmscope_schema.aliases import resolve_alias, unwrap_envelope
 from swarmscope_schema.taxonomy import (
     PAYLOAD_MODELS,
     Phase,
@@ -122,7 +122,7 @@ class TraceEvent(BaseModel):
     def _normalize_shape(cls, raw: Any) -> Any:
         if not isinstance(raw, dict):
             return raw
-        event = _rename(raw, _TOP_LEVEL_KEYS)
+        event = _rename(unwrap_envelope(raw), _TOP_LEVEL_KEYS)
         metadata = event.get("metadata")
         if isinstance(metadata, dict):
             metadata = _rename(metadata, _METADATA_KEYS)
