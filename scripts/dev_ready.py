@@ -1,6 +1,9 @@
 """`make run`'s banner: waits until every service answers /readyz, then says where to look.
 
-Stays alive afterwards (honcho stops the whole stack when any of its processes exits).
+It also writes `.data/run.json` (swarmscope.local_stack), so that `swarmscope tail`, `export`,
+`import` and `demo` run from another terminal of this checkout use this run's gateway and NATS
+whatever their ports; the file goes when the stack stops. Stays alive afterwards (honcho stops the
+whole stack when any of its processes exits).
 """
 
 from __future__ import annotations
@@ -8,7 +11,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
+from swarmscope.local_stack import STATE_FILE, remove_state, write_state
 from swarmscope_service.stack import DEFAULT_PORTS, SERVICES, port_env_var, wait_ready
 
 
@@ -29,8 +34,14 @@ def main() -> None:
         "  Ctrl-C stops everything.",
         "",
     ]
+    state = Path.cwd() / STATE_FILE
+    write_state(state, gateway_url=f"http://127.0.0.1:{ports['gateway']}", nats_url=nats_url or None)
+    lines.insert(-2, f"  CLI         swarmscope tail / export / import / demo follow this run ({STATE_FILE})")
     print("\n".join(lines), flush=True)
-    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        remove_state(state)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from swarmscope_service.settings import DEFAULT_NATS_URL
+from swarmscope_service.stack import DEFAULT_PORTS, port_env_var
 
 
 def main() -> None:
@@ -29,6 +30,10 @@ def main() -> None:
     env.setdefault("SWARMSCOPE_REPLAY_DATABASE_URL", f"sqlite:///{Path('.data/replay.db').resolve()}")
     env.setdefault("SWARMSCOPE_LOG_FORMAT", "text")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # The demo (and any CLI started under honcho) names the gateway this run serves; other terminals
+    # find it in .data/run.json, which dev_ready.py writes once everything answers.
+    gateway_port = int(env.get(port_env_var("gateway"), DEFAULT_PORTS["gateway"]))
+    env.setdefault("SWARMSCOPE_GATEWAY_URL", f"http://127.0.0.1:{gateway_port}")
     processes += ["ingest", "store", "replay", "gateway", "ready"]
     if env.get("SWARMSCOPE_DEMO", "1") != "0":
         processes.append("demo")

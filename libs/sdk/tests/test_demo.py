@@ -7,6 +7,7 @@ import gc
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,14 @@ import orjson
 import pytest
 
 from swarmscope.cli import main
-from swarmscope.demo import DEFAULT_EPOCH_MS, generate_session, run_live_session
+from swarmscope.demo import (
+    BIG_SWARM,
+    DEFAULT_AGENTS,
+    DEFAULT_EPOCH_MS,
+    generate_session,
+    live_story,
+    run_live_session,
+)
 from swarmscope.testing import published_events
 from swarmscope_schema.events import TraceEvent
 from swarmscope_schema.taxonomy import EventType
@@ -136,6 +144,49 @@ def test_other_agent_line_ups_still_tell_a_complete_valid_story(agents: list[str
     assert {e.type for e in events} == set(EventType)
 
 
+@pytest.mark.parametrize("agents", [DEFAULT_AGENTS, BIG_SWARM], ids=["five", "big"])
+def test_a_failing_session_exhausts_its_retries_and_ends_failed(agents: tuple[str, ...]) -> None:
+    events = canonical(generate_session(8, agents=agents, failing=True))
+    for event in events:
+        TraceEvent.model_validate(event.model_dump())
+    assert events[-1].type == "session_end"
+    assert events[-1].data["status"] == "failed"
+    fails = [e for e in events if e.type == "task_fail"]
+    failed_for_good = {e.data["task_id"] for e in fails if e.data["will_retry"] is False}
+    assert failed_for_good, "a task that exhausted its retries"
+    for task_id in failed_for_good:
+        attempts = [
+            e.data["attempt"] for e in events if e.type == "task_assignment" and e.data["task_id"] == task_id
+        ]
+        assert attempts == [1, 2]
+    # Nothing is left hanging: every task ends completed, failed or cancelled, every span closes.
+    created = {e.data["task_id"] for e in events if e.type == "task_create"}
+    ended = {
+        e.data["task_id"] for e in events if e.type in ("task_complete", "task_cancel")
+    } | failed_for_good
+    assert created == ended
+    assert any(e.type == "decision" and e.data.get("chosen") == "abort" for e in events)
+    assert any(e.type == "error" and e.data.get("scope") == "session" for e in events)
+    opened = Counter(e.span_id for e in events if e.phase == "start")
+    closed = Counter(e.span_id for e in events if e.phase in ("complete", "error") and e.span_id in opened)
+    assert opened == closed
+    # The plain story of the same seed still completes.
+    assert generate_session(8, agents=agents)[-1]["data"]["status"] == "completed"
+
+
+def test_the_live_demo_fails_now_and_then_and_runs_a_big_swarm_now_and_then() -> None:
+    stories = [live_story(i) for i in range(20)]
+    assert stories[0].agents == DEFAULT_AGENTS
+    assert not stories[0].failing
+    assert [i for i, s in enumerate(stories) if s.failing] == [3, 7, 11, 15, 19]
+    assert [i for i, s in enumerate(stories) if len(s.agents) >= 10] == [4, 9, 14, 19]
+    assert len(BIG_SWARM) >= 10
+    fixed = [live_story(i, agents=["coordinator", "coder"]) for i in range(10)]
+    assert {s.agents for s in fixed} == {("coordinator", "coder")}
+    assert not any(s.failing for s in (live_story(i, fail_every=0) for i in range(10)))
+    assert not any(len(s.agents) > 5 for s in (live_story(i, big_every=0) for i in range(10)))
+
+
 def test_unknown_agent_types_are_refused() -> None:
     with pytest.raises(ValueError, match="wizard"):
         generate_session(1, agents=["coordinator", "wizard"])
@@ -153,6 +204,61 @@ def test_live_session_publishes_the_same_story_through_nats(js_url: str, session
         TraceEvent.model_validate(event)
     llm = next(e for e in live if e["type"] == "llm_call" and e["phase"] == "complete")
     assert llm["performance"]["memory_usage"] > 0  # real measurements in live mode
+
+
+def test_an_unpaced_session_keeps_the_durations_of_its_story(js_url: str, session_id: str) -> None:
+    """`--rate 0` publishes as fast as it can; its timestamps still span the story's time."""
+    result = run_live_session(5, session_id, nats_url=js_url, rate=None, failing=True)
+    assert (result.lost, result.status) == (0, "failed")
+    live = [e for e in published_events(js_url, session_id) if e["type"] != "custom.sdk_drops"]
+    dry = generate_session(5, session_id, failing=True)
+    assert [e["type"] for e in live] == [e["type"] for e in dry]
+    span = live[-1]["timestamp"] - live[0]["timestamp"]
+    assert span == pytest.approx(dry[-1]["timestamp"] - dry[0]["timestamp"], abs=1.0)
+    assert span > 20_000  # the story takes about 40 simulated seconds, not the milliseconds of publishing
+    assert live[-1]["timestamp"] <= time.time() * 1000 + 1000  # it ends about now, not in the future
+    assert live[-1]["data"]["status"] == "failed"
+
+
+def test_demo_command_runs_sessions_side_by_side(js_url: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "swarmscope",
+            "demo",
+            "--sessions",
+            "3",
+            "--concurrency",
+            "3",
+            "--rate",
+            "0",
+            "--fail-every",
+            "2",
+            "--big-every",
+            "3",
+            "--seed",
+            "4",
+            "--nats-url",
+            js_url,
+            "--prefix",
+            "side",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = sorted(line for line in result.stderr.splitlines() if "events published in" in line)
+    assert len(lines) == 3, result.stderr
+    assert [line.split(":")[0][-3:] for line in lines] == ["001", "002", "003"]
+    assert "completed" in lines[0]
+    assert "5 agents" in lines[0]
+    assert "failed" in lines[1]
+    assert f"{len(BIG_SWARM)} agents" in lines[2]
+    statuses = [published_events(js_url, line.split(":")[0])[-1]["data"]["status"] for line in lines]
+    assert statuses == ["completed", "failed", "completed"]
 
 
 def test_demo_command_publishes_sessions(js_url: str) -> None:
@@ -192,6 +298,9 @@ def test_demo_command_refuses_bad_options(capsys: pytest.CaptureFixture[str]) ->
     assert main(["demo", "--agents", "coordinator,wizard"]) == 2
     assert "wizard" in capsys.readouterr().err
     assert main(["demo", "--sessions", "0"]) == 2
+    assert main(["demo", "--speed", "0"]) == 2
+    assert main(["demo", "--concurrency", "0"]) == 2
+    assert main(["demo", "--rate", "-1"]) == 2
 
 
 def test_demo_loop_waits_for_nats_and_stops_cleanly(tmp_path: Path) -> None:

@@ -3,6 +3,10 @@ nats-server, ingest, store, replay and gateway as processes), with API keys swit
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,10 +17,11 @@ import httpx
 import orjson
 import pytest
 
-from swarmscope import Tracer
+from swarmscope import Tracer, local_stack
 from swarmscope.cli import main
 from swarmscope.demo import generate_session, run_live_session
 from swarmscope.gateway_client import GatewayClient, GatewayError
+from swarmscope.local_stack import ENV_STATE_FILE, STATE_FILE, remove_state, write_state
 from swarmscope_schema.events import TraceEvent
 from swarmscope_service.stack import LocalStack
 
@@ -179,3 +184,79 @@ def test_gateway_errors_are_readable(stack: LocalStack) -> None:
         pytest.raises(GatewayError, match="reach"),
     ):
         client.session("x")
+
+
+def test_tail_says_when_the_session_does_not_exist(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tail", "--session", "swarm-demo-01", "--duration", "0.5", *gateway(stack)]) == 0
+    err = capsys.readouterr().err
+    assert "no session 'swarm-demo-01'" in err
+    assert "Waiting for it to start" in err
+
+
+def test_the_cli_follows_the_stack_make_run_started(
+    stack: LocalStack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    wait_for: Callable[..., None],
+) -> None:
+    """No --gateway-url and no environment: the CLI reads .data/run.json from the checkout."""
+    checkout = tmp_path / "checkout"
+    (checkout / "deep" / "er").mkdir(parents=True)
+    write_state(checkout / STATE_FILE, gateway_url=stack.gateway_url, nats_url=str(stack.nats_url))
+    monkeypatch.delenv("SWARMSCOPE_GATEWAY_URL", raising=False)
+    monkeypatch.delenv("SWARMSCOPE_NATS_URL", raising=False)
+    monkeypatch.delenv(ENV_STATE_FILE, raising=False)
+    monkeypatch.chdir(checkout / "deep" / "er")
+    assert local_stack.gateway_url() == stack.gateway_url
+    assert local_stack.nats_url() == str(stack.nats_url)
+    assert main(["demo", "--rate", "0", "--session-id", "cli-state", "--quiet"]) == 0
+    assert f"browse them at {stack.gateway_url}/" in capsys.readouterr().err
+    wait_for(lambda: stored_count(stack, "cli-state") > 100, timeout=60)
+    assert main(["export", "cli-state", "--api-key", API_KEY, "--quiet"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) > 100
+    # A state file whose writer is gone is ignored.
+    write_state(checkout / STATE_FILE, gateway_url="http://127.0.0.1:9", nats_url=None, pid=2**22 + 7)
+    assert local_stack.gateway_url() == "http://127.0.0.1:8000"
+    remove_state(checkout / STATE_FILE)  # not ours: stays
+    assert (checkout / STATE_FILE).exists()
+
+
+def test_make_runs_banner_writes_the_state_file_and_removes_it(stack: LocalStack, tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        **os.environ,
+        **{f"SWARMSCOPE_{name.upper()}_PORT": str(port) for name, port in stack.service_ports().items()},
+        "SWARMSCOPE_NATS_URL": str(stack.nats_url),
+    }
+    ready = subprocess.Popen(
+        [sys.executable, str(root / "scripts" / "dev_ready.py")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert ready.stdout is not None
+        banner = ""
+        while "Ctrl-C" not in banner:
+            line = ready.stdout.readline()
+            assert line, "the banner ended early"
+            banner += line
+        state = orjson.loads((tmp_path / STATE_FILE).read_bytes())
+        assert state == {"gateway_url": stack.gateway_url, "nats_url": str(stack.nats_url), "pid": ready.pid}
+        assert str(STATE_FILE) in banner
+        found = local_stack.find_local_stack(tmp_path)
+        assert found is not None
+        assert found.gateway_url == stack.gateway_url
+        ready.send_signal(signal.SIGTERM)
+        assert ready.wait(30) == 0
+        assert not (tmp_path / STATE_FILE).exists()
+    finally:
+        if ready.poll() is None:
+            ready.kill()
+            ready.wait()
+        if ready.stdout is not None:
+            ready.stdout.close()

@@ -1,7 +1,8 @@
 """The `swarmscope` command: demo, tail, export, import.
 
-    swarmscope demo --sessions 3 --rate 50 --seed 7     # realistic swarms published to NATS
-    swarmscope demo --loop --rate 40                     # continuous live data (make run)
+    swarmscope demo --sessions 3 --seed 7                # realistic swarms, at a pace a person can follow
+    swarmscope demo --loop --concurrency 3               # continuous live data (make run)
+    swarmscope demo --sessions 20 --rate 0               # as fast as possible (durations stay real)
     swarmscope tail --session swarm-demo-0007            # live events in the terminal
     swarmscope export swarm-demo-0007 -o run.jsonl       # a session's events as JSON Lines
     swarmscope import run.jsonl                          # events back in (republished to ingest)
@@ -39,9 +40,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from swarmscope.demo import AGENT_TYPES, DEFAULT_AGENTS, run_live_session
+from swarmscope import local_stack
+from swarmscope.demo import AGENT_TYPES, DEFAULT_AGENTS, DemoStopped, LiveResult, live_story, run_live_session
 from swarmscope.gateway_client import GatewayClient, GatewayError
-from swarmscope.tracer import default_gateway_url, default_nats_url
 
 _TYPE_STYLES = {
     "agent_method": "green",
@@ -128,83 +129,152 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
+def _demo_pacing(args: argparse.Namespace) -> tuple[float | None, float | None, str]:
+    """(rate, speed, description) from --rate / --speed: --rate wins when given."""
+    if args.rate is not None:
+        return (args.rate or None, None, f"{args.rate:g} events/s per session" if args.rate else "max speed")
+    return (None, args.speed, f"{args.speed:g}× real time")
+
+
+class _DemoRun:
+    """The sessions of one `swarmscope demo`, played by `concurrency` workers at once."""
+
+    def __init__(self, args: argparse.Namespace, console: Console, agents: list[str] | None) -> None:
+        self.args = args
+        self.console = console
+        self.agents = agents
+        self.base_seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10_000)
+        self.run_tag = time.strftime("%m%d-%H%M%S")
+        self.rate, self.speed, self.pacing = _demo_pacing(args)
+        self.stop = threading.Event()
+        self.totals = {"sessions": 0, "events": 0, "published": 0, "lost": 0}
+        self._lock = threading.Lock()
+        self._next = 0
+
+    def _take(self) -> int | None:
+        with self._lock:
+            if self.stop.is_set() or (not self.args.loop and self._next >= self.args.sessions):
+                return None
+            index = self._next
+            self._next += 1
+            return index
+
+    def session_id(self, index: int) -> str:
+        args = self.args
+        if args.session_id and not args.loop and args.sessions == 1:
+            return str(args.session_id)
+        return f"{args.prefix}-{self.run_tag}-{index + 1:03d}"
+
+    def worker(self, slot: int, progress: Progress | None) -> None:
+        # Staggered starts: sessions running side by side are at different stages of their story.
+        if slot and self.stop.wait(min(30.0, 12.0 * slot / max(self.speed or 1.0, 0.1))):
+            return
+        while (index := self._take()) is not None:
+            story = live_story(
+                index, agents=self.agents, fail_every=self.args.fail_every, big_every=self.args.big_every
+            )
+            seed = self.base_seed + index
+            session_id = self.session_id(index)
+            bar = progress.add_task(session_id, total=None) if progress is not None else None
+
+            def update(done: int, total: int, bar: Any = bar) -> None:
+                if progress is not None and bar is not None:
+                    progress.update(bar, completed=done, total=total)
+
+            try:
+                result = run_live_session(
+                    seed,
+                    session_id,
+                    nats_url=self.args.nats_url,
+                    rate=self.rate,
+                    speed=self.speed,
+                    agents=story.agents,
+                    failing=story.failing,
+                    on_event=update,
+                    stop=self.stop,
+                )
+            except DemoStopped:
+                return
+            finally:
+                if progress is not None and bar is not None:
+                    progress.remove_task(bar)
+            self.report(result, seed, len(story.agents))
+
+    def report(self, result: LiveResult, seed: int, agents: int) -> None:
+        with self._lock:
+            self.totals["sessions"] += 1
+            self.totals["events"] += result.events
+            self.totals["published"] += result.published
+            self.totals["lost"] += result.lost
+        status = Text(
+            f"{result.session_id}: {result.published}/{result.events} events published "
+            f"in {result.seconds:.1f}s (seed {seed}, {agents} agents, {result.status})",
+            style="green" if result.lost == 0 else "yellow",
+        )
+        if result.lost:
+            status.append(
+                f" · {result.lost} lost (is NATS and ingest running at {self.args.nats_url}?)", style="red"
+            )
+        self.console.print(status)
+
+    def play(self) -> None:
+        interactive = self.console.is_terminal and not self.args.quiet
+        workers = max(1, min(self.args.concurrency, self.args.sessions if not self.args.loop else 1 << 16))
+        progress = (
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            if interactive
+            else None
+        )
+        with progress if progress is not None else contextlib.nullcontext():
+            threads = [
+                threading.Thread(target=self.worker, args=(slot, progress), name=f"demo-{slot}", daemon=True)
+                for slot in range(workers)
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                while any(t.is_alive() for t in threads):
+                    for thread in threads:
+                        thread.join(timeout=0.2)
+            except KeyboardInterrupt:
+                # Every running session ends `cancelled` before the command returns.
+                self.stop.set()
+                for thread in threads:
+                    thread.join()
+                self.console.print(Text("stopped", style="dim"))
+
+
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    agents = [a.strip() for a in args.agents.split(",") if a.strip()]
-    unknown = [a for a in agents if a not in AGENT_TYPES]
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    unknown = [a for a in agents or [] if a not in AGENT_TYPES]
     if unknown:
         console.print(
             Text(f"unknown agent types {unknown}; choose from {', '.join(AGENT_TYPES)}", style="red")
         )
         return 2
-    base_seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10_000)
-    run_tag = time.strftime("%m%d-%H%M%S")
+    run = _DemoRun(args, console, agents)
     _stop_on_sigterm()
+    line_up = ",".join(agents) if agents else f"{','.join(DEFAULT_AGENTS)} (a dozen now and then)"
     console.print(
         Text(
-            f"demo swarm → NATS {args.nats_url} · agents {','.join(agents)} · "
-            f"{'loop' if args.loop else f'{args.sessions} session(s)'} · "
-            f"{args.rate or 'max'} events/s · seed {base_seed}"
+            f"demo swarm → NATS {args.nats_url} · agents {line_up} · "
+            f"{'loop' if args.loop else f'{args.sessions} session(s)'}, {args.concurrency} at once · "
+            f"{run.pacing} · seed {run.base_seed}"
         )
     )
-    totals = {"sessions": 0, "events": 0, "published": 0, "lost": 0}
-    index = 0
-    interactive = console.is_terminal and not args.quiet
-    try:
-        while args.loop or index < args.sessions:
-            seed = base_seed + index
-            session_id = (
-                args.session_id
-                if (args.session_id and not args.loop and args.sessions == 1)
-                else (f"{args.prefix}-{run_tag}-{index + 1:03d}")
-            )
-            if interactive:
-                with Progress(
-                    TextColumn("{task.description}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=console,
-                    transient=True,
-                ) as progress:
-                    bar = progress.add_task(session_id, total=None)
-
-                    def update(done: int, total: int, bar: Any = bar, progress: Progress = progress) -> None:
-                        progress.update(bar, completed=done, total=total)
-
-                    result = run_live_session(
-                        seed,
-                        session_id,
-                        nats_url=args.nats_url,
-                        rate=args.rate or None,
-                        agents=agents,
-                        on_event=update,
-                    )
-            else:
-                result = run_live_session(
-                    seed, session_id, nats_url=args.nats_url, rate=args.rate or None, agents=agents
-                )
-            totals["sessions"] += 1
-            totals["events"] += result.events
-            totals["published"] += result.published
-            totals["lost"] += result.lost
-            status = Text(
-                f"{result.session_id}: {result.published}/{result.events} events published "
-                f"in {result.seconds:.1f}s (seed {seed})",
-                style="green" if result.lost == 0 else "yellow",
-            )
-            if result.lost:
-                status.append(
-                    f" · {result.lost} lost (is NATS and ingest running at {args.nats_url}?)", style="red"
-                )
-            console.print(status)
-            index += 1
-    except KeyboardInterrupt:
-        console.print(Text("stopped", style="dim"))
-    gateway = default_gateway_url()
+    run.play()
+    totals = run.totals
     console.print(
         Text(
             f"{totals['sessions']} session(s), {totals['published']}/{totals['events']} events published; "
-            f"browse them at {gateway}/"
+            f"browse them at {local_stack.gateway_url().rstrip('/')}/"
         )
     )
     return 0 if totals["lost"] == 0 else 1
@@ -223,6 +293,8 @@ def cmd_tail(args: argparse.Namespace, console: Console, client: GatewayClient) 
             deadline is not None and time.monotonic() > deadline
         )
 
+    if args.session:
+        _say_if_unknown(args.session, console, client)
     if not args.json:
         what = f"session {args.session}" if args.session else "all sessions"
         console.print(
@@ -250,6 +322,24 @@ def cmd_tail(args: argparse.Namespace, console: Console, client: GatewayClient) 
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _say_if_unknown(session_id: str, console: Console, client: GatewayClient) -> None:
+    """Tells the person when the session they follow does not exist (yet), and which ones do."""
+    try:
+        client.session(session_id)
+        return
+    except GatewayError as exc:
+        if exc.status != 404:
+            raise
+    recent = client.sessions(limit=5, system="exclude")
+    similar = client.sessions(q=session_id[: max(4, len(session_id) // 2)], limit=5, system="exclude")
+    names = list(dict.fromkeys(s["id"] for s in similar + recent))[:5]
+    message = Text(f"no session {session_id!r} at {client.base_url}", style="yellow")
+    if names:
+        message.append(f"; recent sessions: {', '.join(names)}", style="yellow")
+    message.append(". Waiting for it to start (Ctrl-C to stop).", style="yellow")
+    console.print(message, highlight=False)
 
 
 # ------------------------------------------------------------------------------ export, import --
@@ -372,21 +462,45 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="publish realistic Claude-Flow-style swarm sessions to NATS")
     demo.add_argument("--sessions", type=int, default=1, help="how many sessions (default 1)")
     demo.add_argument(
-        "--rate", type=float, default=50.0, help="events per second per session; 0 = as fast as possible"
+        "--speed",
+        type=float,
+        default=0.5,
+        help="simulated time per real time (default 0.5: a session takes 1–3 minutes, as a person can follow)",
     )
     demo.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="instead of --speed: events per second per session; 0 = as fast as possible "
+        "(timestamps keep the story's durations)",
+    )
+    demo.add_argument("--concurrency", type=int, default=1, help="sessions running at once (default 1)")
+    demo.add_argument(
         "--loop", action="store_true", help="start new sessions for ever (live data for make run)"
+    )
+    demo.add_argument(
+        "--fail-every",
+        type=int,
+        default=4,
+        help="every n-th session fails for real (a task exhausts its retries); 0 = never (default 4)",
+    )
+    demo.add_argument(
+        "--big-every",
+        type=int,
+        default=5,
+        help="every n-th session is a swarm of a dozen agents (without --agents); 0 = never (default 5)",
     )
     demo.add_argument("--seed", type=int, default=None, help="seed of the first session (repeatable stories)")
     demo.add_argument(
         "--agents",
-        default=",".join(DEFAULT_AGENTS),
-        help=f"agent types, comma-separated, from: {', '.join(AGENT_TYPES)}",
+        default=None,
+        help=f"agent types, comma-separated, from: {', '.join(AGENT_TYPES)} "
+        f"(default {','.join(DEFAULT_AGENTS)}, and now and then a dozen)",
     )
     demo.add_argument(
         "--nats-url",
-        default=default_nats_url(),
-        help="default $SWARMSCOPE_NATS_URL or nats://127.0.0.1:14222",
+        default=local_stack.nats_url(),
+        help="default $SWARMSCOPE_NATS_URL, else the NATS of a running `make run`, else nats://127.0.0.1:14222",
     )
     demo.add_argument("--prefix", default="swarm-demo", help="session id prefix")
     demo.add_argument("--session-id", default=None, help="session id (a single session only)")
@@ -395,8 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     def gateway_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--gateway-url",
-            default=default_gateway_url(),
-            help="default $SWARMSCOPE_GATEWAY_URL or http://127.0.0.1:8000",
+            default=local_stack.gateway_url(),
+            help="default $SWARMSCOPE_GATEWAY_URL, else the gateway of a running `make run` "
+            "(its .data/run.json), else http://127.0.0.1:8000",
         )
         p.add_argument(
             "--api-key", default=os.environ.get("SWARMSCOPE_API_KEY"), help="default $SWARMSCOPE_API_KEY"
@@ -429,8 +544,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
     if args.command == "demo":
-        if args.sessions < 1 or args.rate < 0:
-            console.print(Text("--sessions must be ≥ 1 and --rate ≥ 0", style="red"))
+        if (
+            args.sessions < 1
+            or (args.rate is not None and args.rate < 0)
+            or args.speed <= 0
+            or args.concurrency < 1
+            or args.fail_every < 0
+            or args.big_every < 0
+        ):
+            console.print(
+                Text(
+                    "--sessions and --concurrency must be ≥ 1, --speed > 0, --rate, --fail-every and "
+                    "--big-every ≥ 0",
+                    style="red",
+                )
+            )
             return 2
         return cmd_demo(args, console)
     commands = {"tail": cmd_tail, "export": cmd_export, "import": cmd_import}

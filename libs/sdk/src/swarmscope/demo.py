@@ -16,8 +16,13 @@ Stable API (other packages' tests use it as realistic data):
   Read, Edit, WebSearch…) and LLMs (tokens, cost), take decisions; the first test run fails on a
   missing service, the coordinator decides a retry strategy, the retry passes, a fallback task is
   cancelled, and the session ends `completed` with every other task completed.
+- `failing=True` tells the other ending: the retry fails too (the service cannot start), the task
+  has exhausted its retries and fails for good, the coordinator aborts, the tasks that depended on
+  it are cancelled, and the session ends `failed`.
 
-`run_live(...)` plays the same story in real time against NATS (the `swarmscope demo` command).
+`run_live_session(...)` plays the same story in real time against NATS (the `swarmscope demo`
+command); `live_story(index)` is which story the demo's n-th session tells (now and then a failing
+one, now and then a swarm of a dozen agents).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import contextvars
 import heapq
 import itertools
 import random
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +41,24 @@ from swarmscope.tracer import Tracer
 from swarmscope.vocabulary import Emitter
 
 DEFAULT_AGENTS: tuple[str, ...] = ("coordinator", "researcher", "coder", "tester", "reviewer")
+# The swarm the demo runs now and then: a dozen agents, several of a kind.
+BIG_SWARM: tuple[str, ...] = (
+    "coordinator",
+    "analyst",
+    "researcher",
+    "researcher",
+    "architect",
+    "coder",
+    "coder",
+    "coder",
+    "tester",
+    "tester",
+    "reviewer",
+    "documenter",
+    "optimizer",
+    "specialist",
+    "monitor",
+)
 AGENT_TYPES: tuple[str, ...] = (
     "coordinator",
     "researcher",
@@ -284,11 +308,18 @@ class DemoSwarm:
     """The scripted swarm; see the module docstring for the story."""
 
     def __init__(
-        self, tracer: Tracer, rng: random.Random, agent_types: Sequence[str], scheduler: Scheduler
+        self,
+        tracer: Tracer,
+        rng: random.Random,
+        agent_types: Sequence[str],
+        scheduler: Scheduler,
+        *,
+        failing: bool = False,
     ) -> None:
         self.tracer = tracer
         self.rng = rng
         self.scheduler = scheduler
+        self.failing = failing
         self.scenario = rng.choice(SCENARIOS)
         self.state = SwarmState()
         self.bus = EventBus()
@@ -514,6 +545,10 @@ class DemoSwarm:
                 t.status in ("completed", "pending") for t in state.tasks.values() if t.task_id != final_id
             ):
                 break
+            failed = [t for t in state.tasks.values() if t.status == "failed"]
+            if failed and not any(t.status == "assigned" for t in state.tasks.values()):
+                yield from self.abort(failed[0])
+                return
             reports = ("result", "failure_report")
             if any(m.type in reports for m in state.mailboxes["coord-1"]):
                 yield from self.handle_report(self.take_message("coord-1", reports))
@@ -540,6 +575,9 @@ class DemoSwarm:
         if message.type == "result":
             task.status = "completed"
             yield 20
+            return
+        if task.attempt >= task.max_retries:
+            yield from self.give_up(task, message.content["error"])
             return
         # A failure report: decide how to retry.
         task.status = "retrying"
@@ -574,6 +612,59 @@ class DemoSwarm:
             coord, "test/env", {"services": [s.service], "address": s.address, "python": "3.11"}
         )
         yield (2**task.attempt) * 1000.0
+
+    def give_up(self, task: TaskPlan, error: str) -> Iterator[float]:
+        """A task failed on its last allowed attempt: the coordinator decides to abort."""
+        coord, s, rng = self.coordinator, self.scenario, self.rng
+        task.status = "failed"
+        yield from self.llm(
+            coord,
+            "claude-sonnet-4",
+            f"Task {task.task_id} failed again (attempt {task.attempt} of {task.max_retries}):\n{error}\n"
+            "Retry, work around it, or abort?",
+            f"{s.service} cannot start on this host ({s.address} stays unreachable); a mock would hide "
+            "the integration the objective asks for. Abort and report.",
+            rng.randint(2400, 3200),
+            rng.randint(90, 180),
+        )
+        coord.decision(
+            "failure_handling",
+            options=["retry again", f"mock {s.service} in tests", "abort"],
+            chosen="abort",
+            rationale=f"{task.task_id} exhausted its {task.max_retries} attempts on an environment fault.",
+            confidence=0.77,
+            attempt=task.attempt,
+        )
+        yield 20
+
+    def abort(self, failed: TaskPlan) -> Iterator[float]:
+        """Ends the session `failed`: what depended on the failed task is cancelled."""
+        coord, state = self.coordinator, self.state
+        for task in state.tasks.values():
+            if task.status in ("created", "pending", "retrying"):
+                task.status = "cancelled"
+                coord.task_cancel(task.task_id, f"{failed.task_id} failed: the objective cannot be met")
+                yield 10
+        coord.error(
+            f"objective not met: {failed.task_id} ({failed.title}) failed after {failed.attempt} attempts",
+            error_type="TaskFailed",
+            scope="session",
+            recoverable=False,
+            task_id=failed.task_id,
+        )
+        self.done = True
+        yield 50
+        for agent_id, _ in reversed(self.agents):
+            self.views[agent_id].agent_terminate("objective failed")
+            yield 10
+        self.tracer.session_end(
+            "failed",
+            reason=f"{failed.task_id} exhausted its retries",
+            tasks=len(state.tasks),
+            retries=state.retries,
+            tokens=state.tokens,
+            cost_usd=round(state.cost, 4),
+        )
 
     def work(self, task: TaskPlan) -> Process:
         agent = self.views[task.agent]
@@ -688,6 +779,36 @@ class DemoSwarm:
                 error_type=s.error.split(":")[0],
                 scope="task",
                 recoverable=True,
+                task_id=task.task_id,
+                service=s.service,
+            )
+            span.retry(task.attempt < task.max_retries)
+            raise ServiceUnavailable(s.error)
+        if self.failing:
+            start = f"{s.service}-server --daemonize yes" if s.service != "minio" else "minio server /tmp/m &"
+            yield from self.tool(
+                agent,
+                "Bash",
+                {"command": start},
+                rng.uniform(300, 700),
+                f"Could not create server TCP listening socket {s.address}: bind: Address already in use",
+                exit_code=1,
+                error=f"{s.service} failed to start: address {s.address} already in use",
+            )
+            yield from self.tool(
+                agent,
+                "Bash",
+                {"command": f"pytest {s.test_file} -q"},
+                rng.uniform(2500, 3800),
+                f"E   {s.error}\n3 failed, 9 passed in 3.5s",
+                exit_code=1,
+                error=s.error,
+            )
+            agent.error(
+                s.error,
+                error_type=s.error.split(":")[0],
+                scope="task",
+                recoverable=False,
                 task_id=task.task_id,
                 service=s.service,
             )
@@ -895,11 +1016,13 @@ def generate_session(
     *,
     agents: Sequence[str] = DEFAULT_AGENTS,
     start_ms: float | None = None,
+    failing: bool = False,
 ) -> list[dict[str, Any]]:
     """The events of one demo session, without NATS; see the module docstring (stable API).
 
     `session_id` defaults to `swarm-demo-<seed>`; `agents` lists agent types (a coordinator is always
-    there); `start_ms` is the epoch-ms timestamp of the first event.
+    there); `start_ms` is the epoch-ms timestamp of the first event; `failing` tells the story whose
+    test task exhausts its retries (the session ends `failed`).
     """
     clock = SimClock(_swarm_start(seed, start_ms))
     tracer = Tracer(
@@ -914,9 +1037,33 @@ def generate_session(
         clock.ms = ms
 
     scheduler = Scheduler(clock.ms, advance)
-    DemoSwarm(tracer, random.Random(seed * 7919 + 1), _check_agents(agents), scheduler).run()
+    DemoSwarm(tracer, random.Random(seed * 7919 + 1), _check_agents(agents), scheduler, failing=failing).run()
     tracer.close()
     return tracer.events
+
+
+@dataclass(frozen=True)
+class LiveStory:
+    """Which story one session of the live demo tells."""
+
+    agents: tuple[str, ...]
+    failing: bool
+
+
+def live_story(
+    index: int, *, agents: Sequence[str] | None = None, fail_every: int = 4, big_every: int = 5
+) -> LiveStory:
+    """The story of the demo's `index`-th session (0-based): every `fail_every`-th fails for real,
+    every `big_every`-th is a swarm of a dozen agents (unless `agents` fixes the line-up); 0 turns
+    either off. The first session is always the plain one, so a fresh `make run` starts calm."""
+    big = agents is None and big_every > 0 and index % big_every == big_every - 1
+    failing = fail_every > 0 and index % fail_every == fail_every - 1
+    line_up = tuple(agents) if agents is not None else (BIG_SWARM if big else DEFAULT_AGENTS)
+    return LiveStory(line_up, failing)
+
+
+class DemoStopped(Exception):
+    """The demo was asked to stop (its stop event was set) while a session was playing."""
 
 
 @dataclass
@@ -926,6 +1073,7 @@ class LiveResult:
     published: int
     lost: int
     seconds: float
+    status: str = "completed"
 
 
 def run_live_session(
@@ -933,44 +1081,75 @@ def run_live_session(
     session_id: str,
     *,
     nats_url: str,
-    rate: float | None,
+    rate: float | None = None,
+    speed: float | None = None,
     agents: Sequence[str] = DEFAULT_AGENTS,
+    failing: bool = False,
     on_event: Callable[[int, int], None] | None = None,
     close_timeout: float = 60.0,
+    stop: threading.Event | None = None,
 ) -> LiveResult:
     """Plays one demo session in real time through a real Tracer publishing to NATS.
 
-    The story and its order are those of `generate_session(seed)`; simulated durations are scaled so
-    that the session averages `rate` events per second (None: as fast as possible). Timestamps,
-    durations, CPU and memory in `performance` are real.
+    The story and its order are those of `generate_session(seed, agents=…, failing=…)`. Pacing:
+    `speed` plays simulated time at that many times real time (1 = as the story's durations say,
+    0.5 = twice as slow); else `rate` spreads the session so that it averages that many events per
+    second; with neither, it is published as fast as possible. Paced, timestamps and measurements
+    are real. Unpaced, timestamps follow the simulated clock (the session ends now, having taken
+    its simulated time), so durations stay the story's instead of shrinking to the publish time.
+    Setting `stop` (or Ctrl-C) ends the session `cancelled` and raises DemoStopped
+    (KeyboardInterrupt).
     """
     agents = _check_agents(agents)
-    dry = generate_session(seed, session_id, agents=agents)
+    dry = generate_session(seed, session_id, agents=agents, failing=failing)
     total = len(dry)
     sim_span = max(1.0, dry[-1]["timestamp"] - dry[0]["timestamp"])
-    scale = (total / rate) / sim_span if rate else 0.0  # real seconds per simulated ms
+    if speed:
+        scale = 0.001 / speed  # real seconds per simulated ms
+    elif rate:
+        scale = (total / rate) / sim_span
+    else:
+        scale = 0.0
+    sim_start = _swarm_start(seed, None)
+    clock: SimClock | None = None
+    if not scale:
+        # Unpaced: the simulated clock, shifted so that the session ends about now.
+        clock = SimClock(time.time() * 1000.0 - sim_span)
+    offset = (clock.ms - sim_start) if clock is not None else 0.0
     # Generous close timeout: under `make run` the demo may start before NATS and ingest are up, and
     # its tracer keeps the events buffered until they are.
     tracer = Tracer(
-        session_id, nats_url, rng=random.Random(), name="swarmscope-demo", close_timeout=close_timeout
+        session_id,
+        nats_url,
+        rng=random.Random(),
+        name="swarmscope-demo",
+        close_timeout=close_timeout,
+        clock=clock.now if clock is not None else None,
     )
     started = time.monotonic()
-    sim_start = _swarm_start(seed, None)
 
     def pace(sim_ms: float) -> None:
+        if stop is not None and stop.is_set():
+            raise DemoStopped
+        if clock is not None:
+            clock.ms = sim_ms + offset
         if on_event is not None:
             on_event(min(tracer.stats()["published"] + tracer.stats()["buffered"], total), total)
         if scale:
             delay = started + (sim_ms - sim_start) * scale - time.monotonic()
             if delay > 0:
-                time.sleep(delay)
+                if stop is not None:
+                    if stop.wait(delay):
+                        raise DemoStopped
+                else:
+                    time.sleep(delay)
 
     scheduler = Scheduler(sim_start, pace)
     try:
-        DemoSwarm(tracer, random.Random(seed * 7919 + 1), agents, scheduler).run()
-    except KeyboardInterrupt:
-        # Stopped mid-story (Ctrl-C, SIGTERM): close what was running (its spans end in error) and
-        # say so, so that the session does not look active for ever.
+        DemoSwarm(tracer, random.Random(seed * 7919 + 1), agents, scheduler, failing=failing).run()
+    except (KeyboardInterrupt, DemoStopped):
+        # Stopped mid-story (Ctrl-C, SIGTERM, the stop event): close what was running (its spans end
+        # in error) and say so, so that the session does not look active for ever.
         scheduler.cancel()
         tracer.session_end("cancelled", reason="demo stopped")
         tracer.close(timeout=3.0)
@@ -980,4 +1159,7 @@ def run_live_session(
     stats = tracer.stats()
     if on_event is not None:
         on_event(total, total)
-    return LiveResult(session_id, total, stats["published"], stats["lost"], time.monotonic() - started)
+    status = str(dry[-1].get("data", {}).get("status", "completed"))
+    return LiveResult(
+        session_id, total, stats["published"], stats["lost"], time.monotonic() - started, status
+    )

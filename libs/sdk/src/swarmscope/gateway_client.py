@@ -104,6 +104,13 @@ class GatewayClient:
         result: dict[str, Any] = self._get_json(f"/api/v1/sessions/{quote(session_id, safe='')}")
         return result
 
+    def sessions(self, **params: Any) -> list[dict[str, Any]]:
+        """The first page of sessions, newest first (`q`, `status`, `limit`, … as the API takes)."""
+        query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items() if v is not None)
+        page = self._get_json("/api/v1/sessions" + (f"?{query}" if query else ""))
+        items = page.get("items") if isinstance(page, dict) else None
+        return [item for item in items or [] if isinstance(item, dict)]
+
     def export(self, session_id: str, out: IO[bytes], on_line: Callable[[int], None] | None = None) -> int:
         """Streams the session's events as JSON Lines into `out`; returns the number of events."""
         path = f"/api/v1/sessions/{quote(session_id, safe='')}/export"
