@@ -38,6 +38,7 @@ Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 PUBLISH_CHUNK = 1000
 MAX_REPORTED_REJECTS = 1000
+MAX_REPORTED_SESSIONS = 100
 EXPORT_PAGE = 1000
 # Assigned by the log, not by producers: an exported event carries its old ones.
 _ASSIGNED_FIELDS = ("seq", "received_at")
@@ -56,6 +57,7 @@ class PublishReport:
     accepted: int = 0
     rejected: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0
 
     def reject(self, where: dict[str, int], problem: Reject) -> None:
         self.rejected += 1
@@ -68,6 +70,7 @@ class PublishReport:
             "rejected": self.rejected,
             "rejects": self.rejects,
             "rejects_truncated": self.rejected > len(self.rejects),
+            "duplicates": self.duplicates,
             **extra,
         }
 
@@ -138,9 +141,19 @@ def edge_handlers(
     """Handlers by endpoint name (see api_spec)."""
     published = {name: metrics.published.labels(name) for name in ("ingest", "import")}
 
-    async def publish(endpoint: str, outgoing: list[Outgoing]) -> None:
-        await publish_all(js, outgoing, timeout=publish_timeout)
+    async def publish(endpoint: str, outgoing: list[Outgoing]) -> int:
+        """Publishes; returns how many TRACES_RAW already had (its duplicate window)."""
+        acks = await publish_all(js, outgoing, timeout=publish_timeout)
         published[endpoint].inc(len(outgoing))
+        return sum(1 for ack in acks if ack.duplicate)
+
+    async def stored_count(session_id: str) -> int | None:
+        try:
+            summary = await backends.store(StoreOp.SESSION, SessionRef(session_id=session_id))
+        except ServiceError as exc:
+            return 0 if exc.code is ErrorCode.NOT_FOUND else None
+        count = summary.get("event_count") if isinstance(summary, dict) else None
+        return int(count) if isinstance(count, int) else None
 
     def count_reject(endpoint: str, problem: Reject) -> None:
         metrics.rejected.labels(endpoint, problem.code).inc()
@@ -183,7 +196,7 @@ def edge_handlers(
         try:
             for start in range(0, len(outgoing), PUBLISH_CHUNK):
                 chunk = outgoing[start : start + PUBLISH_CHUNK]
-                await publish("ingest", chunk)
+                report.duplicates += await publish("ingest", chunk)
                 report.accepted += len(chunk)
         except PublishError as exc:
             raise _unavailable(exc, report) from None
@@ -192,6 +205,9 @@ def edge_handlers(
     async def import_events(request: Request, _: Principal) -> Response:
         params = parse_params(ImportParams, request)
         report = PublishReport()
+        # Per session: events sent, and its stored count before them (asked once, at its first line,
+        # before any of its events is published), so that the person learns what was new.
+        sessions: dict[str, dict[str, Any]] = {}
         chunk: list[Outgoing] = []
         chunk_first_line = 1
         line_no = 0
@@ -216,21 +232,31 @@ def edge_handlers(
                     count_reject("import", result)
                     report.reject({"line": line_no}, result)
                     continue
+                session_id = str(_string(event, "session_id", "sessionId"))
+                entry = sessions.get(session_id)
+                if entry is None and len(sessions) < MAX_REPORTED_SESSIONS:
+                    entry = sessions[session_id] = {
+                        "session_id": session_id,
+                        "events": 0,
+                        "stored_before": await stored_count(session_id),
+                    }
+                if entry is not None:
+                    entry["events"] += 1
                 if not chunk:
                     chunk_first_line = line_no
                 chunk.append(result)
                 if len(chunk) >= PUBLISH_CHUNK:
-                    await publish("import", chunk)
+                    report.duplicates += await publish("import", chunk)
                     report.accepted += len(chunk)
                     chunk = []
             if chunk:
-                await publish("import", chunk)
+                report.duplicates += await publish("import", chunk)
                 report.accepted += len(chunk)
         except PublishError as exc:
             raise _unavailable(exc, report, failed_from_line=chunk_first_line) from None
         if not line_no:
             raise ApiError(ErrorCode.BAD_REQUEST, "body: the import holds no lines")
-        return JsonResponse(report.body(lines=line_no), status_code=202)
+        return JsonResponse(report.body(lines=line_no, sessions=list(sessions.values())), status_code=202)
 
     async def export_session(request: Request, _: Principal) -> Response:
         params = parse_params(ExportParams, request)

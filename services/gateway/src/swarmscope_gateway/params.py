@@ -134,12 +134,33 @@ class PublishReject(BaseModel):
     message: str
 
 
+class ImportedSession(BaseModel):
+    """(v1.1) What an import sent to one session."""
+
+    session_id: str
+    events: int = Field(description="events of this session the import accepted")
+    stored_before: int | None = Field(
+        default=None,
+        description="the session's stored event count just before the import (0: a new session; null: "
+        "unknown). Once the pipeline settles, event_count - stored_before are the new events and the "
+        "rest were already stored (duplicates are stored once)",
+    )
+
+
 class PublishResult(BaseModel):
     accepted: int = Field(description="events acknowledged by TRACES_RAW (ingest validates them next)")
     rejected: int
     rejects: list[PublishReject] = Field(default_factory=list, description="the first 1000 rejects")
     rejects_truncated: bool = False
     lines: int | None = Field(default=None, description="lines read (import)")
+    duplicates: int = Field(
+        default=0,
+        description="(v1.1) accepted events TRACES_RAW already had (same session and id within its "
+        "duplicate window); they change nothing",
+    )
+    sessions: list[ImportedSession] | None = Field(
+        default=None, description="(v1.1, import) the sessions the events went to, the first 100"
+    )
 
 
 class TimeRange(BaseModel):
