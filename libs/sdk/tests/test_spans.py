@@ -12,7 +12,7 @@ import pytest
 from swarmscope import Tracer, current_span_id, propagate
 from swarmscope.testing import published_messages, read_raw_messages
 from swarmscope_schema.events import TraceEvent
-from swarmscope_schema.subjects import MSG_ID_HEADER, raw_subject
+from swarmscope_schema.subjects import MSG_ID_HEADER, raw_msg_id, raw_subject
 
 
 def by_span(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -53,10 +53,17 @@ def test_spans_nest_across_threads(js_url: str, session_id: str) -> None:
     events = [m.event for m in messages]
     for message in messages:
         TraceEvent.model_validate(message.event)
-        assert message.headers[MSG_ID_HEADER] == message.event["id"]
-        assert message.subject == raw_subject(
-            session_id, message.event.get("agent_id"), message.event["type"]
-        )
+        if message.member is None:
+            assert message.headers[MSG_ID_HEADER] == raw_msg_id(session_id, message.event["id"])
+            assert message.subject == raw_subject(
+                session_id, message.event.get("agent_id"), message.event["type"]
+            )
+        else:
+            # Batch messages by default (v1.1): keyed by session, first member and size.
+            assert message.headers[MSG_ID_HEADER].startswith(f"{session_id}:batch:")
+            assert message.subject.startswith(f"traces.raw.{session_id}.")
+            assert message.subject.endswith(".batch")
+    assert any(m.member is not None for m in messages)
     spans = by_span(events)
     assert [e["phase"] for e in spans[root.span_id or ""]] == ["start", "complete"]
     workers = [

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from swarmscope_schema.codec import loads
 from swarmscope_schema.events import TraceEvent
-from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, SYSTEM_SESSION_ID, raw_subject
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, SYSTEM_SESSION_ID, raw_msg_id, raw_subject
 from swarmscope_service.monitor import (
     GaugeReading,
     MonitorSettings,
@@ -129,7 +129,7 @@ async def test_memory_over_threshold_publishes_a_valid_alert_event_into_traces_r
     assert event.session_id == SYSTEM_SESSION_ID == "_system"
     assert event.agent_id == service
     assert event.type == "performance_alert"
-    assert msg_id == event.id
+    assert msg_id == raw_msg_id(SYSTEM_SESSION_ID, event.id)  # agreement 1: keyed by session and id
     assert event.data["metric"] == "memory_rss"
     assert event.data["threshold"] == 1024
     assert event.data["value"] > 1024

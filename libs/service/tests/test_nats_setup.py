@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import nats
-from nats.js.api import StorageType
+from nats.js.api import StorageType, StreamConfig, StreamSource
 
-from swarmscope_schema.subjects import DURABLES, STREAM_SUBJECTS
+from swarmscope_schema.subjects import (
+    DURABLES,
+    MSG_ID_HEADER,
+    STREAM_EVENTS,
+    STREAM_NO_DEDUPE_ANCHOR,
+    STREAM_RAW,
+    STREAM_SUBJECTS,
+    raw_subject,
+)
+from swarmscope_service.nats_server import start_nats_server
 from swarmscope_service.nats_setup import STREAM_MAX_MSG_SIZE, StreamSettings, provision
 
 
@@ -19,9 +28,13 @@ async def test_provision_creates_streams_and_durables_and_is_idempotent(nats_url
         for name, subject in STREAM_SUBJECTS.items():
             info = await js.stream_info(name)
             assert info.config.subjects == [subject]
-            assert info.config.duplicate_window == 150
             assert info.config.max_msg_size == STREAM_MAX_MSG_SIZE
             assert info.config.storage in (StorageType.FILE, "file")
+            if name == STREAM_RAW:
+                # No window at all: it would be keyed by bare ids across sessions (v1.1).
+                assert not info.config.duplicate_window
+            else:
+                assert info.config.duplicate_window == 150
         for stream, durable in DURABLES:
             consumer = await js.consumer_info(stream, durable)
             assert consumer.config.durable_name == durable
@@ -30,3 +43,39 @@ async def test_provision_creates_streams_and_durables_and_is_idempotent(nats_url
         assert (await js.stream_info("TRACES")).config.duplicate_window == 300
     finally:
         await nc.close()
+
+
+async def test_traces_raw_never_drops_an_id_another_session_used(tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    server = start_nats_server(tmp_path / "nats")
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        # A stream as an earlier release provisioned it: a 2-minute window on TRACES_RAW too.
+        for name, subject in STREAM_SUBJECTS.items():
+            await js.add_stream(StreamConfig(name=name, subjects=[subject], duplicate_window=120))
+        await provision(js)
+        info = await js.stream_info(STREAM_RAW)
+        assert not info.config.duplicate_window
+        assert [s.name for s in info.config.sources or []] == [STREAM_NO_DEDUPE_ANCHOR]
+        assert (await js.stream_info(STREAM_EVENTS)).config.duplicate_window == 120
+        # Bare ids (CONTRACT v1) repeat across sessions; every publish is kept.
+        acks = [
+            await js.publish(
+                raw_subject(f"s{i}", None, "tool_call"), b"{}", headers={MSG_ID_HEADER: "step-1"}
+            )
+            for i in range(3)
+        ]
+        assert [bool(a.duplicate) for a in acks] == [False, False, False]
+        assert len({a.seq for a in acks}) == 3
+        # Provisioning again (another service starting) leaves it so.
+        await provision(js)
+        assert not (await js.stream_info(STREAM_RAW)).config.duplicate_window
+        assert StreamSource(name=STREAM_NO_DEDUPE_ANCHOR) in (
+            (await js.stream_info(STREAM_RAW)).config.sources or []
+        )
+    finally:
+        await nc.close()
+        server.stop()

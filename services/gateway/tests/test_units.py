@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from swarmscope_gateway.client_queue import ClientQueue, QueueClosed
-from swarmscope_gateway.edges import _lines, to_outgoing
+from swarmscope_gateway.edges import _lines, to_raw
 from swarmscope_gateway.errors import ApiError
 from swarmscope_gateway.frames import Frame, FrameKind, Transport, encode_events, sse_control, ws_history
 from swarmscope_gateway.live_event import LiveFilter, exact_dumps, from_stream_message
@@ -174,21 +174,20 @@ async def test_lines_split_across_chunks_and_skip_overlong_ones() -> None:
 
 
 def test_minimal_checks_before_publishing() -> None:
-    ok = to_outgoing(
+    ok = to_raw(
         {"id": "e1", "sessionId": "s1", "agentId": "a1", "type": "agent:spawned", "seq": 4, "received_at": 1}
     )
-    assert not isinstance(ok, type(to_outgoing(None)))
-    assert ok.subject == "traces.raw.s1.a1.agent_spawned"
-    assert ok.headers == {"Nats-Msg-Id": "s1:e1"}
+    assert not isinstance(ok, type(to_raw(None)))
+    assert (ok.session_id, ok.agent_id, ok.event_id, ok.event_type) == ("s1", "a1", "e1", "agent:spawned")
     assert b'"seq"' not in ok.payload
     assert b"received_at" not in ok.payload
-    assert to_outgoing("x").code == "not_an_object"  # type: ignore[union-attr]
-    assert to_outgoing({"id": "e", "type": "t"}).code == "missing_field"  # type: ignore[union-attr]
-    assert to_outgoing({"id": 5, "session_id": "s", "type": "t"}).code == "missing_field"  # type: ignore[union-attr]
-    assert to_outgoing({"id": "a\r\nb", "session_id": "s", "type": "t"}).code == "invalid_id"  # type: ignore[union-attr]
+    assert to_raw("x").code == "not_an_object"  # type: ignore[union-attr]
+    assert to_raw({"id": "e", "type": "t"}).code == "missing_field"  # type: ignore[union-attr]
+    assert to_raw({"id": 5, "session_id": "s", "type": "t"}).code == "missing_field"  # type: ignore[union-attr]
+    assert to_raw({"id": "a\r\nb", "session_id": "s", "type": "t"}).code == "invalid_id"  # type: ignore[union-attr]
     big = {"id": "e", "session_id": "s", "type": "t", "data": "x" * MAX_EVENT_BYTES}
-    assert to_outgoing(big).code == "too_large"  # type: ignore[union-attr]
-    moved = to_outgoing({"id": "e", "sessionId": "old", "type": "t"}, session_override="new")
+    assert to_raw(big).code == "too_large"  # type: ignore[union-attr]
+    moved = to_raw({"id": "e", "sessionId": "old", "type": "t"}, session_override="new")
     assert orjson.loads(moved.payload)["session_id"] == "new"  # type: ignore[union-attr]
     assert "sessionId" not in orjson.loads(moved.payload)  # type: ignore[union-attr]
 

@@ -14,12 +14,12 @@ from swarmscope_ingest.canonical import MAX_CANONICAL_BYTES, CanonicalEvent, can
 from swarmscope_ingest.config import DEFAULT_REDACT_KEYS, IngestSettings
 from swarmscope_ingest.handler import prepare
 from swarmscope_ingest.redaction import REDACTED, Redactor
-from swarmscope_ingest.validation import Rejected
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.events import StoredEvent, TraceEvent, canonical_event_dict
 from swarmscope_schema.subjects import DlqReason, raw_subject
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
+from swarmscope_schema.validation import Rejected
 from swarmscope_service.consumer import Delivery
 
 REDACTOR = Redactor(DEFAULT_REDACT_KEYS)

@@ -17,7 +17,9 @@ from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
 from swarmscope_schema.subjects import (
     DLQ_ERROR_HEADER,
+    DLQ_MEMBER_INDEX_HEADER,
     DLQ_REASON_HEADER,
+    DLQ_STREAM_SEQ_HEADER,
     DLQ_SUBJECT_HEADER,
     DURABLE_INGEST,
     EVENTS_PREFIX,
@@ -25,6 +27,8 @@ from swarmscope_schema.subjects import (
     STREAM_DLQ,
     STREAM_EVENTS,
     STREAM_RAW,
+    raw_batch_msg_id,
+    raw_batch_subject,
     raw_subject,
     session_filter,
 )
@@ -381,3 +385,94 @@ async def test_concurrent_batch_loops_in_one_process(
     )
     assert sorted(orjson.loads(m.data)["id"] for m in out) == sorted(e["id"] for e in events)
     assert _metric(await service.metrics(), "swarmscope_ingest_events_accepted_total") == 600
+
+
+async def test_a_batch_message_keeps_its_good_members_and_dead_letters_each_bad_one(
+    nc: NatsClient, start_ingest: StartIngest, collect: Collect
+) -> None:
+    service = await start_ingest()
+    session = _session()
+    js = nc.jetstream()
+    good = [make_event(EventType.TOOL_CALL, session_id=session, agent_id="a1") for _ in range(5)]
+    wrong_session = make_event(EventType.TOOL_CALL, session_id="someone-else", agent_id="a1")
+    no_type = {k: v for k, v in make_event(session_id=session).items() if k != "type"}
+    members = [good[0], wrong_session, good[1], no_type, "not an object", *good[2:]]
+    body = orjson.dumps(members)
+    subject = raw_batch_subject(session, None)
+    ack = await js.publish(
+        subject, body, headers={MSG_ID_HEADER: raw_batch_msg_id(session, good[0]["id"], 8)}
+    )
+    out = await collect(js, STREAM_EVENTS, session_filter(EVENTS_PREFIX, session), 5, settle=0.5)
+    assert [orjson.loads(m.data)["id"] for m in out] == [e["id"] for e in good]
+    letters = await collect(js, STREAM_DLQ, "traces.dlq.>", 3, keep=_from_session(session), settle=0.5)
+    by_index = {int((m.headers or {})[DLQ_MEMBER_INDEX_HEADER]): m for m in letters}
+    assert sorted(by_index) == [1, 3, 4]
+    assert (by_index[1].headers or {})[DLQ_REASON_HEADER] == "invalid_subject"
+    assert (by_index[3].headers or {})[DLQ_REASON_HEADER] == "schema_violation"
+    assert (by_index[3].headers or {})[DLQ_ERROR_HEADER].startswith("batch member 3: type")
+    assert (by_index[4].headers or {})[DLQ_REASON_HEADER] == "schema_violation"
+    # Each dead letter carries its member alone, not the whole batch.
+    assert orjson.loads(by_index[1].data) == wrong_session
+    assert orjson.loads(by_index[3].data) == no_type
+    assert orjson.loads(by_index[4].data) == "not an object"
+    for letter in letters:
+        assert (letter.headers or {})[DLQ_STREAM_SEQ_HEADER] == str(ack.seq)
+    # The batch message itself was acked once all of that was done.
+    for _ in range(100):
+        info = await js.consumer_info(STREAM_RAW, DURABLE_INGEST)
+        if not info.num_ack_pending and not info.num_pending:
+            break
+        await asyncio.sleep(0.05)
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
+    text = await service.metrics()
+    assert (
+        _metric(text, 'swarmscope_consumer_dead_letters_total{durable="ingest",reason="invalid_subject"}')
+        >= 1
+    )
+
+
+async def test_ndjson_batches_and_a_bad_line_is_only_that_member(
+    nc: NatsClient, start_ingest: StartIngest, collect: Collect
+) -> None:
+    await start_ingest()
+    session = _session()
+    js = nc.jetstream()
+    good = [make_event(EventType.LLM_CALL, session_id=session, agent_id="a2") for _ in range(3)]
+    lines = [orjson.dumps(good[0]), b'{"id": "broken",', orjson.dumps(good[1]), b"", orjson.dumps(good[2])]
+    await js.publish(raw_batch_subject(session, "a2"), b"\n".join(lines) + b"\n")
+    out = await collect(js, STREAM_EVENTS, session_filter(EVENTS_PREFIX, session), 3, settle=0.5)
+    assert sorted(orjson.loads(m.data)["id"] for m in out) == sorted(e["id"] for e in good)
+    [letter] = await collect(js, STREAM_DLQ, "traces.dlq.>", 1, keep=_from_session(session), settle=0.5)
+    assert (letter.headers or {})[DLQ_REASON_HEADER] == "invalid_json"
+    assert (letter.headers or {})[DLQ_MEMBER_INDEX_HEADER] == "1"
+    assert letter.data == b'{"id": "broken",'
+
+
+async def test_an_unreadable_or_empty_batch_is_dead_lettered_whole(
+    nc: NatsClient, start_ingest: StartIngest, collect: Collect
+) -> None:
+    await start_ingest()
+    session = _session()
+    js = nc.jetstream()
+    await js.publish(raw_batch_subject(session, None), b'[{"id": "a"}, {"id": ')  # truncated array
+    await js.publish(raw_batch_subject(session, None), b"[]")
+    letters = await collect(js, STREAM_DLQ, "traces.dlq.>", 2, keep=_from_session(session), settle=0.5)
+    reasons = sorted((m.headers or {})[DLQ_REASON_HEADER] for m in letters)
+    assert reasons == ["invalid_json", "schema_violation"]
+    assert all(DLQ_MEMBER_INDEX_HEADER not in (m.headers or {}) for m in letters)
+
+
+async def test_a_redelivered_batch_changes_nothing(
+    nc: NatsClient, start_ingest: StartIngest, collect: Collect
+) -> None:
+    await start_ingest()
+    session = _session()
+    js = nc.jetstream()
+    events = [make_event(EventType.TOOL_CALL, session_id=session) for _ in range(20)]
+    body = orjson.dumps([*events, {"bad": True}])
+    # The same batch twice under different message ids (a producer retrying it): TRACES_RAW keeps
+    # both; the second copy's events are the first's, dropped by TRACES's window.
+    await js.publish(raw_batch_subject(session, None), body, headers={MSG_ID_HEADER: "try-1"})
+    await js.publish(raw_batch_subject(session, None), body, headers={MSG_ID_HEADER: "try-2"})
+    out = await collect(js, STREAM_EVENTS, session_filter(EVENTS_PREFIX, session), 20, settle=1.0)
+    assert sorted(orjson.loads(m.data)["id"] for m in out) == sorted(e["id"] for e in events)

@@ -70,6 +70,18 @@ async def loaded(stack_or_none: LocalStack | None, session_prefix: str) -> Async
         await nc.close()
 
 
+async def test_event_seqs_says_where_each_id_is_held(loaded: Loaded) -> None:
+    source, a, b = loaded.source, loaded.a, loaded.b
+    sid_a, sid_b = a[0]["session_id"], b[0]["session_id"]
+    held = await source.event_seqs(
+        {sid_a: [a[0]["id"], a[5]["id"], "no-such-id"], sid_b: [b[1]["id"]], "no-such-session": ["x"]}
+    )
+    assert held == {
+        sid_a: {a[0]["id"]: a[0]["seq"], a[5]["id"]: a[5]["seq"]},
+        sid_b: {b[1]["id"]: b[1]["seq"]},
+    }
+
+
 async def test_events_in_seq_order_with_bounds_limits_and_order(loaded: Loaded) -> None:
     source, a = loaded.source, loaded.a
     sid = a[0]["session_id"]

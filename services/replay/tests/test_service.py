@@ -32,7 +32,7 @@ from swarmscope_schema.api import (
     WatchResult,
 )
 from swarmscope_schema.requests import ReplayOp
-from swarmscope_schema.subjects import DURABLE_STORE, STREAM_RAW, replay_request_subject
+from swarmscope_schema.subjects import DURABLE_STORE, STREAM_RAW, raw_msg_id, replay_request_subject
 from swarmscope_service.request_reply import RequestClient, ServiceError
 from swarmscope_service.stack import LocalStack
 
@@ -278,7 +278,7 @@ async def test_replay_as_live_republishes_under_a_new_session(replay: Replay, se
     assert [b["metadata"]["replay_of"]["event_id"] for b in bodies] == [e["id"] for e in events]
     assert {b["session_id"] for b in bodies} == {f"{sid}-live"}
     assert len({b["id"] for b in bodies}) == len(events)
-    assert all(r["msg_id"] == r["body"]["id"] for r in received)
+    assert all(r["msg_id"] == raw_msg_id(f"{sid}-live", r["body"]["id"]) for r in received)
     assert [b["type"] for b in bodies] == [e["type"] for e in events]
     # The recorded pace (100 ms between most events) divided by the speed.
     gaps = [b2["timestamp"] - b1["timestamp"] for b1, b2 in itertools.pairwise(bodies)]

@@ -142,6 +142,7 @@ async def test_flush_snapshots_every_session_ahead_of_its_snapshot(engine: Engin
 
 async def test_messages_that_are_not_events_are_dead_lettered_and_the_rest_applied(engine: Engine) -> None:
     log = stored(claude_flow_session("A"))[:3]
+    engine.source.add(log)  # the store holds them first, as in production
     good = deliveries(log)
     bad = [
         Delivery(subject="traces.events.A._.x", data=b"{not json", headers={}, stream_seq=4, num_delivered=1),

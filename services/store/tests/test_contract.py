@@ -18,6 +18,7 @@ from swarmscope_schema.requests import (
     DlqQuery,
     ErrorCode,
     EventRef,
+    EventSeqsQuery,
     EventsQuery,
     FacetsQuery,
     GraphQuery,
@@ -223,6 +224,23 @@ async def test_a_duplicate_id_is_stored_once_and_counted_once(write: Write, quer
     summary = await queries.session(SessionRef(session_id="s1"))
     assert summary["event_count"] == 1
     assert (await queries.session(SessionRef(session_id="s2")))["event_count"] == 1
+
+
+async def test_event_seqs_says_where_each_id_is_stored(write: Write, queries: StoreQueries) -> None:
+    # What replay asks before it folds a batch: a repeat after the window is held at its first seq.
+    await write(
+        [
+            make_event("tool_call", session_id="s1", event_id="a"),
+            make_event("tool_call", session_id="s1", event_id="b"),
+            make_event("tool_call", session_id="s2", event_id="a"),
+        ],
+        [3, 4, 5],
+    )
+    await write([make_event("tool_call", session_id="s1", event_id="a")], [9])  # a repeat: not stored
+    answer = await queries.event_seqs(
+        EventSeqsQuery(events={"s1": ["a", "b", "never"], "s2": ["a"], "s3": ["a"], "s4": []})
+    )
+    assert answer == {"seqs": {"s1": {"a": 3, "b": 4}, "s2": {"a": 5}}}
 
 
 async def test_text_a_database_cannot_hold_is_made_storable(write: Write, queries: StoreQueries) -> None:

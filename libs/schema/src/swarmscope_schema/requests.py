@@ -26,6 +26,7 @@ class StoreOp(StrEnum):
     PERFORMANCE = "performance"
     DLQ = "dlq"
     FACETS = "facets"
+    EVENT_SEQS = "event_seqs"
     PING = "ping"
 
 
@@ -181,6 +182,24 @@ class EventsQuery(Request):
 class EventRef(Request):
     session_id: str = SessionIdField
     event_id: str = Field(min_length=1, max_length=128)
+
+
+MAX_EVENT_SEQS = 10_000
+
+
+class EventSeqsQuery(Request):
+    """(v1.1) Where the store holds events, by (session_id, id): the dedupe of replay (and of the
+    edges' duplicate counts) after any duplicate window. Reply: `{"seqs": {session_id: {id: seq}}}`
+    with only the ids the store holds."""
+
+    events: dict[str, list[str]] = Field(description="event ids by session id")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> EventSeqsQuery:
+        total = sum(len(ids) for ids in self.events.values())
+        if total > MAX_EVENT_SEQS:
+            raise ValueError(f"at most {MAX_EVENT_SEQS} event ids per request, got {total}")
+        return self
 
 
 class GraphQuery(Request):

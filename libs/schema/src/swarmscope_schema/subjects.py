@@ -28,6 +28,17 @@ STREAM_SUBJECTS: dict[str, str] = {
     STREAM_DLQ: f"{DLQ_PREFIX}.>",
 }
 
+# (v1.1) TRACES_RAW keeps no duplicate window: JetStream's window is keyed by `Nats-Msg-Id` across
+# the whole stream, and a producer's bare id (CONTRACT v1) is unique only within its session, so a
+# window there would drop another session's event with the same id. Duplicates are removed
+# downstream by (session_id, id): by TRACES's window (`canonical_msg_id`), then by the store and
+# replay after any window. nats-server refuses a window under 100 ms but leaves a stream that
+# sources another one without a default window; TRACES_RAW sources this empty stream (nothing
+# publishes to its subject) for that alone.
+STREAM_NO_DEDUPE_ANCHOR = "TRACES_RAW_ANCHOR"
+NO_DEDUPE_ANCHOR_SUBJECT = "swarmscope.internal.raw-anchor"
+STREAMS_WITHOUT_DEDUPE: frozenset[str] = frozenset({STREAM_RAW})
+
 DURABLE_INGEST = "ingest"
 DURABLE_STORE = "store"
 DURABLE_REPLAY = "replay"
@@ -106,6 +117,11 @@ def raw_batch_subject(session_id: str, agent_id: str | None) -> str:
     return _event_subject(RAW_PREFIX, session_id, agent_id, BATCH_TYPE_TOKEN)
 
 
+def is_batch_subject(subject: str) -> bool:
+    """(v1.1) True for a raw subject whose type token is `batch` (a batch message)."""
+    return subject.endswith("." + BATCH_TYPE_TOKEN) and subject.startswith(RAW_PREFIX + ".")
+
+
 def event_subject(session_id: str, agent_id: str | None, event_type: str) -> str:
     """Where ingest publishes canonical events: `traces.events.<session>.<agent or _>.<type>`."""
     return _event_subject(EVENTS_PREFIX, session_id, agent_id, event_type)
@@ -158,8 +174,9 @@ def raw_batch_msg_id(session_id: str, first_event_id: str, count: int) -> str:
 
 
 def canonical_msg_id(session_id: str, event_id: str) -> str:
-    """The `Nats-Msg-Id` of a canonical event: ids are unique per session, so the session joins."""
-    return f"{session_id}:{event_id}"
+    """The `Nats-Msg-Id` of a canonical event on TRACES: ids are unique per session, so the session
+    joins. TRACES's duplicate window, keyed by it, is the first dedupe by (session_id, id)."""
+    return raw_msg_id(session_id, event_id)
 
 
 def store_request_subject(op: str) -> str:

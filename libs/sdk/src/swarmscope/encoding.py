@@ -22,9 +22,12 @@ import orjson
 
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS, KeyMatcher, redacted_copy
+from swarmscope_schema.sources import SOURCE_KEY, EventSource
 from swarmscope_schema.subjects import raw_subject
 
 TRUNCATION_MARK = "…[truncated {n} bytes]"
+# Where an event came from (agreement 3, `metadata.source`): set unless the agent set its own.
+SOURCE = EventSource.SDK_PYTHON.value
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _MAX_DEPTH = 200
 
@@ -147,6 +150,8 @@ class Encoded:
     payload: bytes
     rank: int
     event_type: str
+    session_id: str = ""
+    agent_id: str | None = None
 
 
 class EventEncoder:
@@ -211,10 +216,18 @@ class EventEncoder:
     def encode(self, event: dict[str, Any], rank: int) -> Encoded:
         """Wire bytes of one event (its size is checked by the caller against `max_event_bytes`)."""
         wire = self.prepare(event)
+        metadata = wire.get("metadata")
+        if metadata is None or (isinstance(metadata, dict) and SOURCE_KEY not in metadata):
+            # Copy on write, off the caller's path: the agent's own dicts stay as they were.
+            wire = {**wire, "metadata": {**(metadata or {}), SOURCE_KEY: SOURCE}}
+        session_id = wire["session_id"]
+        agent_id = wire.get("agent_id")
         return Encoded(
             event_id=wire["id"],
-            subject=self.subject(wire["session_id"], wire.get("agent_id"), wire["type"]),
+            subject=self.subject(session_id, agent_id, wire["type"]),
             payload=dumps(wire),
             rank=rank,
             event_type=wire["type"],
+            session_id=session_id,
+            agent_id=agent_id,
         )

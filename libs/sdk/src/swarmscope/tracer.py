@@ -60,7 +60,8 @@ class Tracer(Emitter):
     - sanitizing: `redact_keys` (patterns, default as ingest), `max_value_bytes` (truncate longer
       strings, marked; default None = keep values whole up to the 1 MiB event limit).
     - publishing: `max_buffer` (events held while NATS is away; then shed by priority), `max_batch`,
-      `flush_interval` (seconds, ≤ 0.02 by default 0.01), `publish_timeout`, `drop_report_interval`,
+      `batch_messages` (over NATS, a session's events go as batch messages, CONTRACT §3 v1.1;
+      False sends one message per event, for a pipeline older than v1.1), `flush_interval` (seconds, ≤ 0.02 by default 0.01), `publish_timeout`, `drop_report_interval`,
       `close_timeout` (bound on the final flush, also at interpreter exit).
     - envelope defaults: `tags`, `retention` (hours), `priority`.
     - determinism (tests, demo): `clock` (epoch ms), `rng`, `measure_resources` (CPU and memory in
@@ -86,6 +87,7 @@ class Tracer(Emitter):
         max_value_bytes: int | None = None,
         max_buffer: int = 10_000,
         max_batch: int = 500,
+        batch_messages: bool = True,
         flush_interval: float = 0.01,
         publish_timeout: float = 5.0,
         drop_report_interval: float = 5.0,
@@ -144,7 +146,7 @@ class Tracer(Emitter):
         if transport is None:
             transport = "http" if gateway_url and not nats_url else "nats"
         if transport == "nats":
-            chosen = NatsTransport(nats_url or default_nats_url(), name=name)
+            chosen = NatsTransport(nats_url or default_nats_url(), name=name, batches=batch_messages)
         elif transport == "http":
             chosen = HttpTransport(
                 gateway_url or default_gateway_url(), api_key=api_key or os.environ.get("SWARMSCOPE_API_KEY")

@@ -2,8 +2,15 @@
 
 A transport sends a batch and says, per event, whether it was accepted (`OK`), must be sent again
 (`RETRY`: NATS down or restarting, timeouts, 5xx, 429) or was refused for good (any other string: the
-drop reason). Retries reuse the event's id, which JetStream's duplicate window and the gateway's
-dedupe turn into exactly one stored event.
+drop reason). Retries reuse the event's id, which the pipeline's dedupe by (session_id, id) turns
+into exactly one stored event.
+
+Over NATS the events of one session travel as batch messages (CONTRACT §3, v1.1): a JSON array on
+`traces.raw.<session>.<agent or _>.batch`, split by size and never cutting an event, with
+`Nats-Msg-Id: <session>:batch:<first id>:<count>`; a session with a single event in the batch goes
+as a single-event message keyed `<session>:<id>`. The framing rules are `swarmscope_schema.batches`,
+shared with the services' publisher (which this SDK does not depend on: it would bring a web
+server, Prometheus and a nats-server binary into every agent's install).
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from swarmscope.encoding import Encoded
-from swarmscope_schema.subjects import MSG_ID_HEADER
+from swarmscope_schema.batches import MAX_BATCH_BYTES, BatchTooLarge, array_body, batch_runs
+from swarmscope_schema.subjects import MSG_ID_HEADER, raw_batch_msg_id, raw_batch_subject, raw_msg_id
 
 log = logging.getLogger("swarmscope")
 
@@ -50,14 +58,59 @@ class Transport(Protocol):
 
 
 class _Round:
-    """The acknowledgements one batch is waiting for."""
+    """The acknowledgements one batch is waiting for: per message token, the events it carries."""
 
     __slots__ = ("done", "outcomes", "waiting")
 
     def __init__(self, size: int) -> None:
         self.outcomes = [RETRY] * size
-        self.waiting: dict[str, int] = {}
+        self.waiting: dict[str, list[int]] = {}
         self.done = asyncio.Event()
+
+
+def nats_messages(
+    batch: Sequence[Encoded], *, batches: bool = True, max_bytes: int = MAX_BATCH_BYTES
+) -> list[tuple[str, bytes, str, list[int]]]:
+    """(subject, payload, message id, indexes of the events it carries) of each NATS message.
+
+    With `batches`, the events of a session go as batch messages (v1.1); otherwise, and for a
+    session with one event here, one message per event. An event too big for a batch message of
+    its own is sent alone (the server's limits then refuse it, reported as `rejected`).
+    """
+    if not batches:
+        return [
+            (item.subject, item.payload, raw_msg_id(item.session_id, item.event_id), [index])
+            for index, item in enumerate(batch)
+        ]
+    by_session: dict[str, list[int]] = {}
+    for index, item in enumerate(batch):
+        by_session.setdefault(item.session_id, []).append(index)
+    out: list[tuple[str, bytes, str, list[int]]] = []
+    for session_id, indexes in by_session.items():
+        if len(indexes) == 1:
+            item = batch[indexes[0]]
+            out.append((item.subject, item.payload, raw_msg_id(session_id, item.event_id), indexes))
+            continue
+        try:
+            runs = batch_runs([len(batch[i].payload) for i in indexes], limit=max_bytes)
+        except BatchTooLarge:
+            # The publisher drops events over the event limit before they get here; anything left
+            # goes one by one, so one event never holds the others back.
+            out.extend(nats_messages([batch[i] for i in indexes], batches=False))
+            continue
+        for start, end in runs:
+            members = indexes[start:end]
+            agents = {batch[i].agent_id for i in members}
+            agent = next(iter(agents)) if len(agents) == 1 else None
+            out.append(
+                (
+                    raw_batch_subject(session_id, agent),
+                    array_body([batch[i].payload for i in members]),
+                    raw_batch_msg_id(session_id, batch[members[0]].event_id, len(members)),
+                    members,
+                )
+            )
+    return out
 
 
 class NatsTransport:
@@ -71,8 +124,12 @@ class NatsTransport:
     bounded; what is not acknowledged in time is retried with the same ids.
     """
 
-    def __init__(self, url: str, *, name: str = "swarmscope-sdk", connect_timeout: float = 2.0) -> None:
+    def __init__(
+        self, url: str, *, name: str = "swarmscope-sdk", connect_timeout: float = 2.0, batches: bool = True
+    ) -> None:
         self.url = url
+        # Batch messages (v1.1) by default; False sends one message per event, as v1 producers do.
+        self.batches = batches
         self.description = f"NATS {url}"
         self._name = name
         self._connect_timeout = connect_timeout
@@ -127,11 +184,13 @@ class NatsTransport:
         current = self._round
         if current is None:
             return
-        index = current.waiting.pop(msg.subject[len(self._inbox) + 1 :], None)
-        if index is None:
+        indexes = current.waiting.pop(msg.subject[len(self._inbox) + 1 :], None)
+        if indexes is None:
             # An acknowledgement of an earlier, already retried attempt.
             return
-        current.outcomes[index] = self._outcome(msg)
+        outcome = self._outcome(msg)
+        for index in indexes:
+            current.outcomes[index] = outcome
         if not current.waiting:
             current.done.set()
 
@@ -165,14 +224,13 @@ class NatsTransport:
         current = self._round = _Round(len(batch))
         prefix = f"{self._inbox}.{self._generation:x}x"
         try:
-            for index, item in enumerate(batch):
-                token = f"{self._generation:x}x{index:x}"
-                current.waiting[token] = index
+            for number, (subject, payload, msg_id, indexes) in enumerate(
+                nats_messages(batch, batches=self.batches)
+            ):
+                token = f"{self._generation:x}x{number:x}"
+                current.waiting[token] = indexes
                 await nc.publish(
-                    item.subject,
-                    item.payload,
-                    reply=prefix + f"{index:x}",
-                    headers={MSG_ID_HEADER: item.event_id},
+                    subject, payload, reply=prefix + f"{number:x}", headers={MSG_ID_HEADER: msg_id}
                 )
         except Exception as exc:
             # What went out may still be acknowledged; the rest stays RETRY.

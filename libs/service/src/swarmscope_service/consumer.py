@@ -1,7 +1,9 @@
 """The batch consumer loop every pipeline service runs on its durable.
 
 fetch a batch → handler decides per message → dead letters published (and acknowledged by
-JetStream) → originals terminated → the rest acked or nak'd with a delay. The handler's effect
+JetStream) → originals terminated → the rest acked or nak'd with a delay. A message that carries
+many events (a batch message, v1.1) may be acked with dead letters of its own bad members: those
+are published first, each naming its member index, and the message is acked only once they are. The handler's effect
 comes first and the ack last, so a crash anywhere leaves messages unacked and redelivered; effects
 are idempotent, so redelivery changes nothing.
 
@@ -29,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from swarmscope_schema.subjects import (
     DLQ_ERROR_HEADER,
+    DLQ_MEMBER_INDEX_HEADER,
     DLQ_REASON_HEADER,
     DLQ_SOURCE_HEADER,
     DLQ_STREAM_SEQ_HEADER,
@@ -38,7 +41,7 @@ from swarmscope_schema.subjects import (
     DlqReason,
     dlq_subject,
 )
-from swarmscope_service.publishing import Outgoing, PublishError, publish_all
+from swarmscope_service.publishing import BatchPublisher, Outgoing, PublishError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,16 @@ class Verdict(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class MemberLetter:
+    """The dead letter of one member of a batch message: its index, why, and the member alone."""
+
+    index: int
+    reason: DlqReason
+    detail: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What to do with one delivered message."""
 
@@ -61,10 +74,12 @@ class Decision:
     reason: DlqReason | None = None
     detail: str = ""
     delay: float = 0.0
+    # ACK of a batch message whose bad members are dead-lettered one by one (before the ack).
+    letters: tuple[MemberLetter, ...] = ()
 
     @staticmethod
-    def ack() -> Decision:
-        return _ACK
+    def ack(letters: Sequence[MemberLetter] = ()) -> Decision:
+        return Decision(Verdict.ACK, letters=tuple(letters)) if letters else _ACK
 
     @staticmethod
     def nak(delay: float = 1.0) -> Decision:
@@ -162,6 +177,12 @@ class BatchConsumer:
     max_attempts: int = 5
     retry_base_delay: float = 0.5
     retry_max_delay: float = 15.0
+    # Dead letters go out through this publisher (one on `js`'s connection when not given).
+    publisher: BatchPublisher | None = None
+    # Bytes a fetch should bring at most (0: no bound): with batch messages of many events each,
+    # `batch_size` messages could be hundreds of MiB, so the count follows the sizes seen.
+    fetch_bytes: int = 0
+    _message_bytes: float = 0.0
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _consecutive_failures: int = 0
@@ -180,7 +201,7 @@ class BatchConsumer:
         try:
             while not self._stopping.is_set():
                 try:
-                    msgs = await sub.fetch(self.batch_size, timeout=self.fetch_wait)
+                    msgs = await sub.fetch(self._fetch_count(), timeout=self.fetch_wait)
                 except (FetchTimeoutError, TimeoutError):
                     continue
                 except Exception as exc:
@@ -198,10 +219,19 @@ class BatchConsumer:
                 log.debug("unsubscribe failed", extra={"durable": self.durable, "error": repr(exc)})
             self._idle.set()
 
+    def _fetch_count(self) -> int:
+        if not self.fetch_bytes or not self._message_bytes:
+            return self.batch_size
+        return max(1, min(self.batch_size, int(self.fetch_bytes / self._message_bytes)))
+
     async def process(self, msgs: Sequence[Msg]) -> None:
         """Handles and settles one batch. Public so tests can drive a batch directly."""
         started = time.perf_counter()
         deliveries = [_delivery(m) for m in msgs]
+        if self.fetch_bytes:
+            mean = sum(len(d.data) for d in deliveries) / len(deliveries)
+            # A moving average: one batch of large messages shrinks the next fetch at once.
+            self._message_bytes = max(mean, 0.5 * self._message_bytes + 0.5 * mean)
         self.metrics.batch_size.labels(self.durable).observe(len(msgs))
         try:
             decisions = list(await self.handler(deliveries))
@@ -267,58 +297,77 @@ class BatchConsumer:
         if released:
             log.info("released buffered messages at stop", extra={"durable": self.durable, "count": released})
 
+    def _letter(
+        self, delivery: Delivery, reason: DlqReason, detail: str, payload: bytes, member: int | None = None
+    ) -> Outgoing:
+        """The dead letter of a message (or of one member of a batch message)."""
+        if member is not None:
+            # Also in the text, which the store keeps and /dlq shows.
+            detail = f"batch member {member}: {detail}"
+        headers = {
+            DLQ_REASON_HEADER: reason.value,
+            DLQ_ERROR_HEADER: _header_text(detail),
+            DLQ_SUBJECT_HEADER: delivery.subject,
+            DLQ_STREAM_SEQ_HEADER: str(delivery.stream_seq),
+            DLQ_SOURCE_HEADER: f"{self.stream}/{self.durable}",
+            # A redelivered poison message must not become two dead letters.
+            MSG_ID_HEADER: f"dlq:{self.stream}:{delivery.stream_seq}",
+        }
+        if member is not None:
+            headers[DLQ_MEMBER_INDEX_HEADER] = str(member)
+            headers[MSG_ID_HEADER] += f":{member}"
+        return Outgoing(subject=dlq_subject(reason), payload=payload, headers=headers, stream=STREAM_DLQ)
+
     async def _settle(
         self, msgs: Sequence[Msg], deliveries: Sequence[Delivery], decisions: Sequence[Decision]
     ) -> None:
-        dead = [
-            (m, d, dec)
-            for m, d, dec in zip(msgs, deliveries, decisions, strict=True)
-            if dec.verdict is Verdict.DEAD
-        ]
+        letters: list[Outgoing] = []
+        reasons: list[str] = []
+        for d, dec in zip(deliveries, decisions, strict=True):
+            if dec.verdict is Verdict.DEAD:
+                reason = dec.reason or DlqReason.UNPROCESSABLE
+                letters.append(self._letter(d, reason, dec.detail, d.data))
+                reasons.append(reason.value)
+            elif dec.letters:
+                for letter in dec.letters:
+                    letters.append(
+                        self._letter(d, letter.reason, letter.detail, letter.payload, letter.index)
+                    )
+                    reasons.append(letter.reason.value)
         dead_ok = True
-        if dead:
-            letters = [
-                Outgoing(
-                    subject=dlq_subject(dec.reason or DlqReason.UNPROCESSABLE),
-                    payload=d.data,
-                    headers={
-                        DLQ_REASON_HEADER: (dec.reason or DlqReason.UNPROCESSABLE).value,
-                        DLQ_ERROR_HEADER: _header_text(dec.detail),
-                        DLQ_SUBJECT_HEADER: d.subject,
-                        DLQ_STREAM_SEQ_HEADER: str(d.stream_seq),
-                        DLQ_SOURCE_HEADER: f"{self.stream}/{self.durable}",
-                        # A redelivered poison message must not become two dead letters.
-                        MSG_ID_HEADER: f"dlq:{self.stream}:{d.stream_seq}",
-                    },
-                    stream=STREAM_DLQ,
-                )
-                for _, d, dec in dead
-            ]
+        if letters:
             try:
-                await publish_all(self.js, letters)
+                await self._publisher().publish(letters)
             except PublishError as exc:
                 dead_ok = False
                 log.warning("dead letters not acknowledged, will retry", extra={"error": str(exc)})
-        acked = naked = 0
+        acked = naked = dead = 0
         for msg, dec in zip(msgs, decisions, strict=True):
-            if dec.verdict is Verdict.ACK:
+            if dec.verdict is Verdict.ACK and (dead_ok or not dec.letters):
                 await msg.ack()
                 acked += 1
             elif dec.verdict is Verdict.DEAD and dead_ok:
                 await msg.term()
-                self.metrics.dead_letters.labels(
-                    self.durable, (dec.reason or DlqReason.UNPROCESSABLE).value
-                ).inc()
+                dead += 1
             else:
-                await msg.nak(delay=dec.delay if dec.verdict is Verdict.NAK else self.retry_base_delay)
+                delay = dec.delay if dec.verdict is Verdict.NAK else self.retry_base_delay
+                await msg.nak(delay=delay)
                 naked += 1
+        if dead_ok:
+            for counted in reasons:
+                self.metrics.dead_letters.labels(self.durable, counted).inc()
         if acked:
             self.metrics.messages.labels(self.durable, "ack").inc(acked)
         if naked:
             self.metrics.messages.labels(self.durable, "nak").inc(naked)
             self.metrics.naks.labels(self.durable).inc(naked)
-        if dead and dead_ok:
-            self.metrics.messages.labels(self.durable, "dead").inc(len(dead))
+        if dead:
+            self.metrics.messages.labels(self.durable, "dead").inc(dead)
+
+    def _publisher(self) -> BatchPublisher:
+        if self.publisher is None:
+            self.publisher = BatchPublisher.of(self.js)
+        return self.publisher
 
     def _next_retry_delay(self) -> float:
         self._consecutive_failures += 1

@@ -50,7 +50,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from swarmscope_schema.codec import encode_event
 from swarmscope_schema.events import TraceEvent
-from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, SYSTEM_SESSION_ID, raw_subject
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, SYSTEM_SESSION_ID, raw_msg_id, raw_subject
 from swarmscope_schema.taxonomy import EventType
 
 log = logging.getLogger(__name__)
@@ -494,7 +494,10 @@ class PerformanceMonitor:
         try:
             await asyncio.wait_for(
                 self.js.publish(
-                    subject, encode_event(event), headers={MSG_ID_HEADER: event.id}, stream=STREAM_RAW
+                    subject,
+                    encode_event(event),
+                    headers={MSG_ID_HEADER: raw_msg_id(SYSTEM_SESSION_ID, event.id)},
+                    stream=STREAM_RAW,
                 ),
                 self.publish_timeout,
             )

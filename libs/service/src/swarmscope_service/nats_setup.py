@@ -3,6 +3,12 @@
 Provisioning is idempotent: every service runs it at start, in any order, any number of times. A
 stream that exists is updated to the configuration here when it differs, so a new release can widen
 a setting (e.g. the duplicate window) without a manual step.
+
+TRACES_RAW keeps no duplicate window (v1.1, see `swarmscope_schema.subjects`): a bare producer id is
+unique only within its session, and JetStream's window is keyed by `Nats-Msg-Id` across the whole
+stream. nats-server applies its 2-minute default to any stream without sources and refuses a window
+under 100 ms, so TRACES_RAW sources an empty anchor stream and states a window of 0. Duplicates are
+removed by (session_id, id) downstream: TRACES's window, then the store and replay.
 """
 
 from __future__ import annotations
@@ -22,11 +28,18 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    StreamSource,
 )
 from nats.js.errors import NotFoundError
 
 from swarmscope_schema.codec import MAX_EVENT_BYTES
-from swarmscope_schema.subjects import DURABLES, STREAM_SUBJECTS
+from swarmscope_schema.subjects import (
+    DURABLES,
+    NO_DEDUPE_ANCHOR_SUBJECT,
+    STREAM_NO_DEDUPE_ANCHOR,
+    STREAM_SUBJECTS,
+    STREAMS_WITHOUT_DEDUPE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +98,43 @@ async def connect(
             delay = min(delay * 2, max_delay)
 
 
-def _stream_config(name: str, subject: str, settings: StreamSettings) -> StreamConfig:
+def stream_config(name: str, subject: str, settings: StreamSettings) -> StreamConfig:
+    """The configuration of one of the streams (STREAM_SUBJECTS)."""
+    without_dedupe = name in STREAMS_WITHOUT_DEDUPE
     return StreamConfig(
         name=name,
         subjects=[subject],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         num_replicas=settings.replicas,
-        duplicate_window=settings.duplicate_window_seconds,
+        duplicate_window=0.0 if without_dedupe else settings.duplicate_window_seconds,
+        sources=[StreamSource(name=STREAM_NO_DEDUPE_ANCHOR)] if without_dedupe else None,
         max_msg_size=STREAM_MAX_MSG_SIZE,
         max_age=settings.max_age_seconds,
         discard=DiscardPolicy.OLD,
     )
+
+
+def _anchor_config(settings: StreamSettings) -> StreamConfig:
+    # Nothing publishes to its subject; it holds one message at most even if something did.
+    return StreamConfig(
+        name=STREAM_NO_DEDUPE_ANCHOR,
+        subjects=[NO_DEDUPE_ANCHOR_SUBJECT],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=settings.replicas,
+        max_msgs=1,
+        max_bytes=1024,
+        discard=DiscardPolicy.NEW,
+    )
+
+
+def _window(config: StreamConfig) -> float:
+    return float(config.duplicate_window or 0.0)
+
+
+def _source_names(config: StreamConfig) -> list[str]:
+    return sorted(s.name for s in config.sources or [])
 
 
 def durable_config(durable: str) -> ConsumerConfig:
@@ -114,8 +152,13 @@ def durable_config(durable: str) -> ConsumerConfig:
 async def provision(js: JetStreamContext, settings: StreamSettings | None = None) -> None:
     """Creates or updates TRACES_RAW, TRACES, TRACES_DLQ and every durable. Idempotent."""
     settings = settings or StreamSettings()
+    try:
+        await js.stream_info(STREAM_NO_DEDUPE_ANCHOR)
+    except NotFoundError:
+        await js.add_stream(_anchor_config(settings))
+        log.info("stream created", extra={"stream": STREAM_NO_DEDUPE_ANCHOR})
     for name, subject in STREAM_SUBJECTS.items():
-        config = _stream_config(name, subject, settings)
+        config = stream_config(name, subject, settings)
         try:
             info = await js.stream_info(name)
         except NotFoundError:
@@ -124,7 +167,8 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
             continue
         current = info.config
         if (
-            current.duplicate_window != config.duplicate_window
+            _window(current) != _window(config)
+            or _source_names(current) != _source_names(config)
             or current.max_msg_size != config.max_msg_size
             or current.max_age != config.max_age
             or current.subjects != config.subjects

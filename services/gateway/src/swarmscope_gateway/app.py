@@ -26,6 +26,7 @@ from swarmscope_gateway.ws import WebSocketEndpoint
 from swarmscope_gateway.ws_deflate import CheapDeflateProtocol
 from swarmscope_service.health import HttpServer
 from swarmscope_service.monitor import MonitorSources, performance_monitor
+from swarmscope_service.publishing import BatchPublisher
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,11 @@ async def main(
     handlers = {
         **rest_handlers(backends),
         **edge_handlers(
-            js,
+            BatchPublisher(nc, timeout=settings.gateway_publish_timeout_seconds),
             backends,
             metrics,
             max_body_bytes=settings.gateway_max_body_bytes,
             max_import_bytes=settings.gateway_max_import_bytes,
-            publish_timeout=settings.gateway_publish_timeout_seconds,
         ),
         **sse_handlers(hub, heartbeat_seconds=settings.gateway_heartbeat_seconds),
         "create_token": token_handler(authenticator),

@@ -1,9 +1,9 @@
 """Events in and out over HTTP: POST /ingest, POST /import (JSON Lines, streamed) and export.
 
 In: the gateway only checks what it needs to publish safely (a JSON object with id, session_id and
-type as strings, an id usable as a header, at most 1 MiB) and publishes to TRACES_RAW with
-`Nats-Msg-Id: <session_id>:<id>`, pipelined; ingest does the full validation and dead-letters what is
-wrong, exactly as for events published straight to NATS. Out: export pages the store and streams
+type as strings, an id usable as a header, at most 1 MiB) and publishes to TRACES_RAW through the
+services' one publisher, a session's events as batch messages (v1.1); ingest does the full
+validation and dead-letters what is wrong, exactly as for events published straight to NATS. Out: export pages the store and streams
 one StoredEvent per line, so a session of any size leaves in constant memory.
 """
 
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from nats.js import JetStreamContext
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -28,8 +27,7 @@ from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.params import ExportParams, ImportParams, parse_params
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.requests import ErrorCode, EventsQuery, SessionRef, StoreOp
-from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, canonical_msg_id, raw_subject
-from swarmscope_service.publishing import Outgoing, PublishError, publish_all
+from swarmscope_service.publishing import BatchPublisher, PublishError, RawEvent, publish_raw
 from swarmscope_service.request_reply import ServiceError
 
 log = logging.getLogger(__name__)
@@ -57,7 +55,6 @@ class PublishReport:
     accepted: int = 0
     rejected: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
-    duplicates: int = 0
 
     def reject(self, where: dict[str, int], problem: Reject) -> None:
         self.rejected += 1
@@ -70,7 +67,6 @@ class PublishReport:
             "rejected": self.rejected,
             "rejects": self.rejects,
             "rejects_truncated": self.rejected > len(self.rejects),
-            "duplicates": self.duplicates,
             **extra,
         }
 
@@ -86,7 +82,7 @@ def _missing(name: str) -> Reject:
     return Reject("missing_field", f"{name} is required and must be a non-empty string")
 
 
-def to_outgoing(event: Any, *, session_override: str | None = None) -> Outgoing | Reject:
+def to_raw(event: Any, *, session_override: str | None = None) -> RawEvent | Reject:
     """The raw message of one event, or why it cannot be published."""
     if not isinstance(event, dict):
         return Reject("not_an_object", "an event must be a JSON object")
@@ -110,13 +106,12 @@ def to_outgoing(event: Any, *, session_override: str | None = None) -> Outgoing 
     if len(payload) > MAX_EVENT_BYTES:
         return Reject("too_large", f"the event is {len(payload)} bytes; at most {MAX_EVENT_BYTES}")
     agent = _string(event, "agent_id", "agentId")
-    return Outgoing(
-        subject=raw_subject(session_id, agent if isinstance(agent, str) and agent else None, event_type),
+    return RawEvent(
+        session_id=session_id,
+        agent_id=agent if isinstance(agent, str) and agent else None,
+        event_id=event_id,
+        event_type=event_type,
         payload=payload,
-        # Keyed by session too: ids are unique per session only, and an import of an export into
-        # another session must not be taken for a duplicate inside the dedup window.
-        headers={MSG_ID_HEADER: canonical_msg_id(session_id, event_id)},
-        stream=STREAM_RAW,
     )
 
 
@@ -130,22 +125,19 @@ def _unavailable(exc: Exception, report: PublishReport, **extra: Any) -> ApiErro
 
 
 def edge_handlers(
-    js: JetStreamContext,
+    publisher: BatchPublisher,
     backends: Backends,
     metrics: GatewayMetrics,
     *,
     max_body_bytes: int,
     max_import_bytes: int,
-    publish_timeout: float,
 ) -> dict[str, Handler]:
     """Handlers by endpoint name (see api_spec)."""
     published = {name: metrics.published.labels(name) for name in ("ingest", "import")}
 
-    async def publish(endpoint: str, outgoing: list[Outgoing]) -> int:
-        """Publishes; returns how many TRACES_RAW already had (its duplicate window)."""
-        acks = await publish_all(js, outgoing, timeout=publish_timeout)
+    async def publish(endpoint: str, outgoing: list[RawEvent]) -> None:
+        await publish_raw(publisher, outgoing)
         published[endpoint].inc(len(outgoing))
-        return sum(1 for ack in acks if ack.duplicate)
 
     async def stored_count(session_id: str) -> int | None:
         try:
@@ -166,7 +158,7 @@ def edge_handlers(
             raise ApiError(ErrorCode.BAD_REQUEST, f"body: not valid JSON ({exc})") from None
         report = PublishReport()
         if isinstance(body, dict):
-            single = to_outgoing(body)
+            single = to_raw(body)
             if isinstance(single, Reject):
                 count_reject("ingest", single)
                 raise ApiError(
@@ -178,7 +170,7 @@ def edge_handlers(
                 raise ApiError(ErrorCode.BAD_REQUEST, "body: the array holds no events")
             outgoing = []
             for index, item in enumerate(body):
-                result = to_outgoing(item)
+                result = to_raw(item)
                 if isinstance(result, Reject):
                     count_reject("ingest", result)
                     report.reject({"index": index}, result)
@@ -196,7 +188,7 @@ def edge_handlers(
         try:
             for start in range(0, len(outgoing), PUBLISH_CHUNK):
                 chunk = outgoing[start : start + PUBLISH_CHUNK]
-                report.duplicates += await publish("ingest", chunk)
+                await publish("ingest", chunk)
                 report.accepted += len(chunk)
         except PublishError as exc:
             raise _unavailable(exc, report) from None
@@ -208,7 +200,7 @@ def edge_handlers(
         # Per session: events sent, and its stored count before them (asked once, at its first line,
         # before any of its events is published), so that the person learns what was new.
         sessions: dict[str, dict[str, Any]] = {}
-        chunk: list[Outgoing] = []
+        chunk: list[RawEvent] = []
         chunk_first_line = 1
         line_no = 0
         try:
@@ -227,7 +219,7 @@ def edge_handlers(
                     count_reject("import", problem)
                     report.reject({"line": line_no}, problem)
                     continue
-                result = to_outgoing(event, session_override=params.session_id)
+                result = to_raw(event, session_override=params.session_id)
                 if isinstance(result, Reject):
                     count_reject("import", result)
                     report.reject({"line": line_no}, result)
@@ -246,11 +238,11 @@ def edge_handlers(
                     chunk_first_line = line_no
                 chunk.append(result)
                 if len(chunk) >= PUBLISH_CHUNK:
-                    report.duplicates += await publish("import", chunk)
+                    await publish("import", chunk)
                     report.accepted += len(chunk)
                     chunk = []
             if chunk:
-                report.duplicates += await publish("import", chunk)
+                await publish("import", chunk)
                 report.accepted += len(chunk)
         except PublishError as exc:
             raise _unavailable(exc, report, failed_from_line=chunk_first_line) from None

@@ -153,11 +153,6 @@ class PublishResult(BaseModel):
     rejects: list[PublishReject] = Field(default_factory=list, description="the first 1000 rejects")
     rejects_truncated: bool = False
     lines: int | None = Field(default=None, description="lines read (import)")
-    duplicates: int = Field(
-        default=0,
-        description="(v1.1) accepted events TRACES_RAW already had (same session and id within its "
-        "duplicate window); they change nothing",
-    )
     sessions: list[ImportedSession] | None = Field(
         default=None, description="(v1.1, import) the sessions the events went to, the first 100"
     )

@@ -11,13 +11,13 @@ from prometheus_client import CollectorRegistry
 from swarmscope_ingest.config import IngestSettings
 from swarmscope_ingest.handler import IngestHandler
 from swarmscope_ingest.metrics import IngestMetrics
-from swarmscope_ingest.publisher import BatchPublisher
 from swarmscope_ingest.redaction import Redactor
 from swarmscope_schema.subjects import DURABLE_INGEST, STREAM_RAW
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
 from swarmscope_service.monitor import MonitorSources, performance_monitor
+from swarmscope_service.publishing import BatchPublisher
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 from swarmscope_service.settings import load_settings
 
@@ -47,6 +47,8 @@ async def main(
             batch_size=settings.batch_size,
             fetch_wait=settings.fetch_wait_seconds,
             max_attempts=settings.max_attempts,
+            publisher=publisher,
+            fetch_bytes=settings.ingest_fetch_bytes,
         )
         for _ in range(settings.ingest_concurrency)
     ]

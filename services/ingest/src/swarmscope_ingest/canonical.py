@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from swarmscope_ingest.redaction import Redactor
-from swarmscope_ingest.validation import Rejected
 from swarmscope_schema.codec import dumps
 from swarmscope_schema.subjects import DlqReason, canonical_msg_id, event_subject
 from swarmscope_schema.taxonomy import PRIORITIES, SDK_DROPS_TYPE, SDK_FILTER_REASONS, SDK_LOSS_REASONS
+from swarmscope_schema.validation import Rejected
 from swarmscope_service.nats_setup import STREAM_MAX_MSG_SIZE
 
 # Room left for the headers (message id, expected stream) inside the stream's message size limit.

@@ -32,6 +32,12 @@ class IngestSettings(ServiceSettings):
         description="batch loops per process on the shared durable; above 1, batches may overtake "
         "each other, so TRACES order can differ from TRACES_RAW order across batch boundaries",
     )
+    ingest_fetch_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="bytes one fetch brings at most (batch messages carry many events each); the "
+        "number of messages fetched follows the sizes seen, up to SWARMSCOPE_BATCH_SIZE",
+    )
     ingest_lag_interval_seconds: float = Field(
         default=5.0, gt=0.0, description="how often the ingest durable's pending counts are read"
     )

@@ -1,9 +1,13 @@
 """The ingest handler: one batch of raw messages in, canonical events out on TRACES, one decision each.
 
-Every message is checked and prepared first (no I/O); the good ones are published together,
+Every message is checked and prepared first (no I/O); the good events are published together,
 pipelined, and only once TRACES has acknowledged all of them does the batch say `ack`. If any
 publish is not acknowledged the whole batch is retried (RetryableError → nak with backoff):
 `Nats-Msg-Id` makes the republish of the events that did land a no-op.
+
+A batch message (v1.1) is prepared member by member: its good members join the events published,
+its bad members become dead letters of their own (with their index), and the message is acked once
+both are done; a message that cannot be read at all is dead-lettered whole, like a single event.
 """
 
 from __future__ import annotations
@@ -14,21 +18,33 @@ from collections.abc import Callable, Sequence
 
 from swarmscope_ingest.canonical import CanonicalEvent, canonicalize
 from swarmscope_ingest.metrics import IngestMetrics
-from swarmscope_ingest.publisher import BatchPublisher
 from swarmscope_ingest.redaction import Redactor
-from swarmscope_ingest.validation import Rejected, parse_payload, validate_event
-from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_EVENTS, DlqReason
-from swarmscope_service.consumer import Decision, Delivery, RetryableError
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_EVENTS, DlqReason, is_batch_subject
+from swarmscope_schema.validation import Rejected, parse_payload, validate_batch, validate_event
+from swarmscope_service.consumer import Decision, Delivery, MemberLetter, RetryableError
+from swarmscope_service.publishing import BatchPublisher, Outgoing
 
 log = logging.getLogger(__name__)
 
 
-def prepare(delivery: Delivery, redactor: Redactor, now_ms: float) -> CanonicalEvent | Rejected:
-    """Checks one raw message and builds its canonical event. Never raises.
+def _received_at(delivery: Delivery, now_ms: float) -> float:
+    # The moment TRACES_RAW stored the message (JetStream's timestamp): a redelivered message
+    # yields the identical canonical event. `now_ms` stands in when it is unknown.
+    return delivery.timestamp_ns / 1e6 if delivery.timestamp_ns else now_ms
 
-    `received_at` is the moment TRACES_RAW stored the message (JetStream's timestamp), so a
-    redelivered message yields the identical canonical event; `now_ms` stands in when it is unknown.
-    """
+
+def _unprocessable(delivery: Delivery, exc: Exception) -> Rejected:
+    # A flaw on our side (an alias adapter meeting a shape it never saw): the message is kept in
+    # the DLQ for a fix and a replay, and the line does not stop.
+    log.warning(
+        "could not normalize event",
+        extra={"subject": delivery.subject, "stream_seq": delivery.stream_seq, "error": repr(exc)},
+    )
+    return Rejected(DlqReason.UNPROCESSABLE, f"event could not be normalized: {exc!r}")
+
+
+def prepare(delivery: Delivery, redactor: Redactor, now_ms: float) -> CanonicalEvent | Rejected:
+    """Checks one single-event raw message and builds its canonical event. Never raises."""
     try:
         raw = parse_payload(delivery.data)
         if isinstance(raw, Rejected):
@@ -36,16 +52,39 @@ def prepare(delivery: Delivery, redactor: Redactor, now_ms: float) -> CanonicalE
         event = validate_event(raw, delivery.subject)
         if isinstance(event, Rejected):
             return event
-        received_at = delivery.timestamp_ns / 1e6 if delivery.timestamp_ns else now_ms
-        return canonicalize(event, received_at, redactor)
+        return canonicalize(event, _received_at(delivery, now_ms), redactor)
     except Exception as exc:
-        # A flaw on our side (an alias adapter meeting a shape it never saw): the message is kept in
-        # the DLQ for a fix and a replay, and the line does not stop.
-        log.warning(
-            "could not normalize event",
-            extra={"subject": delivery.subject, "stream_seq": delivery.stream_seq, "error": repr(exc)},
-        )
-        return Rejected(DlqReason.UNPROCESSABLE, f"event could not be normalized: {exc!r}")
+        return _unprocessable(delivery, exc)
+
+
+def prepare_batch(
+    delivery: Delivery, redactor: Redactor, now_ms: float
+) -> tuple[list[CanonicalEvent], list[MemberLetter]] | Rejected:
+    """Checks a batch message (v1.1): its good members' canonical events and its bad members'
+    dead letters, or why the message as a whole is rejected. Never raises."""
+    try:
+        members = validate_batch(delivery.data, delivery.subject)
+    except Exception as exc:
+        return _unprocessable(delivery, exc)
+    if isinstance(members, Rejected):
+        return members
+    received_at = _received_at(delivery, now_ms)
+    events: list[CanonicalEvent] = []
+    letters: list[MemberLetter] = []
+    for member, checked in members:
+        result: CanonicalEvent | Rejected
+        if isinstance(checked, Rejected):
+            result = checked
+        else:
+            try:
+                result = canonicalize(checked, received_at, redactor)
+            except Exception as exc:
+                result = _unprocessable(delivery, exc)
+        if isinstance(result, Rejected):
+            letters.append(MemberLetter(member.index, result.reason, result.detail, member.payload()))
+        else:
+            events.append(result)
+    return events, letters
 
 
 class IngestHandler:
@@ -72,17 +111,28 @@ class IngestHandler:
         seen: set[str] = set()
         batch_duplicates = 0
         for delivery in deliveries:
-            result = prepare(delivery, self._redactor, now_ms)
-            if isinstance(result, Rejected):
-                decisions.append(Decision.dead(result.reason, result.detail))
-                continue
-            decisions.append(Decision.ack())
-            if result.msg_id in seen:
-                # The same event twice in one batch: JetStream would drop the second anyway.
-                batch_duplicates += 1
-                continue
-            seen.add(result.msg_id)
-            events.append(result)
+            prepared: list[CanonicalEvent]
+            if is_batch_subject(delivery.subject):
+                result = prepare_batch(delivery, self._redactor, now_ms)
+                if isinstance(result, Rejected):
+                    decisions.append(Decision.dead(result.reason, result.detail))
+                    continue
+                prepared, letters = result
+                decisions.append(Decision.ack(letters))
+            else:
+                single = prepare(delivery, self._redactor, now_ms)
+                if isinstance(single, Rejected):
+                    decisions.append(Decision.dead(single.reason, single.detail))
+                    continue
+                prepared = [single]
+                decisions.append(Decision.ack())
+            for event in prepared:
+                if event.msg_id in seen:
+                    # The same event twice in one batch: JetStream would drop the second anyway.
+                    batch_duplicates += 1
+                    continue
+                seen.add(event.msg_id)
+                events.append(event)
         published = time.perf_counter()
         self._metrics.stage_seconds.labels("validate").observe(published - started)
         if events:
@@ -93,7 +143,7 @@ class IngestHandler:
         return decisions
 
     async def _publish(self, events: Sequence[CanonicalEvent]) -> None:
-        outgoing = [(event.subject, event.payload, {MSG_ID_HEADER: event.msg_id}) for event in events]
+        outgoing = [Outgoing(event.subject, event.payload, {MSG_ID_HEADER: event.msg_id}) for event in events]
         try:
             acks = await self._publisher.publish(outgoing, stream=STREAM_EVENTS)
         except Exception as exc:

@@ -20,6 +20,7 @@ from swarmscope_replay.log_position import JetStreamPosition
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.navigation import Navigator
 from swarmscope_replay.operations import ReplayOperations
+from swarmscope_replay.repeats import RepeatFilter
 from swarmscope_replay.republish import Republisher
 from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
 from swarmscope_replay.states import StateResolver
@@ -108,6 +109,8 @@ async def _run(
             timeout=settings.replay_store_timeout_seconds,
         )
     snapshot_cache = SnapshotCache(settings.replay_snapshot_cache_mb * 1024 * 1024, metrics)
+    # The window provisioning just gave TRACES: repeats older than it reach the stream.
+    window = (await js.stream_info(STREAM_EVENTS)).config.duplicate_window or settings.dedup_window_seconds
     tracker = SessionTracker(
         store,
         source,
@@ -117,6 +120,7 @@ async def _run(
         capacity=settings.replay_active_sessions,
         compress=settings.replay_snapshot_compression,
         snapshot_cache=snapshot_cache,
+        repeats=RepeatFilter(source, float(window)),
     )
     states = StateResolver(store, source, cache, snapshot_cache, metrics, tracker)
     pool = ExpressionPool(

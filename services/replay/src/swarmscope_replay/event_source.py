@@ -42,6 +42,9 @@ class EventSource(Protocol):
         """True once the source holds every event of the log up to `seq` (so a page ending
         before `seq` is complete, and a state folded from it is final)."""
 
+    async def event_seqs(self, ids: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+        """The seq each event id (by session) is held at; ids not held are left out."""
+
 
 async def iter_pages(
     source: EventSource,

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from swarmscope_replay.event_source import EventSource, StoredEventDict, iter_pages
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_schema.requests import ErrorCode, ReplayQuery
-from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, raw_subject
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, raw_msg_id, raw_subject
 from swarmscope_service.publishing import Outgoing, PublishError, publish_all
 from swarmscope_service.request_reply import ServiceError
 
@@ -132,7 +132,7 @@ class Republisher:
                         Outgoing(
                             subject=raw_subject(target, body.get("agent_id"), str(body.get("type"))),
                             payload=orjson.dumps(body),
-                            headers={MSG_ID_HEADER: body["id"]},
+                            headers={MSG_ID_HEADER: raw_msg_id(target, body["id"])},
                             stream=STREAM_RAW,
                         )
                     )

@@ -13,7 +13,15 @@ from typing import Any, Literal
 from nats.js import JetStreamContext
 
 from swarmscope_replay.event_source import MAX_PAGE, StoredEventDict
-from swarmscope_schema.requests import ErrorCode, EventRef, EventsQuery, SessionRef, StoreOp
+from swarmscope_schema.requests import (
+    MAX_EVENT_SEQS,
+    ErrorCode,
+    EventRef,
+    EventSeqsQuery,
+    EventsQuery,
+    SessionRef,
+    StoreOp,
+)
 from swarmscope_schema.subjects import DURABLE_STORE, STREAM_EVENTS, store_request_subject
 from swarmscope_service.request_reply import RequestClient, ServiceError
 
@@ -104,6 +112,23 @@ class StoreEventSource:
         if not isinstance(result, dict):
             return None
         return int(result.get("event_count") or 0), int(result.get("last_seq") or 0)
+
+    async def event_seqs(self, ids: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        pairs = [(sid, eid) for sid, eids in ids.items() for eid in eids]
+        for start in range(0, len(pairs), MAX_EVENT_SEQS):
+            chunk: dict[str, list[str]] = {}
+            for sid, eid in pairs[start : start + MAX_EVENT_SEQS]:
+                chunk.setdefault(sid, []).append(eid)
+            result = await self._client.call(
+                store_request_subject(StoreOp.EVENT_SEQS), EventSeqsQuery(events=chunk), timeout=self._timeout
+            )
+            seqs = result.get("seqs") if isinstance(result, dict) else None
+            if not isinstance(seqs, dict):
+                raise ServiceError(ErrorCode.INTERNAL, "the store answered event_seqs without seqs")
+            for sid, held in seqs.items():
+                out.setdefault(sid, {}).update({str(k): int(v) for k, v in held.items()})
+        return out
 
     async def covers(self, seq: int) -> bool:
         if seq <= self._floor:

@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from swarmscope_replay.cache import LruStateCache, SnapshotCache, StateCache
 from swarmscope_replay.event_source import MAX_PAGE, StoredEventDict
 from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.repeats import RepeatFilter
 from swarmscope_replay.snapshots import SnapshotStore
 from swarmscope_replay.states import StateResolver
 from swarmscope_replay.tracker import SessionTracker
@@ -35,21 +36,25 @@ class MemoryEventSource:
     def __init__(self, events: Iterable[Mapping[str, Any]] = ()) -> None:
         self._sessions: dict[str, list[StoredEventDict]] = {}
         self._seqs: dict[str, list[int]] = {}
+        self._ids: dict[str, set[Any]] = {}
         self.covered_seq: int | None = None
         self.requests = 0
         self.add(events)
 
     def add(self, events: Iterable[Mapping[str, Any]]) -> None:
-        """Adds stored events (each with a `seq`)."""
+        """Adds stored events (each with a `seq`). As the store does, a session keeps one event per
+        id: the copy added first."""
         for raw in events:
             event = dict(raw)
             seq = int(event["seq"])
             session = str(event["session_id"])
             seqs = self._seqs.setdefault(session, [])
             items = self._sessions.setdefault(session, [])
+            ids = self._ids.setdefault(session, set())
             index = bisect.bisect_left(seqs, seq)
-            if index < len(seqs) and seqs[index] == seq:
+            if (index < len(seqs) and seqs[index] == seq) or event.get("id") in ids:
                 continue
+            ids.add(event.get("id"))
             seqs.insert(index, seq)
             items.insert(index, event)
 
@@ -97,6 +102,19 @@ class MemoryEventSource:
     async def covers(self, seq: int) -> bool:
         covered = self.last_seq if self.covered_seq is None else self.covered_seq
         return seq <= covered
+
+    async def event_seqs(self, ids: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for session_id, wanted in ids.items():
+            want = set(wanted)
+            held = {
+                str(e.get("id")): int(e["seq"])
+                for e in self._sessions.get(session_id, [])
+                if str(e.get("id")) in want
+            }
+            if held:
+                out[session_id] = held
+        return out
 
 
 class MemoryPosition:
@@ -729,6 +747,7 @@ def make_engine(
         capacity=capacity,
         store_wait=store_wait,
         snapshot_cache=snapshots,
+        repeats=RepeatFilter(source, 120.0, wait=store_wait),
     )
     states = StateResolver(
         store,

@@ -13,8 +13,9 @@ order into that session's state. Per batch:
    fetched from the store — once the store holds them (its durable's ack floor). A session never
    seen before is checked against the store too, so a fresh replay database still gets exact
    states for sessions that began before it;
-4. events at or before a session's `applied_seq` are skipped (redelivery changes nothing); the
-   rest are folded, with a snapshot every `snapshot_every` events of the session and at
+4. events at or before a session's `applied_seq` are skipped (redelivery changes nothing), and so
+   are repeats of an event id the store holds at another seq (`repeats.RepeatFilter`); the rest
+   are folded, with a snapshot every `snapshot_every` events of the session and at
    session_end;
 5. snapshots, progress rows and the snapshots of sessions evicted from memory are written in one
    transaction; only then are the new cursors installed and the batch acked.
@@ -40,6 +41,7 @@ from swarmscope_replay.event_source import EventSource, events_between
 from swarmscope_replay.log_position import LogPosition
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import State, Writer, apply, fold, initial_state
+from swarmscope_replay.repeats import RepeatFilter
 from swarmscope_replay.snapshots import (
     SessionProgress,
     Snapshot,
@@ -108,8 +110,10 @@ class SessionTracker:
         compress: bool = True,
         store_wait: float = 10.0,
         snapshot_cache: SnapshotCache | None = None,
+        repeats: RepeatFilter | None = None,
     ) -> None:
         self._store = store
+        self._repeats = repeats
         self._source = source
         self._metrics = metrics
         self._every = snapshot_every
@@ -145,6 +149,11 @@ class SessionTracker:
                     decisions[index] = Decision.dead(DlqReason.UNPROCESSABLE, event)
                 continue
             by_session.setdefault(event["session_id"], []).append(event)
+        if self._repeats is not None and by_session:
+            self._repeats.observe([d for _, d in taken])
+            by_session = await self._repeats.keep(
+                by_session, {d.stream_seq: d.timestamp_ns for _, d in taken}
+            )
         if not by_session:
             self._frontier = expected - 1
             return decisions

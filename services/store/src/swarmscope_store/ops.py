@@ -9,6 +9,7 @@ from swarmscope_schema.requests import (
     DlqQuery,
     ErrorCode,
     EventRef,
+    EventSeqsQuery,
     EventsQuery,
     FacetsQuery,
     GraphQuery,
@@ -55,6 +56,7 @@ def store_operations(queries: StoreQueries, graphs: GraphBuilder) -> dict[str, O
         StoreOp.PERFORMANCE: (PerformanceQuery, queries.performance),
         StoreOp.DLQ: (DlqQuery, queries.dead_letters),
         StoreOp.FACETS: (FacetsQuery, queries.facets),
+        StoreOp.EVENT_SEQS: (EventSeqsQuery, queries.event_seqs),
         StoreOp.PING: (Request, ping),
     }
     return {

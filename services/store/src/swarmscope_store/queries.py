@@ -49,6 +49,7 @@ from swarmscope_schema.requests import (
     DlqQuery,
     ErrorCode,
     EventRef,
+    EventSeqsQuery,
     EventsQuery,
     FacetsQuery,
     PerformanceQuery,
@@ -338,6 +339,23 @@ class StoreQueries:
                 ErrorCode.NOT_FOUND, f"no event {ref.event_id!r} in session {ref.session_id!r}"
             )
         return orjson.Fragment(bytes(rows[0][0]))
+
+    async def event_seqs(self, query: EventSeqsQuery) -> dict[str, Any]:
+        """(v1.1) The seq each asked event id is stored at, by session; ids not stored are left out."""
+        seqs: dict[str, dict[str, int]] = {}
+        async with self._backend.reader() as tx:
+            for session_id, ids in query.events.items():
+                if not ids:
+                    continue
+                rows = await tx.fetch(
+                    "SELECT event_id, seq FROM event_keys "  # noqa: S608
+                    f"WHERE session_id = $1 AND {self._d.in_list('event_id', '$2')}",
+                    session_id,
+                    self._d.list_param(ids),
+                )
+                if rows:
+                    seqs[session_id] = {str(r[0]): int(r[1]) for r in rows}
+        return {"seqs": seqs}
 
     # -- agents ---------------------------------------------------------------------------------
 

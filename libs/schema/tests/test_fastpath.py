@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from swarmscope_ingest.fastpath import fast_canonical
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
+from swarmscope_schema.fastpath import fast_canonical
 from swarmscope_schema.taxonomy import PAYLOAD_MODELS, EventType
 from swarmscope_schema.testing import make_event, sample_payload
 

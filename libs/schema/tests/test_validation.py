@@ -7,12 +7,12 @@ from typing import Any
 import orjson
 import pytest
 
-from swarmscope_ingest.validation import Rejected, parse_payload, validate_event
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
 from swarmscope_schema.subjects import DlqReason, raw_subject
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
+from swarmscope_schema.validation import Rejected, parse_payload, validate_event
 
 
 def _subject(event: dict[str, Any]) -> str:
