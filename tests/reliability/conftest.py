@@ -32,7 +32,7 @@ def _load(name: str, path: Path) -> None:
 
 _load("swarmscope_reliability_support", HERE / "support.py")
 
-from swarmscope_reliability_support import PG_BIN, Pipeline, ThrowawayPostgres  # noqa: E402
+from swarmscope_reliability_support import PG_BIN, ClusteredPipeline, Pipeline, ThrowawayPostgres  # noqa: E402
 
 StartPipeline = Callable[..., Awaitable[Pipeline]]
 
@@ -63,6 +63,17 @@ async def start_pipeline(pipeline_dir: Path) -> AsyncIterator[StartPipeline]:
     finally:
         for pipeline in running:
             await asyncio.to_thread(pipeline.stop)
+
+
+@pytest.fixture
+async def clustered_pipeline(pipeline_dir: Path, fresh_postgres_url: str) -> AsyncIterator[ClusteredPipeline]:
+    """ingest + store + replay on a 3-node JetStream cluster of their own (streams R3), Postgres."""
+    pipeline = ClusteredPipeline(pipeline_dir / "cluster", fresh_postgres_url)
+    try:
+        await asyncio.to_thread(pipeline.start)
+        yield pipeline
+    finally:
+        await asyncio.to_thread(pipeline.stop)
 
 
 @pytest.fixture

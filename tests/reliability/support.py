@@ -38,7 +38,13 @@ from swarmscope_schema.subjects import (
 )
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
-from swarmscope_service.nats_server import NatsServer, free_port, start_nats_server
+from swarmscope_service.nats_server import (
+    NatsCluster,
+    NatsServer,
+    free_port,
+    start_nats_cluster,
+    start_nats_server,
+)
 from swarmscope_service.stack import LocalStack
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -83,6 +89,7 @@ class PublishLog:
 
     acked: list[Message] = field(default_factory=list)
     failed: list[Message] = field(default_factory=list)
+    retried: int = 0  # publishes sent again after no acknowledgement (publish_until_acked)
 
 
 async def publish(
@@ -133,6 +140,8 @@ class Audit:
 class Pipeline:
     """ingest + store as subprocesses on a nats-server this fixture owns (so it can restart it)."""
 
+    services: tuple[str, ...] = ("ingest", "store")
+
     def __init__(self, data_dir: Path, database_url: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
@@ -153,7 +162,7 @@ class Pipeline:
         self.start_nats()
         self.stack = LocalStack(
             data_dir=self.data_dir,
-            services=("ingest", "store"),
+            services=self.services,
             database_url=self.database_url,
             nats_url=self.nats_url,
             env=self.env,
@@ -187,7 +196,7 @@ class Pipeline:
 
     def logs(self) -> str:
         parts = []
-        for name in ("ingest", "store"):
+        for name in self.services:
             path = self.data_dir / f"{name}.log"
             if path.exists():
                 parts.append(f"--- {name} ---\n" + path.read_text(errors="replace")[-3000:])
@@ -269,6 +278,68 @@ class Pipeline:
                 )
                 assert audit.dead_reasons[message.payload] == message.reason
         return audit
+
+
+class ClusteredPipeline(Pipeline):
+    """ingest, store and replay on a 3-node JetStream cluster of their own, streams R3: as production
+    runs it. Nodes can be killed and restarted; the services know every node's URL."""
+
+    services = ("ingest", "store", "replay")
+
+    def __init__(self, data_dir: Path, database_url: str, env: dict[str, str] | None = None) -> None:
+        super().__init__(data_dir, database_url, {"SWARMSCOPE_STREAM_REPLICAS": "3", **(env or {})})
+        self.cluster: NatsCluster | None = None
+
+    @property
+    def nats_url(self) -> str:
+        assert self.cluster is not None
+        return self.cluster.url
+
+    def start_nats(self) -> None:
+        self.cluster = start_nats_cluster(self.data_dir / "nats")
+
+    def kill_node(self, name: str) -> None:
+        assert self.cluster is not None
+        self.cluster.kill(name)
+
+    def restart_node(self, name: str) -> None:
+        assert self.cluster is not None
+        self.cluster.start(name)
+        self.cluster.wait_healthy()
+
+    def kill_nats(self) -> None:
+        raise NotImplementedError("kill one node: kill_node(name)")
+
+    def stop(self) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
+
+    async def connect(self) -> NatsClient:
+        assert self.cluster is not None
+        return await nats.connect(self.cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.25)
+
+
+async def publish_until_acked(
+    nc: NatsClient, messages: Sequence[Message], log: PublishLog, *, timeout: float = 120.0
+) -> None:
+    """Publishes like a producer that retries: what JetStream did not acknowledge is sent again
+    with the same message id until it is (or `timeout` passes), so `log.failed` ends empty."""
+    deadline = time.monotonic() + timeout
+    # The first pass goes into `log` as it happens (a test may act on the progress).
+    first_failed = len(log.failed)
+    await publish(nc, messages, log)
+    pending = log.failed[first_failed:]
+    del log.failed[first_failed:]
+    while pending and time.monotonic() < deadline:
+        log.retried += len(pending)
+        await asyncio.sleep(0.5)
+        attempt = PublishLog()
+        await publish(nc, pending, attempt)
+        log.acked += attempt.acked
+        pending = attempt.failed
+    log.failed += pending
 
 
 class ThrowawayPostgres:

@@ -471,3 +471,48 @@ async def test_unknown_paths_methods_and_operations(
     assert "gw-" not in metrics  # never a session id in a label
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"].startswith("3.1")
+
+
+async def test_unusable_search_input_is_a_400_naming_the_parameter(
+    client: httpx.AsyncClient, seeded: tuple[str, list]
+) -> None:
+    """Issue 12 finding 5: `?q=%00` answered 500. Any unusable q, type, agent, cursor or time
+    parameter is a 400 naming it (the store refuses the same bodies on both backends:
+    services/store/tests/test_service.py)."""
+    sid, _ = seeded
+    cases: list[tuple[str, str, str]] = [
+        ("/api/v1/sessions", "q=%00", "q"),
+        ("/api/v1/sessions", "q=a%00b", "q"),
+        ("/api/v1/sessions", "status=%00", "status"),
+        ("/api/v1/sessions", "tool=%00", "tool"),
+        ("/api/v1/sessions", "cursor=%00", "cursor"),
+        ("/api/v1/sessions", "cursor=-5", "cursor"),
+        ("/api/v1/sessions", "from_ts=abc", "from_ts"),
+        ("/api/v1/sessions", "from_ts=nan", "from_ts"),
+        ("/api/v1/sessions", "to_ts=1e999", "to_ts"),
+        ("/api/v1/sessions", "from_ts=10&to_ts=5", "to_ts"),
+        (f"/api/v1/sessions/{sid}/events", "q=%00", "q"),
+        (f"/api/v1/sessions/{sid}/events", "agent=%00", "agent"),
+        (f"/api/v1/sessions/{sid}/events", "type=tool_call,%00", "type"),
+        (f"/api/v1/sessions/{sid}/events", "type=" + "t," * 3000, "type"),
+        (f"/api/v1/sessions/{sid}/events", "span_id=%00", "span_id"),
+        (f"/api/v1/sessions/{sid}/events", "cursor=%00", "cursor"),
+        (f"/api/v1/sessions/{sid}/events", "cursor=1.5", "cursor"),
+        (f"/api/v1/sessions/{sid}/events", "from_ts=-inf", "from_ts"),
+        (f"/api/v1/sessions/{sid}/events", "from_ts=2&to_ts=1", "to_ts"),
+        (f"/api/v1/sessions/{sid}/events", "after_seq=%00", "after_seq"),
+        (f"/api/v1/sessions/{sid}/export", "type=%00", "type"),
+        (f"/api/v1/sessions/{sid}/stream", "agent=%00", "agent"),
+        ("/api/v1/stream", "type=%00", "type"),
+        ("/api/v1/dlq", "reason=%00", "reason"),
+        ("/api/v1/dlq", "cursor=%00", "cursor"),
+    ]
+    for path, query, parameter in cases:
+        response = await client.get(f"{path}?{query}")
+        assert_error(response, 400, "bad_request")
+        message = response.json()["error"]["message"]
+        assert message.startswith(f"{parameter}:") or message.startswith(f"{parameter} "), (query, message)
+    # Text that is merely odd is searched, not refused.
+    for query in ("q=%25_%5C", "q=%FF%FE", "q=%E2%80%AE"):
+        assert (await client.get(f"/api/v1/sessions/{sid}/events?{query}")).status_code == 200, query
+        assert (await client.get(f"/api/v1/sessions?{query}")).status_code == 200, query

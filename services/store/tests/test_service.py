@@ -283,3 +283,42 @@ def test_sqlite_directory_is_created(tmp_path: Path) -> None:
     result = _run_store(["migrate"], {"SWARMSCOPE_DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "deep" / "er" / "store.db").exists()
+
+
+BAD_QUERIES: list[tuple[StoreOp, dict[str, Any], str]] = [
+    (StoreOp.SESSIONS, {"q": "\x00"}, "q"),
+    (StoreOp.SESSIONS, {"q": "ab\x00cd"}, "q"),
+    (StoreOp.SESSIONS, {"status": "\x00"}, "status"),
+    (StoreOp.SESSIONS, {"tool": "\x00"}, "tool"),
+    (StoreOp.SESSIONS, {"cursor": "\x00"}, "cursor"),
+    (StoreOp.SESSIONS, {"from_ts": 5.0, "to_ts": 1.0}, "to_ts"),
+    (StoreOp.SESSIONS, {"min_cost": 5.0, "max_cost": 1.0}, "max_cost"),
+    (StoreOp.EVENTS, {"q": "\x00"}, "q"),
+    (StoreOp.EVENTS, {"agent": "a\x00"}, "agent"),
+    (StoreOp.EVENTS, {"type": "\x00,tool_call"}, "type"),
+    (StoreOp.EVENTS, {"span_id": "\x00"}, "span_id"),
+    (StoreOp.EVENTS, {"cursor": "12\x00"}, "cursor"),
+    (StoreOp.EVENTS, {"cursor": "-1"}, "cursor"),
+    (StoreOp.EVENTS, {"from_ts": 5.0, "to_ts": 1.0}, "to_ts"),
+    (StoreOp.EVENT, {"event_id": "e\x00"}, "event_id"),
+    (StoreOp.DLQ, {"reason": "\x00"}, "reason"),
+]
+
+
+@pytest.mark.parametrize(("op", "body", "parameter"), BAD_QUERIES)
+async def test_unusable_query_parameters_are_bad_requests(
+    store: RunningStore, nc: NatsClient, op: StoreOp, body: dict[str, Any], parameter: str
+) -> None:
+    """Issue 12 finding 5: `?q=%00` answered 500 (Postgres text cannot hold NUL); every unusable
+    search parameter is a bad request naming it, on both backends."""
+    session = f"bad-{store.settings.store_port}"
+    await publish(nc, [make_event("tool_call", session_id=session, data={"tool": "grep"})])
+    await eventually(lambda: call(nc, StoreOp.SESSION, {"session_id": session}))
+    if op in (StoreOp.EVENTS, StoreOp.EVENT):
+        body = {"session_id": session, **body}
+    with pytest.raises(ServiceError) as refused:
+        await call(nc, op, body)
+    assert refused.value.code.value == "bad_request", refused.value.message
+    assert refused.value.message.startswith(parameter), refused.value.message
+    # The store answers the next request as ever.
+    assert (await call(nc, StoreOp.SESSION, {"session_id": session}))["event_count"] == 1

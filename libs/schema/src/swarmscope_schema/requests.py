@@ -9,7 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from swarmscope_schema.api import GraphLayout, SearchDirection, StepDirection
 from swarmscope_schema.events import NAME_PATTERN
@@ -94,8 +95,39 @@ class ErrorReply(BaseModel):
     error: ErrorBody
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain NUL characters (\\u0000)")
+    if isinstance(value, list):
+        for item in value:
+            _without_nul(item)
+    return value
+
+
 class Request(BaseModel):
+    """A request body: unknown fields refused, and no text with NUL characters anywhere (no
+    backend can search or hold one: Postgres text rejects it), so such input is a bad request naming
+    its field, never a database error."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return _without_nul(value)
+
+
+def not_before(lower: str) -> Any:
+    """A field validator: the field (an upper bound) is not below the field `lower` (declared
+    before it), so an inverted range is a bad request naming the bound, not an empty answer."""
+
+    def check(value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get(lower)
+        if value is not None and low is not None and value < low:
+            raise PydanticCustomError("inverted_range", "is below {lower}", {"lower": lower})
+        return value
+
+    return check
 
 
 SessionIdField = Field(pattern=NAME_PATTERN)
@@ -149,6 +181,9 @@ class SessionsQuery(Request):
         description="(v1.1) the internal `_system` session (performance alerts): include, exclude or only",
     )
 
+    _to_after_from = field_validator("to_ts")(not_before("from_ts"))
+    _max_after_min = field_validator("max_cost")(not_before("min_cost"))
+
 
 class FacetsQuery(Request):
     """(v1.1) The values sessions can be searched by, most common first."""
@@ -166,10 +201,10 @@ class EventsQuery(Request):
     until_seq: int | None = Field(default=None, ge=0, le=MAX_SEQ, description="inclusive upper bound")
     limit: int = Field(default=500, ge=1, le=5000)
     order: Literal["asc", "desc"] = "asc"
-    agent: str | None = None
-    type: str | None = None
+    agent: str | None = Field(default=None, max_length=4000, description="agent id(s), comma-separated")
+    type: str | None = Field(default=None, max_length=4000, description="event type(s), comma-separated")
     phase: Phase | None = None
-    span_id: str | None = None
+    span_id: str | None = Field(default=None, max_length=128)
     q: str | None = Field(default=None, max_length=200, description="text search in data")
     from_ts: float | None = None
     to_ts: float | None = None
@@ -177,6 +212,8 @@ class EventsQuery(Request):
         default=None,
         description="next_cursor of the previous page; continues in the page's order (asc or desc)",
     )
+
+    _to_after_from = field_validator("to_ts")(not_before("from_ts"))
 
 
 class EventRef(Request):
