@@ -371,11 +371,10 @@ def test_span_kinds(name: str, attributes: dict[str, Any], kind: SpanKind) -> No
     assert span_kind(span("7000000000000001", name, 0, 1, attributes=attributes)) == kind
 
 
-def test_an_llm_span_without_a_model_still_validates() -> None:
-    events = events_of(
-        map_spans([span("6000000000000001", "llm", 0, 1, attributes={"openinference.span.kind": "LLM"})])
-    )
-    assert {e["data"]["model"] for e in events} == {"unknown"}
+def test_an_llm_span_without_a_model_is_named_by_its_span() -> None:
+    llm = {"openinference.span.kind": "LLM"}
+    events = events_of(map_spans([span("6000000000000001", "ChatOpenAI", 0, 1, attributes=llm)]))
+    assert {e["data"]["model"] for e in events} == {"ChatOpenAI"}
 
 
 def test_genai_span_events_carry_the_prompt_and_response() -> None:

@@ -313,7 +313,9 @@ def _payload(span: OtelSpan, kind: SpanKind) -> tuple[dict[str, Any], dict[str, 
             start["call_id"] = call_id
         return start, {"tool": tool, "result": _first_value(attrs, TOOL_RESULT_KEYS)}
     if kind is SpanKind.LLM:
-        model = _text(attrs, MODEL_KEYS) or UNKNOWN_MODEL
+        # Without a model attribute the span name (often the client class, e.g. ChatOpenAI) says more
+        # than nothing.
+        model = _text(attrs, MODEL_KEYS) or span.name or UNKNOWN_MODEL
         prompt = (
             _first_value(attrs, PROMPT_KEYS)
             or _operation_details(span, "gen_ai.input.messages")
@@ -551,7 +553,9 @@ def map_spans(spans: Sequence[OtelSpan]) -> list[MappedSpan]:
 
 
 def ordered_events(mapped: Iterable[MappedSpan]) -> list[dict[str, Any]]:
-    """Every event of the mapped spans in timestamp order (stable: a span's own order is kept)."""
+    """Every event of the mapped spans in the order to publish them: by timestamp, so a span's
+    start precedes its children's and its end follows theirs, the log order replay steps through
+    (stable: an agent's spawn and hand-off stay before the start they share a time with)."""
     events = [event for m in mapped for event in m.events]
     events.sort(key=lambda e: float(e["timestamp"]))
     return events

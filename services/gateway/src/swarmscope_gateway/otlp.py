@@ -44,7 +44,7 @@ from swarmscope_gateway.otlp_codec import (
     encoding_of,
     spans_of,
 )
-from swarmscope_schema.otel import MappedSpan, map_spans
+from swarmscope_schema.otel import MappedSpan, map_spans, ordered_events
 from swarmscope_schema.requests import ErrorCode
 from swarmscope_schema.subjects import (
     DLQ_ERROR_HEADER,
@@ -130,24 +130,25 @@ async def publish_events(js: JetStreamContext, outgoing: Sequence[Outgoing], *, 
 
 
 def _outgoing_of(mapped: Sequence[MappedSpan]) -> tuple[list[Outgoing], list[RejectedSpan]]:
-    """The messages of every span that can be published whole; the others with the reason."""
-    outgoing: list[Outgoing] = []
+    """The messages of every span that can be published whole, in the mapping's log order; the
+    other spans with the reason."""
+    encoded: dict[int, Outgoing] = {}
+    whole: list[MappedSpan] = []
     rejected: list[RejectedSpan] = []
     for m in mapped:
-        messages: list[Outgoing] = []
         problem: Reject | None = None
         for event in m.events:
             result = to_outgoing(event)
             if isinstance(result, Reject):
                 problem = result
                 break
-            messages.append(result)
+            encoded[id(event)] = result
         if problem is None:
-            outgoing.extend(messages)
+            whole.append(m)
         else:
             reason = "too_large" if problem.code == "too_large" else "invalid_event"
             rejected.append(RejectedSpan(reason, f"span {m.span.span_id} ({m.span.name}): {problem.message}"))
-    return outgoing, rejected
+    return [encoded[id(event)] for event in ordered_events(whole)], rejected
 
 
 def _partial_message(rejected: Sequence[RejectedSpan]) -> str:
