@@ -26,7 +26,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
+from swarmscope_gateway.config import GatewaySettings
 from swarmscope_gateway.testing import RunningGateway, stored_events, wait_stored
+from swarmscope_schema.subjects import STREAM_RAW
+from swarmscope_service.nats_server import free_port, start_nats_server
 
 PROTOBUF = "application/x-protobuf"
 
@@ -317,3 +320,45 @@ async def test_exports_need_a_key_when_keys_are_configured(gateway_factory: Any)
         assert await export(authorized, spans) is SpanExportResult.SUCCESS
         http.headers.update(headers)
         await wait_stored(http, conversation, 13)
+
+
+async def test_an_export_the_broker_cannot_take_is_503_with_retry_after(tmp_path: Any) -> None:
+    """A NATS without TRACES_RAW refuses the publishes: the exporter is told to back off and retry."""
+    import nats
+
+    server = start_nats_server(tmp_path)
+    gateway = RunningGateway(
+        GatewaySettings(
+            nats_url=server.url,
+            gateway_port=free_port(),
+            gateway_frontend_dist="/nonexistent",
+            gateway_publish_timeout_seconds=2.0,
+        ),
+        ready_checks=("nats", "live"),  # no store or replay: the export never reaches them
+    )
+    try:
+        await gateway.start()
+        nc = await nats.connect(server.url)
+        try:
+            await nc.jetstream().delete_stream(STREAM_RAW)
+        finally:
+            await nc.close()
+        spans = genai_run(new_conversation())
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+            response = await http.post(
+                "/v1/traces",
+                content=encode_spans(spans).SerializeToString(),
+                headers={"Content-Type": PROTOBUF},
+            )
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        status = status_pb2.Status.FromString(response.content)
+        assert status.code == 14
+        assert "retry" in status.message
+        unavailable = await gateway.metric(
+            "swarmscope_gateway_otlp_requests_total", encoding="protobuf", outcome="unavailable"
+        )
+        assert unavailable == 1
+    finally:
+        await gateway.close()
+        server.stop()

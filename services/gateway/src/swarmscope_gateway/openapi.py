@@ -71,7 +71,7 @@ OTLP_JSON: dict[str, dict[str, Any]] = {
     "OtlpExportTraceServiceRequest": {
         "type": "object",
         "description": "OTLP JSON ExportTraceServiceRequest (trace and span ids in hex)",
-        "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}},
+        "properties": {"resourceSpans": {"type": ["array", "null"], "items": {"type": "object"}}},
     },
     "OtlpExportTraceServiceResponse": {
         "type": "object",
