@@ -126,6 +126,8 @@ def test_genai_spans_become_a_call_tree_of_contract_events() -> None:
     root = ids[f"otel:{TRACE}:a000000000000001:start"]
     assert "parent_id" not in root["metadata"]
     assert root["metadata"]["correlation_id"] == TRACE
+    # What the span did not carry is absent, not null.
+    assert ids[f"otel:{TRACE}:a000000000000001:end"]["data"] == {"method": "invoke_agent planner"}
     spawn = ids["otel:agent:pl-1"]
     assert spawn["data"]["agent_type"] == "planner"
     assert spawn["data"]["name"] == "planner"

@@ -480,7 +480,8 @@ def _span_record(span: OtelSpan, resolver: _Resolver, spawned: set[tuple[str, st
     agent = resolver.agent(span)
     event_type = KIND_TYPES[kind]
     prefix = f"otel:{span.trace_id}:{span.span_id}"
-    start_data, end_data = _payload(span, kind)
+    # A value the span did not carry is left out rather than stored as null.
+    start_data, end_data = ({k: v for k, v in d.items() if v is not None} for d in _payload(span, kind))
     events: list[dict[str, Any]] = []
     own = resolver.own_agent(span)
     caller = resolver.enclosing_agent(span) if own is not None else None
