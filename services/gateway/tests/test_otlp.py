@@ -304,21 +304,25 @@ async def test_a_5_mib_export_is_stored_whole_and_an_oversized_span_refused_whol
     assert rejected >= 1
 
 
-async def test_exports_need_a_key_when_keys_are_configured(gateway_factory: Any) -> None:
-    key = f"otlp-{uuid.uuid4().hex}"
-    gateway: RunningGateway = await gateway_factory(api_keys=key)
+async def test_exports_need_a_key_with_the_ingest_scope(gateway_factory: Any) -> None:
+    writer, reader = f"otlp-w-{uuid.uuid4().hex}", f"otlp-r-{uuid.uuid4().hex}"
+    gateway: RunningGateway = await gateway_factory(api_keys=f"{writer}:ingest,{reader}:read")
     conversation = new_conversation()
     spans = genai_run(conversation)
     endpoint = f"{gateway.url}/v1/traces"
     assert await export(OTLPSpanExporter(endpoint=endpoint), spans) is SpanExportResult.FAILURE
-    headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
         refused = await http.post("/v1/traces", content=b"", headers={"Content-Type": PROTOBUF})
         assert refused.status_code == 401
         assert status_pb2.Status.FromString(refused.content).code == 16
-        authorized = OTLPSpanExporter(endpoint=endpoint, headers=headers)
+        read_only = await http.post(
+            "/v1/traces", content=b"", headers={"Content-Type": PROTOBUF, "Authorization": f"Bearer {reader}"}
+        )
+        assert read_only.status_code == 403
+        assert status_pb2.Status.FromString(read_only.content).code == 7
+        authorized = OTLPSpanExporter(endpoint=endpoint, headers={"Authorization": f"Bearer {writer}"})
         assert await export(authorized, spans) is SpanExportResult.SUCCESS
-        http.headers.update(headers)
+        http.headers["Authorization"] = f"Bearer {reader}"
         await wait_stored(http, conversation, 13)
 
 
