@@ -20,8 +20,14 @@ export function eventLabel(ev: Pick<StoredEvent, 'type' | 'data' | 'agent_id'>):
       return `session ${clip(str(d.name) ?? str(d.objective) ?? '', 40)}`.trim();
     case 'session_end':
       return `session end ${str(d.status) ?? ''}`.trim();
-    case 'agent_spawn':
-      return `spawn ${str(d.agent_type) ?? ''} ${str(d.name) ?? ''}`.trim();
+    case 'agent_spawn': {
+      // OTel agents have a name only, which is also their type: say it once.
+      const kind = str(d.agent_type) ?? '';
+      const name = str(d.name) ?? '';
+      return `spawn ${kind} ${name === kind ? '' : name}`.trim();
+    }
+    case 'custom.otel_span':
+      return `span ${clip(str(d.name) ?? '', 60)}`.trim();
     case 'agent_status':
       return `status → ${str(d.status) ?? '?'}`;
     case 'agent_terminate':

@@ -62,7 +62,8 @@ from swarmscope_schema.requests import (
     WatchQuery,
 )
 
-Body = Literal["json", "ingest", "jsonl"]
+Body = Literal["json", "ingest", "jsonl", "otlp"]
+ErrorFormat = Literal["api", "otlp"]
 
 API = "/api/v1"
 SESSION = f"{API}/sessions/{{session_id}}"
@@ -70,6 +71,7 @@ EVENT = f"{SESSION}/events/{{event_id}}"
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
+PROTOBUF = "application/x-protobuf"
 EVENT_STREAM = "text/event-stream"
 
 
@@ -91,6 +93,8 @@ class Endpoint:
     rate_limited: bool = False
     # Who may call it (access.py): required, so an endpoint cannot be added without saying.
     access: Access = field(kw_only=True)
+    # "otlp": errors are google.rpc.Status in the request's encoding, as OTLP/HTTP requires.
+    error_format: ErrorFormat = "api"
 
 
 LIVE_DESCRIPTION = (
@@ -399,6 +403,26 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         status=202,
         errors=(400, 401, 413, 429, 503),
         rate_limited=True,
+        access=INGEST,
+    ),
+    Endpoint(
+        "export_traces",
+        "POST",
+        "/v1/traces",
+        "otlp",
+        "OTLP/HTTP trace export (OpenTelemetry exporters)",
+        "The OpenTelemetry Protocol's trace endpoint: point an exporter at the gateway with "
+        "`OTEL_EXPORTER_OTLP_ENDPOINT=http://host:8000`. The body is an ExportTraceServiceRequest as "
+        "`application/x-protobuf` or `application/json` (OTLP JSON: hex trace and span ids), plain, "
+        "gzip or deflate. Spans become contract events (CONTRACT §1b: GenAI and OpenInference "
+        "conventions) published to TRACES_RAW. 200 answers ExportTraceServiceResponse in the "
+        "request's encoding, with `partial_success` when spans were refused; errors answer "
+        "google.rpc.Status; 429 and 503 carry Retry-After. A retried export stores nothing twice.",
+        body_kind="otlp",
+        media=PROTOBUF,
+        errors=(400, 401, 403, 413, 415, 429, 503),
+        rate_limited=True,
+        error_format="otlp",
         access=INGEST,
     ),
     Endpoint(

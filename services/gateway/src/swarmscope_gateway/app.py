@@ -19,6 +19,7 @@ from swarmscope_gateway.http_app import build_http_app, metrics_app, token_handl
 from swarmscope_gateway.hub import LiveConfig, LiveHub
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.openapi import render
+from swarmscope_gateway.otlp import OtlpMetrics, otlp_handlers
 from swarmscope_gateway.ratelimit import build_rate_limiter
 from swarmscope_gateway.rest import rest_handlers
 from swarmscope_gateway.sse import sse_handlers
@@ -104,6 +105,13 @@ async def main(
             metrics,
             max_body_bytes=settings.gateway_max_body_bytes,
             max_import_bytes=settings.gateway_max_import_bytes,
+        ),
+        **otlp_handlers(
+            js,
+            OtlpMetrics.create(registry),
+            metrics.published.labels("otlp"),
+            max_body_bytes=settings.gateway_max_otlp_bytes,
+            publish_timeout=settings.gateway_publish_timeout_seconds,
         ),
         **sse_handlers(hub, heartbeat_seconds=settings.gateway_heartbeat_seconds),
         "create_token": token_handler(authenticator),

@@ -15,6 +15,10 @@ from swarmscope_schema.requests import ErrorCode
 
 _NO_DEFAULT: Any = object()
 _INFLATE_STEP = 1024 * 1024
+_INFLATERS = {
+    "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+    "deflate": lambda: zlib.decompressobj(),  # HTTP's "deflate" is the zlib format
+}
 
 
 def too_large(limit: int) -> ApiError:
@@ -61,14 +65,15 @@ async def read_json(request: Request, limit: int, *, empty: Any = _NO_DEFAULT) -
 
 
 async def stream_body(request: Request, limit: int) -> AsyncIterator[bytes]:
-    """The body chunk by chunk, decompressed when `Content-Encoding: gzip`; 413 once the
-    (decompressed) size passes `limit` (0 = no limit), so a small gzip bomb is refused too."""
+    """The body chunk by chunk, decompressed when `Content-Encoding: gzip` (or `deflate`, which
+    OpenTelemetry exporters offer too); 413 once the (decompressed) size passes `limit` (0 = no
+    limit), so a small gzip bomb is refused too."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("identity", "gzip", ""):
+    if encoding not in ("identity", "gzip", "deflate", ""):
         raise ApiError(
             ErrorCode.BAD_REQUEST, f"Content-Encoding {encoding!r} is not supported (use gzip or none)"
         )
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+    inflater = _INFLATERS[encoding]() if encoding in _INFLATERS else None
     if inflater is None:
         check_length(request, limit)
     size = 0
@@ -86,7 +91,7 @@ async def stream_body(request: Request, limit: int) -> AsyncIterator[bytes]:
                 # Bounded output per step: a few KiB of gzip can inflate to gigabytes.
                 out = inflater.decompress(pending, _INFLATE_STEP)
             except zlib.error as exc:
-                raise ApiError(ErrorCode.BAD_REQUEST, f"body: not valid gzip ({exc})") from None
+                raise ApiError(ErrorCode.BAD_REQUEST, f"body: not valid {encoding} ({exc})") from None
             pending = inflater.unconsumed_tail
             size += len(out)
             if limit and size > limit:
@@ -100,4 +105,4 @@ async def stream_body(request: Request, limit: int) -> AsyncIterator[bytes]:
         if tail:
             yield tail
         if not inflater.eof:
-            raise ApiError(ErrorCode.BAD_REQUEST, "body: the gzip stream is truncated")
+            raise ApiError(ErrorCode.BAD_REQUEST, f"body: the {encoding} stream is truncated")

@@ -71,6 +71,11 @@ class GatewaySettings(ServiceSettings):
     gateway_max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="largest JSON body (POST /ingest and others)"
     )
+    gateway_max_otlp_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="largest OTLP export body, decompressed (the Collector's receiver allows 20 MiB)",
+    )
     gateway_max_import_bytes: int = Field(
         default=4 * 1024 * 1024 * 1024, ge=0, description="largest import body, decompressed; 0 = no limit"
     )

@@ -25,6 +25,7 @@ from swarmscope_gateway.ratelimit import RateLimiter
 from swarmscope_schema.requests import ErrorCode
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
+ErrorRenderer = Callable[[Request, ApiError], Response]
 WsHandler = Callable[[WebSocket, Principal], Awaitable[None]]
 
 
@@ -80,9 +81,16 @@ class Guard:
         return principal
 
     def protect(
-        self, name: str, access: Access, handler: Handler, *, rate_limited: bool = False
+        self,
+        name: str,
+        access: Access,
+        handler: Handler,
+        *,
+        rate_limited: bool = False,
+        render_error: ErrorRenderer | None = None,
     ) -> Callable[[Request], Awaitable[Response]]:
-        """`handler` behind `access` (and the publishing rate limit when `rate_limited`)."""
+        """`handler` behind `access` (and the publishing rate limit when `rate_limited`); errors
+        rendered by `render_error` when the endpoint's protocol has its own error body (OTLP)."""
         limited = self._metrics.rate_limited.labels(name)
 
         async def endpoint(request: Request) -> Response:
@@ -100,7 +108,8 @@ class Guard:
                         )
                 return await handler(request, principal)
             except Exception as exc:
-                return error_response(as_api_error(exc))
+                error = as_api_error(exc)
+                return render_error(request, error) if render_error else error_response(error)
 
         return endpoint
 
@@ -118,11 +127,12 @@ class GuardedRoute(Route):
         methods: list[str],
         name: str,
         rate_limited: bool = False,
+        render_error: ErrorRenderer | None = None,
     ) -> None:
         self.access = access
         super().__init__(
             path,
-            guard.protect(name, access, handler, rate_limited=rate_limited),
+            guard.protect(name, access, handler, rate_limited=rate_limited, render_error=render_error),
             methods=methods,
             name=name,
         )

@@ -43,6 +43,7 @@ from swarmscope_gateway.guard import (
 )
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.middleware import RequestMetrics
+from swarmscope_gateway.otlp import status_response
 from swarmscope_gateway.params import TokenRequest, parse_body
 from swarmscope_gateway.ratelimit import RateLimiter
 from swarmscope_gateway.static import SpaFiles
@@ -131,6 +132,7 @@ def build_http_app(
             methods=[spec.method],
             name=spec.name,
             rate_limited=spec.rate_limited,
+            render_error=status_response if spec.error_format == "otlp" else None,
         )
         for spec in ENDPOINTS
         if spec.name != "websocket"

@@ -86,7 +86,7 @@ class GatewayMetrics:
             ),
             published=Counter(
                 "swarmscope_gateway_published_total",
-                "Events published to TRACES_RAW, by endpoint (ingest, import)",
+                "Events published to TRACES_RAW, by endpoint (ingest, import, otlp)",
                 ["endpoint"],
                 registry=registry,
             ),

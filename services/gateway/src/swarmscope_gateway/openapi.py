@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from swarmscope_gateway.access import METRICS, PUBLIC, Access
-from swarmscope_gateway.api_spec import ENDPOINTS, EVENT_STREAM, JSON, NDJSON, Endpoint
+from swarmscope_gateway.api_spec import ENDPOINTS, EVENT_STREAM, JSON, NDJSON, PROTOBUF, Endpoint
 from swarmscope_gateway.params import MAX_INT
 from swarmscope_gateway.ws_protocol import CLIENT_MODELS, SERVER_MODELS
 from swarmscope_schema.requests import ErrorBody
@@ -59,8 +59,42 @@ TAGS = [
     {"name": "live", "description": "Live streams: SSE and WebSocket"},
     {"name": "data", "description": "Events in (ingest, import) and out (export), dead letters"},
     {"name": "auth", "description": "Stream tokens"},
+    {"name": "otlp", "description": "OpenTelemetry (OTLP/HTTP) trace export"},
     {"name": "operations", "description": "Health, readiness, metrics and this document"},
 ]
+
+
+# OTLP bodies are protobuf messages (opentelemetry-proto); their JSON form is OTLP JSON. Only
+# their outline is described here: the protocol's own definition is the reference.
+OTLP_BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
+OTLP_JSON: dict[str, dict[str, Any]] = {
+    "OtlpExportTraceServiceRequest": {
+        "type": "object",
+        "description": "OTLP JSON ExportTraceServiceRequest (trace and span ids in hex)",
+        "properties": {"resourceSpans": {"type": ["array", "null"], "items": {"type": "object"}}},
+    },
+    "OtlpExportTraceServiceResponse": {
+        "type": "object",
+        "properties": {
+            "partialSuccess": {
+                "type": "object",
+                "properties": {
+                    "rejectedSpans": {"type": ["string", "integer"]},
+                    "errorMessage": {"type": "string"},
+                },
+            }
+        },
+    },
+    "OtlpStatus": {
+        "type": "object",
+        "description": "google.rpc.Status",
+        "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+    },
+}
+
+
+def _otlp_content(model: str) -> dict[str, Any]:
+    return {PROTOBUF: {"schema": OTLP_BINARY}, JSON: {"schema": {"$ref": REF.format(model=model)}}}
 
 
 # What POST /ingest checks before publishing; ingest validates the rest (TraceEvent) and
@@ -153,6 +187,7 @@ def _security(access: Access) -> list[dict[str, list[str]]]:
 def _error_responses(codes: tuple[int, ...], auth: bool) -> dict[str, Any]:
     reasons = {
         400: "Invalid parameters or body",
+        415: "Unsupported Content-Type",
         401: "Missing or wrong credentials",
         403: "Forbidden",
         404: "Not found",
@@ -243,6 +278,13 @@ def build_document() -> dict[str, Any]:
                     }
                 },
             }
+        elif spec.body_kind == "otlp":
+            defs.update(OTLP_JSON)
+            operation["requestBody"] = {
+                "required": True,
+                "description": "ExportTraceServiceRequest (Content-Encoding gzip or deflate accepted)",
+                "content": _otlp_content("OtlpExportTraceServiceRequest"),
+            }
         elif spec.body_kind == "jsonl":
             lines = {"schema": {"type": "string", "minLength": 1}}
             operation["requestBody"] = {
@@ -251,7 +293,12 @@ def build_document() -> dict[str, Any]:
                 "content": {NDJSON: lines, "text/plain": lines},
             }
         responses: dict[str, Any] = {}
-        if spec.media == JSON and spec.response is not None:
+        if spec.body_kind == "otlp":
+            responses[str(spec.status)] = {
+                "description": "ExportTraceServiceResponse in the request's encoding",
+                "content": _otlp_content("OtlpExportTraceServiceResponse"),
+            }
+        elif spec.media == JSON and spec.response is not None:
             responses[str(spec.status)] = {
                 "description": spec.summary,
                 "content": {JSON: {"schema": ref_of(spec.response, "serialization")}},
@@ -263,7 +310,11 @@ def build_document() -> dict[str, Any]:
             }
         else:
             responses[str(spec.status)] = {"description": "Switching Protocols (WebSocket)"}
-        responses.update(_error_responses(spec.errors, not spec.access.public))
+        errors = _error_responses(spec.errors, not spec.access.public)
+        if spec.error_format == "otlp":
+            for answer in errors.values():
+                answer["content"] = _otlp_content("OtlpStatus")
+        responses.update(errors)
         operation["responses"] = responses
         operation["security"] = _security(spec.access)
         paths.setdefault(spec.path, {})[spec.method.lower()] = operation

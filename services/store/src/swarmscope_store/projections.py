@@ -63,6 +63,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from swarmscope_schema.otel import OTEL_SPAN_TYPE
 from swarmscope_schema.sources import DEFAULT_SESSION_SOURCE, event_source
 from swarmscope_store.records import EventRecord, clean_text, number_or_none, text_or_none
 
@@ -155,6 +156,7 @@ _LABEL_KEYS: dict[str, tuple[str, ...]] = {
     "memory_write": ("key",),
     "memory_read": ("key",),
     "memory_delete": ("key",),
+    OTEL_SPAN_TYPE: ("name",),  # (v1.1) a span from OTLP that maps to no contract type
 }
 
 

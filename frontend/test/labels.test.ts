@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { eventLabel } from '../src/model/labels';
+
+describe('labels of OTel-born events', () => {
+  it('names an agent once when its type is its name', () => {
+    expect(eventLabel({ type: 'agent_spawn', data: { agent_type: 'planner', name: 'planner' } })).toBe('spawn planner');
+    expect(eventLabel({ type: 'agent_spawn', data: { agent_type: 'coder', name: 'Coder 1' } })).toBe('spawn coder Coder 1');
+  });
+
+  it('labels an unmapped span by its name', () => {
+    expect(eventLabel({ type: 'custom.otel_span', data: { name: 'GET /search' } })).toBe('span GET /search');
+    expect(eventLabel({ type: 'custom.other', data: { name: 'x' } })).toBe('custom.other');
+  });
+});
