@@ -1,7 +1,7 @@
 """Writes the generated deployment files: the Grafana dashboard and the Kubernetes PrometheusRule.
 
     uv run python deploy/generate.py          # rewrite deploy/grafana/swarmscope.json and
-                                              # deploy/k8s/base/prometheusrule.yaml
+                                              # deploy/k8s/components/monitoring/prometheusrule.yaml
     uv run python deploy/generate.py --check  # exit 1 if either is stale (tests/deploy runs this)
 
 The dashboard is written as code so every panel follows the same conventions (one data source
@@ -24,7 +24,7 @@ import yaml
 DEPLOY = Path(__file__).resolve().parent
 DASHBOARD_PATH = DEPLOY / "grafana" / "swarmscope.json"
 ALERTS_PATH = DEPLOY / "prometheus" / "alerts.yml"
-PROMETHEUS_RULE_PATH = DEPLOY / "k8s" / "base" / "prometheusrule.yaml"
+PROMETHEUS_RULE_PATH = DEPLOY / "k8s" / "components" / "monitoring" / "prometheusrule.yaml"
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 RATE = "$__rate_interval"

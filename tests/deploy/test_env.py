@@ -17,6 +17,7 @@ from swarmscope_deploy_support import (
     env_names,
     extra_settings,
     known_env,
+    render_chart,
     render_overlay,
     settings_class,
 )
@@ -30,6 +31,7 @@ DEPLOYMENT_SPECIFIC = {
     "SWARMSCOPE_API_KEYS",  # a host variable vs a Secret
     "SWARMSCOPE_RETENTION_HOURS",  # a host variable vs the ConfigMap
     "SWARMSCOPE_ALLOWED_ORIGINS",  # the UI's public origin differs per deployment
+    "SWARMSCOPE_REDIS_URL",  # the compose service "redis" vs the release's swarmscope-redis
 }
 
 
@@ -113,15 +115,34 @@ def test_compose_environments_are_known_complete_and_valid(
     _validate(service, {**_image_env(service), **hosted}, monkeypatch, where + " (host variables set)")
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+# The kustomize overlays and the chart: its default, and every part that changes an environment.
+KUBERNETES = {
+    **{f"overlay {o}": (lambda o=o: render_overlay(o)) for o in OVERLAYS},
+    "chart default": lambda: render_chart(),
+    "chart external url": lambda: render_chart(
+        {"postgres": {"external": {"url": "postgresql://u:p@db:5432/s"}}}
+    ),
+    "chart batteries included": lambda: render_chart(
+        {
+            "postgres": {"cnpg": {"enabled": True}},
+            "nats": {"enabled": True},
+            "ingress": {"enabled": True},
+            "redis": {"enabled": False, "externalUrl": "redis://cache:6379/1"},
+            "gateway": {"auth": {"apiKeys": ["key-one-0123456789"]}},
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("deployment", KUBERNETES)
 def test_kubernetes_environments_are_known_complete_and_valid(
-    overlay: str, monkeypatch: pytest.MonkeyPatch
+    deployment: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = set()
-    for container in container_envs(render_overlay(overlay)):
+    for container in container_envs(KUBERNETES[deployment]()):
         if container.service not in SERVICES:
             continue
-        where = f"overlay {overlay} {container.workload}"
+        where = f"{deployment} {container.workload}"
         env = {**_image_env(container.service), **container.env}
         if container.args == ("migrate",):
             assert container.service == "store"
@@ -130,19 +151,19 @@ def test_kubernetes_environments_are_known_complete_and_valid(
             _check_container(container.service, env, set(container.explicit), where)
             assert container.port == DEFAULT_PORTS[container.service], where
             seen.add(container.service)
-        if container.service == "store" and not container.args:
+        if container.service == "store" and not container.args and "batteries" not in deployment:
             assert env["SWARMSCOPE_STORE_MIGRATE_ON_START"] == "false", "the migration Job owns the schema"
         _validate(container.service, env, monkeypatch, where)
     assert seen == set(SERVICES)
 
 
 def test_the_shared_config_map_holds_only_variables_some_service_reads() -> None:
-    for overlay in OVERLAYS:
-        from swarmscope_deploy_support import named
+    from swarmscope_deploy_support import named
 
-        data = named(render_overlay(overlay), "ConfigMap", "swarmscope-config")["data"]
+    for deployment, render in KUBERNETES.items():
+        data = named(render(), "ConfigMap", "swarmscope-config")["data"]
         unknown = sorted(set(data) - all_known_env())
-        assert not unknown, f"overlay {overlay}: swarmscope-config sets {unknown}, which no service reads"
+        assert not unknown, f"{deployment}: swarmscope-config sets {unknown}, which no service reads"
 
 
 def test_values_set_in_both_compose_and_kubernetes_agree() -> None:
@@ -185,8 +206,8 @@ def test_frontend_template_variables_are_set() -> None:
             f"{name} has no default in frontend/Dockerfile"
         )
     assert compose_env("frontend")["SWARMSCOPE_GATEWAY_URL"] == "http://gateway:8000"
-    for overlay in OVERLAYS:
-        [frontend] = [c for c in container_envs(render_overlay(overlay)) if c.service == "frontend"]
+    for render in KUBERNETES.values():
+        [frontend] = [c for c in container_envs(render()) if c.service == "frontend"]
         url = frontend.env["SWARMSCOPE_GATEWAY_URL"]
         # nginx's resolver ignores the search domains: the name must be fully qualified.
         assert url.endswith(".svc.cluster.local:8000"), url
