@@ -937,6 +937,7 @@ VALUE_CONSTRAINTS: dict[str, dict[str, Any]] = {
     "postgres.cnpg.scheduledBackup.schedule": {"pattern": r"^\S+( \S+){5}$"},
     "gateway.service.type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
     "gateway.service.otlpPort": {"minimum": 1, "maximum": 65535},
+    "gateway.metricsPort": {"minimum": 0, "maximum": 65535},
     "gateway.auth.apiKeys": {"items": {"type": "string", "minLength": 8}},
     "gateway.hpa.targetCPUUtilizationPercentage": {"minimum": 1, "maximum": 100},
     "podDisruptionBudget.maxUnavailable": {"minimum": 1},

@@ -338,3 +338,34 @@ def test_the_chart_packages_with_its_linked_files() -> None:
         link = CHART / "files" / name
         assert link.is_symlink(), name
         assert link.resolve().is_relative_to(DEPLOY)
+
+
+def test_the_gateway_metrics_port_is_scraped_and_can_be_folded_into_the_api_port() -> None:
+    separate = render_chart(
+        {"monitoring": {"serviceMonitor": {"enabled": True}}, "networkPolicy": {"enabled": True}}
+    )
+    [gateway] = pod_spec(named(separate, "Deployment", "swarmscope-gateway"))["containers"]
+    assert _env(gateway)["SWARMSCOPE_GATEWAY_METRICS_PORT"]["value"] == "8100"
+    assert {"name": "metrics", "containerPort": 8100} in gateway["ports"]
+    monitor = named(separate, "ServiceMonitor", "swarmscope")
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["http", "metrics"]
+    folded = render_chart(
+        {
+            "gateway": {"metricsPort": 0},
+            "monitoring": {"serviceMonitor": {"enabled": True}},
+            "networkPolicy": {"enabled": True},
+        }
+    )
+    [gateway] = pod_spec(named(folded, "Deployment", "swarmscope-gateway"))["containers"]
+    assert "SWARMSCOPE_GATEWAY_METRICS_PORT" not in _env(gateway)
+    assert [p["name"] for p in named(folded, "Service", "swarmscope-gateway")["spec"]["ports"]] == [
+        "http",
+        "otlp-http",
+    ]
+    [endpoint] = named(folded, "ServiceMonitor", "swarmscope")["spec"]["endpoints"]
+    assert not [r for r in endpoint["relabelings"] if r.get("action") == "drop"]
+    policy = named(folded, "NetworkPolicy", "swarmscope-gateway")
+    [api] = [r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] == 8000]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in api[
+        "from"
+    ]

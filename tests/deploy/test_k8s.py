@@ -519,7 +519,7 @@ def test_network_policies_allow_exactly_the_architecture_flows(rendering: str) -
     peers = _peers_allowed(policies, "ingress", _app("gateway"), 8000) or []
     assert any(p.get("podSelector", {}).get("matchLabels") == {"swarmscope.io/agent": "true"} for p in peers)
     # Prometheus reaches every service's metrics port; KEDA reaches the NATS monitoring port.
-    for service, port in (("ingest", 8101), ("store", 8102), ("replay", 8103), ("gateway", 8000)):
+    for service, port in (("ingest", 8101), ("store", 8102), ("replay", 8103), ("gateway", 8100)):
         peers = _peers_allowed(policies, "ingress", _app(service), port) or []
         assert any(
             p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")

@@ -251,6 +251,9 @@ spec:
           ports:
             - name: http
               containerPort: {{ .port }}
+            {{- with .extraPorts }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
           # The HTTP side starts once NATS is reached and the streams provisioned: give that time
           # (NATS may still be electing stream leaders after a rollout) before liveness applies.
           startupProbe:
