@@ -306,9 +306,31 @@ def all_known_env() -> frozenset[str]:
 # -- Dockerfiles --------------------------------------------------------------------------------
 
 
-def dockerfile_env(path: Path) -> dict[str, str]:
+SERVICE_DOCKERFILE = ROOT / "services" / "Dockerfile"
+
+
+def substitute_args(text: str, args: Mapping[str, str]) -> str:
+    """A Dockerfile's text with its build arguments ($NAME, ${NAME}) replaced, as BuildKit does in
+    the instructions that expand them (RUN --mount options, COPY, ENV, LABEL, EXPOSE)."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return args.get(name, match.group(0))
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", replace, text)
+
+
+def service_build_args(service: str) -> dict[str, str]:
+    """The build arguments of a service's image: those docker compose passes (the one place they
+    are written)."""
+    build = compose()["services"][service]["build"]
+    assert build["dockerfile"] == str(SERVICE_DOCKERFILE.relative_to(ROOT))
+    return {k: str(v) for k, v in build["args"].items()}
+
+
+def dockerfile_env(path: Path, args: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ENV of a Dockerfile's last stage (what the running container starts with)."""
-    text = path.read_text().replace("\\\n", " ")
+    text = substitute_args(path.read_text(), args or {}).replace("\\\n", " ")
     stages = re.split(r"(?m)^FROM ", text)
     env: dict[str, str] = {}
     for line in stages[-1].splitlines():
@@ -316,6 +338,11 @@ def dockerfile_env(path: Path) -> dict[str, str]:
             for key, value in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S+)', line[4:]):
                 env[key] = value.strip('"')
     return env
+
+
+def service_image_env(service: str) -> dict[str, str]:
+    """The environment a service's image starts with."""
+    return dockerfile_env(SERVICE_DOCKERFILE, service_build_args(service))
 
 
 # -- docker compose -----------------------------------------------------------------------------
