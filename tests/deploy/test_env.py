@@ -17,7 +17,9 @@ from swarmscope_deploy_support import (
     env_names,
     extra_settings,
     known_env,
+    render_chart,
     render_overlay,
+    service_image_env,
     settings_class,
 )
 
@@ -30,6 +32,7 @@ DEPLOYMENT_SPECIFIC = {
     "SWARMSCOPE_API_KEYS",  # a host variable vs a Secret
     "SWARMSCOPE_RETENTION_HOURS",  # a host variable vs the ConfigMap
     "SWARMSCOPE_ALLOWED_ORIGINS",  # the UI's public origin differs per deployment
+    "SWARMSCOPE_REDIS_URL",  # the compose service "redis" vs the release's swarmscope-redis
 }
 
 
@@ -49,7 +52,9 @@ def _validate(service: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
         pytest.fail(f"{where}: {service} rejects its environment: {exc}")
 
 
-def _check_container(service: str, env: dict[str, str], explicit: set[str], where: str) -> None:
+def _check_container(
+    service: str, env: dict[str, str], explicit: set[str], where: str, *, serves_http: bool = True
+) -> None:
     known = known_env(service)
     unknown = sorted(n for n in explicit if n.startswith("SWARMSCOPE_") and n not in known)
     assert not unknown, f"{where}: {service} does not read {unknown}"
@@ -63,7 +68,8 @@ def _check_container(service: str, env: dict[str, str], explicit: set[str], wher
     assert "127.0.0.1" not in env["SWARMSCOPE_NATS_URL"]
     assert "localhost" not in env["SWARMSCOPE_NATS_URL"]
     port = env.get(f"SWARMSCOPE_{service.upper()}_PORT")
-    assert port == str(DEFAULT_PORTS[service]), f"{where}: {service} port {port}"
+    if serves_http:
+        assert port == str(DEFAULT_PORTS[service]), f"{where}: {service} port {port}"
     if service in ("store", "replay"):
         assert env.get("SWARMSCOPE_DATABASE_URL", "").startswith("postgresql://"), (
             f"{where}: {service} must use Postgres (its defaults are local SQLite files)"
@@ -76,7 +82,7 @@ def _check_container(service: str, env: dict[str, str], explicit: set[str], wher
 
 
 def _image_env(service: str) -> dict[str, str]:
-    return dockerfile_env(ROOT / "services" / service / "Dockerfile")
+    return service_image_env(service)
 
 
 COMPOSE_CONTAINERS = [
@@ -97,7 +103,8 @@ def test_compose_environments_are_known_complete_and_valid(
     explicit = compose_env(compose_service)
     env = {**_image_env(service), **explicit}
     where = f"docker-compose.yml {compose_service}"
-    _check_container(service, env, set(explicit), where)
+    # The migration is a one-shot with no HTTP side.
+    _check_container(service, env, set(explicit), where, serves_http=compose_service != "migrate")
     if compose_service == "store":
         assert env["SWARMSCOPE_STORE_MIGRATE_ON_START"] == "false", "the migrate service owns the schema"
     _validate(service, env, monkeypatch, where)
@@ -113,15 +120,34 @@ def test_compose_environments_are_known_complete_and_valid(
     _validate(service, {**_image_env(service), **hosted}, monkeypatch, where + " (host variables set)")
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+# The kustomize overlays and the chart: its default, and every part that changes an environment.
+KUBERNETES = {
+    **{f"overlay {o}": (lambda o=o: render_overlay(o)) for o in OVERLAYS},
+    "chart default": lambda: render_chart(),
+    "chart external url": lambda: render_chart(
+        {"postgres": {"external": {"url": "postgresql://u:p@db:5432/s"}}}
+    ),
+    "chart batteries included": lambda: render_chart(
+        {
+            "postgres": {"cnpg": {"enabled": True}},
+            "nats": {"enabled": True},
+            "ingress": {"enabled": True},
+            "redis": {"enabled": False, "externalUrl": "redis://cache:6379/1"},
+            "gateway": {"auth": {"apiKeys": ["key-one-0123456789"]}},
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("deployment", KUBERNETES)
 def test_kubernetes_environments_are_known_complete_and_valid(
-    overlay: str, monkeypatch: pytest.MonkeyPatch
+    deployment: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = set()
-    for container in container_envs(render_overlay(overlay)):
+    for container in container_envs(KUBERNETES[deployment]()):
         if container.service not in SERVICES:
             continue
-        where = f"overlay {overlay} {container.workload}"
+        where = f"{deployment} {container.workload}"
         env = {**_image_env(container.service), **container.env}
         if container.args == ("migrate",):
             assert container.service == "store"
@@ -130,19 +156,19 @@ def test_kubernetes_environments_are_known_complete_and_valid(
             _check_container(container.service, env, set(container.explicit), where)
             assert container.port == DEFAULT_PORTS[container.service], where
             seen.add(container.service)
-        if container.service == "store" and not container.args:
+        if container.service == "store" and not container.args and "batteries" not in deployment:
             assert env["SWARMSCOPE_STORE_MIGRATE_ON_START"] == "false", "the migration Job owns the schema"
         _validate(container.service, env, monkeypatch, where)
     assert seen == set(SERVICES)
 
 
 def test_the_shared_config_map_holds_only_variables_some_service_reads() -> None:
-    for overlay in OVERLAYS:
-        from swarmscope_deploy_support import named
+    from swarmscope_deploy_support import named
 
-        data = named(render_overlay(overlay), "ConfigMap", "swarmscope-config")["data"]
+    for deployment, render in KUBERNETES.items():
+        data = named(render(), "ConfigMap", "swarmscope-config")["data"]
         unknown = sorted(set(data) - all_known_env())
-        assert not unknown, f"overlay {overlay}: swarmscope-config sets {unknown}, which no service reads"
+        assert not unknown, f"{deployment}: swarmscope-config sets {unknown}, which no service reads"
 
 
 def test_values_set_in_both_compose_and_kubernetes_agree() -> None:
@@ -185,8 +211,8 @@ def test_frontend_template_variables_are_set() -> None:
             f"{name} has no default in frontend/Dockerfile"
         )
     assert compose_env("frontend")["SWARMSCOPE_GATEWAY_URL"] == "http://gateway:8000"
-    for overlay in OVERLAYS:
-        [frontend] = [c for c in container_envs(render_overlay(overlay)) if c.service == "frontend"]
+    for render in KUBERNETES.values():
+        [frontend] = [c for c in container_envs(render()) if c.service == "frontend"]
         url = frontend.env["SWARMSCOPE_GATEWAY_URL"]
         # nginx's resolver ignores the search domains: the name must be fully qualified.
         assert url.endswith(".svc.cluster.local:8000"), url

@@ -1,27 +1,33 @@
-"""deploy/k8s: every overlay renders, validates against the Kubernetes schemas, and wires together."""
+"""Kubernetes: every rendering (each kustomize overlay, the base with every combination of the
+components, the Helm chart with every combination of its optional parts) validates against the
+Kubernetes schemas and the custom resources' CRD schemas, and wires together."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import subprocess
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import kubernetes_validate
 import pytest
-import swarmscope_deploy_kustomize as kustomize
 import yaml
 from swarmscope_deploy_support import (
     DEPLOY,
-    K8S,
     OVERLAYS,
+    RELEASE,
     SERVICES,
     by_kind,
+    chart_combinations,
+    component_sets,
     container_envs,
+    deploy_tools,
     image_service,
-    kubectl,
-    kubectl_kustomize,
     named,
     pod_spec,
+    render_base_with,
+    render_chart,
     render_overlay,
     workloads,
 )
@@ -32,37 +38,106 @@ from swarmscope_service.settings import ServiceSettings
 
 # The oldest Kubernetes minor the manifests must work on (autoscaling/v2, policy/v1 and the rest).
 KUBERNETES_VERSION = "1.29"
-CRD_KINDS = {"ScaledObject", "Cluster", "ScheduledBackup", "ServiceMonitor", "PrometheusRule"}
+API_VERSIONS = {
+    "ScaledObject": "keda.sh/v1alpha1",
+    "Cluster": "postgresql.cnpg.io/v1",
+    "ScheduledBackup": "postgresql.cnpg.io/v1",
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "PrometheusRule": "monitoring.coreos.com/v1",
+    "HTTPRoute": "gateway.networking.k8s.io/v1",
+}
 Obj = dict[str, Any]
 
+# Every rendering checked: name → a function returning its objects (rendered on first use, cached).
+RENDERINGS: dict[str, Callable[[], tuple[Obj, ...]]] = {
+    **{f"kustomize:{o}": (lambda o=o: render_overlay(o)) for o in OVERLAYS},
+    **{
+        "kustomize:base" + "".join(f"+{c}" for c in comps): (lambda comps=comps: render_base_with(comps))
+        for comps in component_sets()
+    },
+    **{f"helm:{name}": (lambda values=values: render_chart(values)) for name, values in chart_combinations()},
+}
+ALL = sorted(RENDERINGS)
+# The renderings with every optional part on, for the checks that need those parts present.
+FULL = [
+    "kustomize:prod",
+    "helm:cnpg+nats+keda+monitoring+networkPolicy+ingress",
+    "helm:cnpg+nats+keda+monitoring+networkPolicy+httpRoute",
+]
 
-def _canonical(objects: list[Obj]) -> dict[tuple[str, str, str, str], str]:
-    return {kustomize.key(o): json.dumps(o, sort_keys=True) for o in objects}
+
+def _objects(rendering: str) -> tuple[Obj, ...]:
+    return RENDERINGS[rendering]()
 
 
-@pytest.mark.parametrize("directory", ["base", "overlays/dev", "overlays/prod"])
-def test_python_render_matches_kubectl_kustomize(directory: str) -> None:
-    rendered = kustomize.render(K8S / directory)
-    assert rendered, "nothing rendered"
-    if kubectl() is None:
-        # The Python renderer stands in (it refuses any kustomize feature it does not implement).
-        pytest.skip("kubectl not installed: rendered with the Python kustomize only")
-    assert _canonical(rendered) == _canonical(kubectl_kustomize(K8S / directory))
+def _is_helm(rendering: str) -> bool:
+    return rendering.startswith("helm:")
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_builtin_object_validates_against_the_kubernetes_schema(overlay: str) -> None:
-    errors = []
-    for obj in render_overlay(overlay):
-        if obj["kind"] in CRD_KINDS:
-            continue
-        try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            path = ".".join(str(p) for p in exc.path)
-            errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {exc.message}")
-        except kubernetes_validate.SchemaNotFoundError as exc:
-            errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message}")
+def _canonical(obj: Obj) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
+@cache
+def _builtin_errors(canonical: str) -> tuple[str, ...]:
+    obj = json.loads(canonical)
+    try:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.path)
+        return (f"{obj['kind']}/{obj['metadata']['name']}: {path}: {exc.message}",)
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        return (f"{obj['kind']}/{obj['metadata']['name']}: {exc.message}",)
+    return ()
+
+
+@cache
+def _custom_resource_results() -> dict[str, Any]:
+    """Every distinct custom resource of every rendering, validated by its CRD schema in one run
+    of the validators (tests/deploy/tools/validate-custom-resources.mjs)."""
+    distinct: dict[str, Obj] = {}
+    for rendering in ALL:
+        for obj in _objects(rendering):
+            if obj["kind"] in API_VERSIONS:
+                distinct.setdefault(_canonical(obj), obj)
+    tools = deploy_tools()
+    script = tools.node_modules.parent / "validate-custom-resources.mjs"
+    script.write_text((DEPLOY.parent / "tests/deploy/tools/validate-custom-resources.mjs").read_text())
+    result = subprocess.run(
+        [tools.node, str(script)],
+        input=json.dumps(list(distinct.values())),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return dict(zip(distinct, json.loads(result.stdout), strict=True))
+
+
+def test_the_chart_lints_with_and_without_its_nats_dependency() -> None:
+    from swarmscope_deploy_support import CHART, helm, renderable_chart
+
+    # As shipped: the only finding is the NATS chart that `helm dependency build` fetches.
+    shipped = helm("lint", str(CHART))
+    warnings = [line for line in shipped.splitlines() if line.startswith(("[WARNING]", "[ERROR]"))]
+    assert len(warnings) == 1, shipped
+    assert "missing these dependencies: nats" in warnings[0], shipped
+    # Everything else lints clean, strictly, for the default and for every part switched on.
+    helm("lint", "--strict", str(renderable_chart()))
+    for name, values in chart_combinations()[-3:]:
+        with open(renderable_chart().parent / f"{name}.json", "w") as f:
+            json.dump(values, f)
+        helm("lint", "--strict", str(renderable_chart()), "-f", f.name)
+
+
+@pytest.mark.parametrize("rendering", ALL)
+def test_every_builtin_object_validates_against_the_kubernetes_schema(rendering: str) -> None:
+    errors = [
+        e
+        for obj in _objects(rendering)
+        if obj["kind"] not in API_VERSIONS
+        for e in _builtin_errors(_canonical(obj))
+    ]
     assert not errors, "\n".join(errors)
 
 
@@ -82,75 +157,97 @@ def _require(obj: Obj, *paths: str) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_custom_resources_have_their_required_fields(overlay: str) -> None:
-    objects = render_overlay(overlay)
-    kinds = {o["kind"] for o in objects}
-    assert {"ScaledObject", "Cluster", "ServiceMonitor", "PrometheusRule"} <= kinds
+@pytest.mark.parametrize("rendering", ALL)
+def test_custom_resources_validate_against_their_crds(rendering: str) -> None:
+    objects = _objects(rendering)
+    results = _custom_resource_results()
     problems: list[str] = []
-    api_versions = {
-        "ScaledObject": "keda.sh/v1alpha1",
-        "Cluster": "postgresql.cnpg.io/v1",
-        "ScheduledBackup": "postgresql.cnpg.io/v1",
-        "ServiceMonitor": "monitoring.coreos.com/v1",
-        "PrometheusRule": "monitoring.coreos.com/v1",
-    }
     for obj in objects:
         kind = obj["kind"]
-        if kind not in CRD_KINDS:
+        if kind not in API_VERSIONS:
             continue
-        if obj["apiVersion"] != api_versions[kind]:
-            problems.append(f"{kind}: apiVersion {obj['apiVersion']} != {api_versions[kind]}")
+        name = f"{kind}/{obj['metadata']['name']}"
+        if obj["apiVersion"] != API_VERSIONS[kind]:
+            problems.append(f"{name}: apiVersion {obj['apiVersion']} != {API_VERSIONS[kind]}")
+        result = results[_canonical(obj)]
+        if isinstance(result, list):
+            problems += [f"{name}: {error}" for error in result]
+        elif isinstance(result, dict):
+            # CloudNativePG publishes no schema package: its required fields are checked here.
+            assert kind in ("Cluster", "ScheduledBackup"), result
+        # Beyond the schemas: what the operators need to act.
         if kind == "ScaledObject":
-            problems += _require(
-                obj, "spec.scaleTargetRef.name", "spec.triggers.0.type", "spec.triggers.0.metadata"
-            )
             for trigger in obj["spec"]["triggers"]:
                 if trigger["type"] == "nats-jetstream":
                     problems += [
-                        f"ScaledObject/{obj['metadata']['name']}: nats-jetstream trigger needs {k}"
+                        f"{name}: nats-jetstream trigger needs {k}"
                         for k in ("natsServerMonitoringEndpoint", "stream", "consumer", "lagThreshold")
                         if not trigger["metadata"].get(k)
                     ]
-                    for k in ("lagThreshold", "activationLagThreshold"):
-                        if k in trigger["metadata"]:
-                            assert isinstance(trigger["metadata"][k], str), "KEDA metadata values are strings"
             spec = obj["spec"]
             assert 1 <= spec.get("minReplicaCount", 0) <= spec["maxReplicaCount"]
         elif kind == "Cluster":
             problems += _require(obj, "spec.instances", "spec.storage.size", "spec.bootstrap.initdb.database")
+            assert isinstance(obj["spec"]["instances"], int)
             sync = obj["spec"].get("postgresql", {}).get("synchronous")
             if sync:
                 # A synchronous standby that cannot exist would block every commit.
                 assert sync["number"] < obj["spec"]["instances"], "synchronous.number must be < instances"
+                assert sync["method"] in ("any", "first")
         elif kind == "ScheduledBackup":
             problems += _require(obj, "spec.schedule", "spec.cluster.name")
             assert len(obj["spec"]["schedule"].split()) == 6, "CNPG schedules have six fields (seconds first)"
             cluster = named(objects, "Cluster", obj["spec"]["cluster"]["name"])
             assert "backup" in cluster["spec"], "a ScheduledBackup needs the Cluster's backup configuration"
-        elif kind == "ServiceMonitor":
-            problems += _require(obj, "spec.selector.matchLabels", "spec.endpoints.0.port")
         elif kind == "PrometheusRule":
-            problems += _require(obj, "spec.groups.0.name", "spec.groups.0.rules.0.expr")
             for group in obj["spec"]["groups"]:
                 for rule in group["rules"]:
                     assert ("alert" in rule) != ("record" in rule), rule
-                    assert rule.get("expr"), rule
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_crd_validators_catch_mistakes() -> None:
+    [scaled, *_] = by_kind(render_overlay("prod"), "ScaledObject")
+    broken = json.loads(json.dumps(scaled))
+    broken["spec"]["minReplicaCount"] = "2"
+    del broken["spec"]["scaleTargetRef"]["name"]
+    [route] = by_kind(render_base_with(("gateway-api",)), "HTTPRoute")
+    broken_route = json.loads(json.dumps(route))
+    broken_route["spec"]["rules"][0]["backendRefs"][0]["port"] = "http"
+    tools = deploy_tools()
+    script = tools.node_modules.parent / "validate-custom-resources.mjs"
+    script.write_text((DEPLOY.parent / "tests/deploy/tools/validate-custom-resources.mjs").read_text())
+    out = subprocess.run(
+        [tools.node, str(script)],
+        input=json.dumps([broken, broken_route]),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    scaled_errors, route_errors = json.loads(out)
+    assert any("minReplicaCount" in e for e in scaled_errors)
+    assert any("scaleTargetRef" in e for e in scaled_errors)
+    assert any("port" in e for e in route_errors)
+
+
+@pytest.mark.parametrize("rendering", ALL)
 def test_every_swarmscope_service_is_deployed_with_probes_resources_and_a_hardened_context(
-    overlay: str,
+    rendering: str,
 ) -> None:
-    objects = render_overlay(overlay)
-    deployments = {d["metadata"]["name"]: d for d in by_kind(objects, "Deployment")}
+    objects = _objects(rendering)
+    deployments = {
+        d["metadata"]["labels"]["app.kubernetes.io/name"]: d for d in by_kind(objects, "Deployment")
+    }
     assert set(SERVICES) | {"frontend"} <= set(deployments)
     grace = ServiceSettings().shutdown_grace_seconds
     for name in (*SERVICES, "frontend"):
+        assert deployments[name]["metadata"]["name"] == f"{RELEASE}-{name}"
         spec = pod_spec(deployments[name])
         [container] = spec["containers"]
         assert image_service(container["image"]) == name, container["image"]
+        tag = container["image"].rsplit(":", 1)[1]
+        assert tag not in ("latest", ""), container["image"]
+        assert container["imagePullPolicy"] == "IfNotPresent"
         for probe in ("livenessProbe", "readinessProbe"):
             assert probe in container, f"{name} lacks a {probe}"
         if name in SERVICES:
@@ -181,9 +278,9 @@ def test_every_swarmscope_service_is_deployed_with_probes_resources_and_a_harden
         assert "/tmp" in mounts, name
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_services_select_pods_and_name_their_ports(overlay: str) -> None:
-    objects = render_overlay(overlay)
+@pytest.mark.parametrize("rendering", ALL)
+def test_services_select_pods_and_name_their_ports(rendering: str) -> None:
+    objects = _objects(rendering)
     pods = {
         w["metadata"]["name"]: (w["spec"]["template"]["metadata"]["labels"], pod_spec(w))
         for w in workloads(objects)
@@ -192,44 +289,93 @@ def test_services_select_pods_and_name_their_ports(overlay: str) -> None:
     for service in by_kind(objects, "Service"):
         selector = service["spec"]["selector"]
         matching = [n for n, (labels, _) in pods.items() if selector.items() <= labels.items()]
-        assert matching, f"Service {service['metadata']['name']} selects no pod"
+        assert len(matching) == 1, f"Service {service['metadata']['name']} selects {matching}"
         for port in service["spec"]["ports"]:
             target = port["targetPort"]
-            for name in matching:
-                container_ports = {
-                    p.get("name") for c in pods[name][1]["containers"] for p in c.get("ports", [])
-                }
-                assert target in container_ports, f"Service {service['metadata']['name']} → {name}:{target}"
+            container_ports = {
+                p.get("name") for c in pods[matching[0]][1]["containers"] for p in c.get("ports", [])
+            }
+            assert target in container_ports, (
+                f"Service {service['metadata']['name']} → {matching[0]}:{target}"
+            )
+    # OTLP/HTTP: the Service port collectors' otlphttp exporters use, onto the gateway's HTTP port.
+    gateway = named(objects, "Service", f"{RELEASE}-gateway")
+    ports = {p["name"]: p for p in gateway["spec"]["ports"]}
+    assert ports["otlp-http"]["port"] == 4318
+    assert ports["otlp-http"]["targetPort"] == "http"
+    assert ports["http"]["port"] == 8000
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_autoscalers_and_disruption_budgets_point_at_real_workloads(overlay: str) -> None:
-    objects = render_overlay(overlay)
-    namespace = named(objects, "Namespace", named(objects, "Deployment", "ingest")["metadata"]["namespace"])
+def _entry_backends(objects: tuple[Obj, ...]) -> list[tuple[str, str, Any]]:
+    """(path, Service name, port) of every Ingress and HTTPRoute route."""
+    routes = []
+    for ingress in by_kind(objects, "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                service = path["backend"]["service"]
+                routes.append(
+                    (path["path"], service["name"], service["port"].get("name") or service["port"]["number"])
+                )
+    for route in by_kind(objects, "HTTPRoute"):
+        for rule in route["spec"]["rules"]:
+            for match in rule["matches"]:
+                for backend in rule["backendRefs"]:
+                    routes.append((match["path"]["value"], backend["name"], backend["port"]))
+    return routes
+
+
+@pytest.mark.parametrize("rendering", ALL)
+def test_the_public_entry_routes_the_ui_and_otlp_to_real_service_ports(rendering: str) -> None:
+    objects = _objects(rendering)
+    services = {s["metadata"]["name"]: s for s in by_kind(objects, "Service")}
+    routes = _entry_backends(objects)
+    for path, service, port in routes:
+        assert service in services, (path, service)
+        ports = services[service]["spec"]["ports"]
+        assert any(port in (p["name"], p["port"]) for p in ports), (path, service, port)
+    if routes:
+        by_path = {path: service for path, service, _ in routes}
+        assert by_path["/"] == f"{RELEASE}-frontend"
+        assert by_path["/v1/traces"] == f"{RELEASE}-gateway"
+
+
+@pytest.mark.parametrize("rendering", ALL)
+def test_autoscalers_and_disruption_budgets_point_at_real_workloads(rendering: str) -> None:
+    objects = _objects(rendering)
     deployments = {d["metadata"]["name"]: d for d in by_kind(objects, "Deployment")}
+    namespace = deployments[f"{RELEASE}-ingest"]["metadata"].get("namespace", "")
     scaled = {}
     for scaled_object in by_kind(objects, "ScaledObject"):
         target = scaled_object["spec"]["scaleTargetRef"]["name"]
         assert target in deployments
         trigger = scaled_object["spec"]["triggers"][0]["metadata"]
-        scaled[target] = (trigger["stream"], trigger["consumer"])
-        # KEDA runs in its own namespace: the endpoint must name this overlay's namespace.
+        scaled[target.removeprefix(f"{RELEASE}-")] = (trigger["stream"], trigger["consumer"])
+        # KEDA runs in its own namespace: the endpoint must name the namespace NATS is in.
         host = trigger["natsServerMonitoringEndpoint"].split(":")[0]
-        assert host == f"nats-headless.{namespace['metadata']['name']}.svc.cluster.local", host
+        assert host.endswith(f"-headless.{namespace}.svc.cluster.local"), host
         # An autoscaled Deployment has no replicas field: an apply would reset the scaler's count.
         assert "replicas" not in deployments[target]["spec"], target
-    # ingest and store scale on the lag of exactly the durables the services consume.
-    assert scaled == {"ingest": (STREAM_RAW, "ingest"), "store": (STREAM_EVENTS, "store")}
+    # Each scales on the lag of exactly the durable the service consumes.
+    expected = {
+        "ingest": (STREAM_RAW, "ingest"),
+        "store": (STREAM_EVENTS, "store"),
+        "replay": (STREAM_EVENTS, "replay"),
+    }
+    assert {k: expected[k] for k in scaled} == scaled
     assert set(scaled.values()) <= set(DURABLES)
+    for name in ("ingest", "store"):
+        if name not in scaled:
+            assert deployments[f"{RELEASE}-{name}"]["spec"]["replicas"] >= 1
 
-    [hpa] = by_kind(objects, "HorizontalPodAutoscaler")
-    assert hpa["spec"]["scaleTargetRef"]["name"] == "gateway"
-    assert "replicas" not in deployments["gateway"]["spec"]
-    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    for hpa in by_kind(objects, "HorizontalPodAutoscaler"):
+        assert hpa["spec"]["scaleTargetRef"]["name"] == f"{RELEASE}-gateway"
+        assert "replicas" not in deployments[f"{RELEASE}-gateway"]["spec"]
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
 
     # Replay folds each session in order: one consumer on the durable, never two during a rollout.
-    replay = deployments["replay"]["spec"]
-    assert replay["replicas"] == 1
+    replay = deployments[f"{RELEASE}-replay"]["spec"]
+    if "replay" not in scaled:
+        assert replay["replicas"] == 1
     assert replay["strategy"]["type"] == "Recreate"
 
     covered = set()
@@ -241,9 +387,9 @@ def test_autoscalers_and_disruption_budgets_point_at_real_workloads(overlay: str
             for n, d in deployments.items()
             if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
         ]
-        assert matching, f"PDB {pdb['metadata']['name']} matches nothing"
+        assert len(matching) == 1, f"PDB {pdb['metadata']['name']} matches {matching}"
         covered.update(matching)
-    assert {*SERVICES, "frontend"} <= covered
+    assert {f"{RELEASE}-{s}" for s in (*SERVICES, "frontend")} <= covered
 
 
 def _selects(selector: Obj, labels: dict[str, str]) -> bool:
@@ -260,122 +406,192 @@ def _selects(selector: Obj, labels: dict[str, str]) -> bool:
     return True
 
 
-def _peers_allowed(policies: list[Obj], direction: str, labels: dict[str, str], port: int) -> list[Obj]:
-    """The peers (from/to entries) the policies selecting `labels` allow in `direction` on `port`."""
+def _peers_allowed(
+    policies: list[Obj], direction: str, labels: dict[str, str], port: int
+) -> list[Obj] | None:
+    """The peers (from/to entries) the policies selecting `labels` allow in `direction` on `port`;
+    None when no policy of that direction selects the pod (everything is allowed)."""
     peers: list[Obj] = []
     key = "from" if direction == "ingress" else "to"
+    selected = False
     for policy in policies:
         if not _selects(policy["spec"]["podSelector"], labels):
             continue
-        for rule in policy["spec"].get(direction, []):
+        if direction.capitalize() not in policy["spec"].get("policyTypes", ["Ingress"]):
+            continue
+        selected = True
+        for rule in policy["spec"].get(direction) or []:
             ports = {p["port"] for p in rule.get("ports", [])}
             if ports and port not in ports:
                 continue
-            peers.extend(rule.get(key, [{}]))
-    return peers
+            # A rule without peers allows every peer.
+            peers.extend(rule.get(key) or [{"ipBlock": {"cidr": "0.0.0.0/0"}}])
+    return peers if selected else None
 
 
-NATS = {"app.kubernetes.io/name": "nats", "app.kubernetes.io/component": "nats"}
-POSTGRES = {"cnpg.io/cluster": "swarmscope-pg"}
+NATS_LABELS = {"app.kubernetes.io/name": "nats", "app.kubernetes.io/component": "nats"}
 
 
 def _app(name: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "swarmscope"}
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": RELEASE,
+        "app.kubernetes.io/part-of": "swarmscope",
+    }
 
 
-def _allows(peers: list[Obj], labels: dict[str, str]) -> bool:
-    return any(
-        "podSelector" in p and "namespaceSelector" not in p and _selects(p["podSelector"], labels)
-        for p in peers
-    )
+def _allows(peers: list[Obj] | None, labels: dict[str, str] | None) -> bool:
+    """Whether a same-namespace pod with `labels` (None: a server outside the cluster) is allowed."""
+    if peers is None:
+        return True
+    for peer in peers:
+        if "ipBlock" in peer:
+            return True
+        same_namespace = "podSelector" in peer and "namespaceSelector" not in peer
+        if labels is not None and same_namespace and _selects(peer["podSelector"], labels):
+            return True
+    return False
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_network_policies_allow_exactly_the_architecture_flows(overlay: str) -> None:
-    objects = render_overlay(overlay)
+def _postgres_pods(objects: tuple[Obj, ...]) -> dict[str, str] | None:
+    """The labels of the Postgres pods of a rendering; None when Postgres is external."""
+    for cluster in by_kind(objects, "Cluster"):
+        return {"cnpg.io/cluster": cluster["metadata"]["name"]}
+    for stateful in by_kind(objects, "StatefulSet"):
+        if stateful["metadata"]["labels"].get("app.kubernetes.io/name") == "postgres":
+            labels: dict[str, str] = stateful["spec"]["template"]["metadata"]["labels"]
+            return labels
+    return None
+
+
+def _nats_pods(rendering: str) -> dict[str, str]:
+    # The official chart's pod labels; in the chart's own release with nats.enabled, its instance.
+    instance = RELEASE if "nats" in rendering.removeprefix("helm:").split("+") else "nats"
+    return {**NATS_LABELS, "app.kubernetes.io/instance": instance}
+
+
+@pytest.mark.parametrize("rendering", [r for r in ALL if not r.startswith("helm:") or "networkPolicy" in r])
+def test_network_policies_allow_exactly_the_architecture_flows(rendering: str) -> None:
+    objects = _objects(rendering)
     policies = by_kind(objects, "NetworkPolicy")
-    [deny] = [p for p in policies if p["metadata"]["name"] == "default-deny"]
-    assert deny["spec"]["podSelector"] == {}
+    [deny] = [p for p in policies if p["metadata"]["name"] == f"{RELEASE}-default-deny"]
     assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    for workload in workloads(objects):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert _selects(deny["spec"]["podSelector"], labels), workload["metadata"]["name"]
+    nats = _nats_pods(rendering)
+    postgres = _postgres_pods(objects)
+    redis = _app("redis")
     # The flows of ARCHITECTURE.md (and the storage each service owns).
     flows = [
-        ("ingest", NATS, 4222),
-        ("store", NATS, 4222),
-        ("replay", NATS, 4222),
-        ("gateway", NATS, 4222),
-        ("store", POSTGRES, 5432),
-        ("replay", POSTGRES, 5432),
-        ("store-migrate", POSTGRES, 5432),
-        ("replay", _app("redis"), 6379),
-        ("gateway", _app("redis"), 6379),
+        ("ingest", nats, 4222),
+        ("store", nats, 4222),
+        ("replay", nats, 4222),
+        ("gateway", nats, 4222),
+        ("store", postgres, 5432),
+        ("replay", postgres, 5432),
+        ("migrate", postgres, 5432),
+        ("replay", redis, 6379),
+        ("gateway", redis, 6379),
         ("frontend", _app("gateway"), 8000),
     ]
     for source, destination, port in flows:
         assert _allows(_peers_allowed(policies, "egress", _app(source), port), destination), (source, port)
-        assert _allows(_peers_allowed(policies, "ingress", destination, port), _app(source)), (source, port)
+        if destination is not None:
+            assert _allows(_peers_allowed(policies, "ingress", destination, port), _app(source)), (
+                source,
+                port,
+            )
     # And not the others: the frontend never reaches NATS or Postgres, ingest never Postgres.
     forbidden = [
-        ("frontend", NATS, 4222),
-        ("frontend", POSTGRES, 5432),
-        ("ingest", POSTGRES, 5432),
-        ("gateway", POSTGRES, 5432),
-        ("ingest", _app("redis"), 6379),
+        ("frontend", nats, 4222),
+        ("frontend", postgres, 5432),
+        ("ingest", postgres, 5432),
+        ("gateway", postgres, 5432),
+        ("ingest", redis, 6379),
     ]
     for source, destination, port in forbidden:
         assert not _allows(_peers_allowed(policies, "egress", _app(source), port), destination), (
             source,
             port,
         )
+    # Agents and collectors (pods labelled swarmscope.io/agent) reach the gateway's HTTP port.
+    peers = _peers_allowed(policies, "ingress", _app("gateway"), 8000) or []
+    assert any(p.get("podSelector", {}).get("matchLabels") == {"swarmscope.io/agent": "true"} for p in peers)
     # Prometheus reaches every service's metrics port; KEDA reaches the NATS monitoring port.
-    for service, port in (("ingest", 8101), ("store", 8102), ("replay", 8103), ("gateway", 8000)):
-        peers = _peers_allowed(policies, "ingress", _app(service), port)
+    for service, port in (("ingest", 8101), ("store", 8102), ("replay", 8103), ("gateway", 8100)):
+        peers = _peers_allowed(policies, "ingress", _app(service), port) or []
         assert any(
             p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
             == "monitoring"
             for p in peers
+        ), service
+    nats_policy = _peers_allowed(policies, "ingress", nats, 8222)
+    if nats_policy is not None:
+        assert any(
+            p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "keda"
+            for p in nats_policy
         )
-    peers = _peers_allowed(policies, "ingress", NATS, 8222)
-    assert any(
-        p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "keda"
-        for p in peers
-    )
     # Every workload has a policy of its own besides the default deny.
     for workload in workloads(objects):
         labels = workload["spec"]["template"]["metadata"]["labels"]
-        own = [p for p in policies if p["spec"]["podSelector"] and _selects(p["spec"]["podSelector"], labels)]
+        own = [
+            p
+            for p in policies
+            if p is not deny
+            and p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
+            and _selects(p["spec"]["podSelector"], labels)
+        ]
         assert own, f"{workload['metadata']['name']} has no NetworkPolicy of its own"
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_secrets_and_config_maps_referenced_exist_or_are_documented(overlay: str) -> None:
-    objects = render_overlay(overlay)
+@pytest.mark.parametrize("rendering", [*FULL, "kustomize:dev"])
+def test_secrets_referenced_exist_or_are_documented(rendering: str) -> None:
+    objects = _objects(rendering)
     # container_envs resolves every reference and fails on an unknown one.
     envs = list(container_envs(objects))
     assert envs
-    operations = (Path(DEPLOY).parent / "docs" / "operations.md").read_text()
-    for secret in ("swarmscope-gateway", "swarmscope-backup-s3", "swarmscope-tls", "swarmscope-pg-app"):
+    operations = (DEPLOY.parent / "docs" / "operations.md").read_text()
+    for secret in (
+        "swarmscope-gateway",
+        "swarmscope-database",
+        "swarmscope-backup-s3",
+        "swarmscope-tls",
+        "swarmscope-pg-app",
+    ):
         assert secret in operations, f"docs/operations.md must say how {secret} is created"
-    # The CNPG application Secret is <cluster>-app.
-    [cluster] = by_kind(objects, "Cluster")
-    assert cluster["metadata"]["name"] + "-app" == "swarmscope-pg-app"
-    ingress = named(objects, "Ingress", "swarmscope")
-    for tls in ingress["spec"].get("tls", []):
-        assert tls["secretName"] == "swarmscope-tls"
+    for cluster in by_kind(objects, "Cluster"):
+        # The CloudNativePG application Secret is <cluster>-app.
+        assert cluster["metadata"]["name"] + "-app" == "swarmscope-pg-app"
+    for ingress in by_kind(objects, "Ingress"):
+        for tls in ingress["spec"].get("tls", []):
+            assert tls["secretName"] == "swarmscope-tls"
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_gateway_accepts_websockets_from_the_public_ui(overlay: str) -> None:
+# The base names no public host: each overlay sets it, and SWARMSCOPE_ALLOWED_ORIGINS with it.
+WITH_PUBLIC_HOST = [
+    "kustomize:dev",
+    "kustomize:prod",
+    *(r for r in ALL if _is_helm(r) and ("ingress" in r or "httpRoute" in r)),
+]
+
+
+@pytest.mark.parametrize("rendering", WITH_PUBLIC_HOST)
+def test_the_gateway_accepts_websockets_from_the_public_ui(rendering: str) -> None:
     # Behind the ingress and the frontend's nginx the gateway sees plain HTTP, so the browser's
-    # Origin (the ingress host, https when TLS covers it) must be in its allowlist.
-    objects = render_overlay(overlay)
+    # Origin (the public host, https when TLS covers it) must be in its allowlist.
+    objects = _objects(rendering)
     allowed = named(objects, "ConfigMap", "swarmscope-config")["data"]["SWARMSCOPE_ALLOWED_ORIGINS"].split(
         ","
     )
-    ingress = named(objects, "Ingress", "swarmscope")["spec"]
-    tls_hosts = {host for tls in ingress.get("tls", []) for host in tls["hosts"]}
-    for rule in ingress["rules"]:
-        scheme = "https" if rule["host"] in tls_hosts else "http"
-        assert f"{scheme}://{rule['host']}" in allowed, (rule["host"], allowed)
+    for ingress in by_kind(objects, "Ingress"):
+        tls_hosts = {host for tls in ingress["spec"].get("tls", []) for host in tls["hosts"]}
+        for rule in ingress["spec"]["rules"]:
+            scheme = "https" if rule["host"] in tls_hosts else "http"
+            assert f"{scheme}://{rule['host']}" in allowed, (rule["host"], allowed)
+    for route in by_kind(objects, "HTTPRoute"):
+        for host in route["spec"]["hostnames"]:
+            assert f"https://{host}" in allowed, (host, allowed)
 
 
 def test_prod_runs_replicated_and_dev_runs_small() -> None:
@@ -390,13 +606,30 @@ def test_prod_runs_replicated_and_dev_runs_small() -> None:
     assert dev_values["config"]["cluster"]["enabled"] is False
     assert int(dev_config["SWARMSCOPE_STREAM_REPLICAS"]) == 1
     assert named(prod, "Cluster", "swarmscope-pg")["spec"]["instances"] >= 3
-    assert named(dev, "Cluster", "swarmscope-pg")["spec"]["instances"] == 1
-    for obj in prod:
-        for container in pod_spec(obj)["containers"] if obj in workloads(prod) else []:
+    # Dev needs no operator: no custom resource at all, Postgres in a StatefulSet.
+    assert not [o for o in dev if o["kind"] in API_VERSIONS]
+    assert named(dev, "StatefulSet", "swarmscope-postgres")["spec"]["replicas"] == 1
+    for obj in workloads(prod):
+        for container in pod_spec(obj)["containers"]:
             assert not container["image"].endswith((":latest", ":dev")), container["image"]
     # Backups only in prod.
     assert by_kind(prod, "ScheduledBackup")
     assert not by_kind(dev, "ScheduledBackup")
+
+
+def test_the_base_needs_no_operator_and_each_component_only_its_own() -> None:
+    base = render_base_with(())
+    assert not [o for o in base if o["kind"] in API_VERSIONS], "the base must apply on any cluster"
+    owners = {
+        "cnpg": {"Cluster"},
+        "keda": {"ScaledObject"},
+        "monitoring": {"ServiceMonitor", "PrometheusRule"},
+        "gateway-api": {"HTTPRoute"},
+        "ingress": set(),
+    }
+    for component, kinds in owners.items():
+        custom = {o["kind"] for o in render_base_with((component,)) if o["kind"] in API_VERSIONS}
+        assert custom == kinds, component
 
 
 def _mem_bytes(value: str) -> int:

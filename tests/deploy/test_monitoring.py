@@ -381,9 +381,21 @@ def test_job_names_agree_between_compose_kubernetes_and_rules() -> None:
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     compose_jobs = {job["job_name"] for job in config["scrape_configs"]} - {"prometheus"}
     [monitor] = [o for o in render_overlay("prod") if o["kind"] == "ServiceMonitor"]
-    [relabel] = monitor["spec"]["endpoints"][0]["relabelings"]
-    assert relabel["targetLabel"] == "job"
-    assert relabel["replacement"] == "swarmscope-$1"
+    for endpoint in monitor["spec"]["endpoints"]:
+        [relabel] = [r for r in endpoint["relabelings"] if r.get("targetLabel") == "job"]
+        assert relabel["replacement"] == "swarmscope-$1"
+    # The gateway is scraped on its metrics port (SWARMSCOPE_GATEWAY_METRICS_PORT), as in compose.
+    ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+    assert ports == {"http", "metrics"}
+    [gateway] = [
+        o
+        for o in render_overlay("prod")
+        if o["kind"] == "Service" and o["metadata"]["name"] == "swarmscope-gateway"
+    ]
+    metrics_port = next(p["port"] for p in gateway["spec"]["ports"] if p["name"] == "metrics")
+    assert f"gateway:{metrics_port}" in {
+        t for job in config["scrape_configs"] for s in job["static_configs"] for t in s["targets"]
+    }
     metric_services = {
         o["metadata"]["labels"]["app.kubernetes.io/name"]
         for o in render_overlay("prod")
