@@ -97,16 +97,19 @@ async def main(
     async def live_ready() -> bool:
         return hub.running
 
+    # One publisher (one reply subscription) for every edge that writes events.
+    publisher = BatchPublisher(nc, timeout=settings.gateway_publish_timeout_seconds)
     handlers = {
         **rest_handlers(backends),
         **edge_handlers(
-            BatchPublisher(nc, timeout=settings.gateway_publish_timeout_seconds),
+            publisher,
             backends,
             metrics,
             max_body_bytes=settings.gateway_max_body_bytes,
             max_import_bytes=settings.gateway_max_import_bytes,
         ),
         **otlp_handlers(
+            publisher,
             js,
             OtlpMetrics.create(registry),
             metrics.published.labels("otlp"),

@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from swarmscope_gateway.auth import Principal
 from swarmscope_gateway.bodies import stream_body
-from swarmscope_gateway.edges import Reject, to_outgoing
+from swarmscope_gateway.edges import Reject, to_raw
 from swarmscope_gateway.errors import ApiError
 from swarmscope_gateway.otlp_codec import (
     MEDIA_TYPES,
@@ -55,7 +55,14 @@ from swarmscope_schema.subjects import (
     DlqReason,
     dlq_subject,
 )
-from swarmscope_service.publishing import Outgoing, PublishError, publish_all
+from swarmscope_service.publishing import (
+    BatchPublisher,
+    Outgoing,
+    PublishError,
+    RawEvent,
+    publish_all,
+    publish_raw,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,22 +130,22 @@ def status_response(request: Request, exc: ApiError) -> Response:
     return Response(body, status_code=exc.status, headers=exc.headers, media_type=MEDIA_TYPES[encoding])
 
 
-async def publish_events(js: JetStreamContext, outgoing: Sequence[Outgoing], *, timeout: float) -> None:
-    """Publishes one request's events to TRACES_RAW, pipelined: every publish in flight, one wait
-    for the acks. (The one place to switch to the v1.1 batch wire form once ingest takes it.)"""
-    await publish_all(js, outgoing, timeout=timeout)
+async def publish_events(publisher: BatchPublisher, events: Sequence[RawEvent]) -> None:
+    """Publishes one request's events to TRACES_RAW as v1.1 batch messages (one per session and
+    max message size), pipelined, with one wait for the acks."""
+    await publish_raw(publisher, events)
 
 
-def _outgoing_of(mapped: Sequence[MappedSpan]) -> tuple[list[Outgoing], list[RejectedSpan]]:
+def _outgoing_of(mapped: Sequence[MappedSpan]) -> tuple[list[RawEvent], list[RejectedSpan]]:
     """The messages of every span that can be published whole, in the mapping's log order; the
     other spans with the reason."""
-    encoded: dict[int, Outgoing] = {}
+    encoded: dict[int, RawEvent] = {}
     whole: list[MappedSpan] = []
     rejected: list[RejectedSpan] = []
     for m in mapped:
         problem: Reject | None = None
         for event in m.events:
-            result = to_outgoing(event)
+            result = to_raw(event)
             if isinstance(result, Reject):
                 problem = result
                 break
@@ -159,6 +166,7 @@ def _partial_message(rejected: Sequence[RejectedSpan]) -> str:
 
 
 def otlp_handlers(
+    publisher: BatchPublisher,
     js: JetStreamContext,
     metrics: OtlpMetrics,
     published: Counter,
@@ -214,7 +222,7 @@ def otlp_handlers(
         rejected.extend(unpublishable)
         accepted = len(spans) - len(unpublishable)
         try:
-            await publish_events(js, outgoing, timeout=publish_timeout)
+            await publish_events(publisher, outgoing)
         except PublishError as exc:
             log.warning("OTLP export not published", extra={"error": str(exc), "spans": len(spans)})
             metrics.requests.labels(encoding, "unavailable").inc()
