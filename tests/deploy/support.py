@@ -3,6 +3,7 @@ environment each container would see (compose and Kubernetes)."""
 
 from __future__ import annotations
 
+import atexit
 import base64
 import importlib
 import itertools
@@ -92,7 +93,9 @@ def renderable_chart() -> Path:
     """A copy of the chart without its `dependencies` (the NATS chart cannot be fetched offline:
     Helm refuses to render a chart whose declared dependency is missing from charts/, even while
     it is disabled). Everything else is the chart as shipped, symlinked files resolved."""
-    target = Path(tempfile.mkdtemp(prefix="swarmscope-chart-")) / "swarmscope"
+    scratch = Path(tempfile.mkdtemp(prefix="swarmscope-chart-"))
+    atexit.register(shutil.rmtree, scratch, True)
+    target = scratch / "swarmscope"
     shutil.copytree(CHART, target, symlinks=False)
     chart = yaml.safe_load((target / "Chart.yaml").read_text())
     assert [d["name"] for d in chart.pop("dependencies")] == ["nats"]
@@ -343,6 +346,31 @@ def dockerfile_env(path: Path, args: Mapping[str, str] | None = None) -> dict[st
 def service_image_env(service: str) -> dict[str, str]:
     """The environment a service's image starts with."""
     return dockerfile_env(SERVICE_DOCKERFILE, service_build_args(service))
+
+
+def image_settings(
+    service: str, nats_url: str, database_url: str, redis_url: str, port: int
+) -> dict[str, str]:
+    """The service's docker compose environment, pointed at this test's servers."""
+    env = compose_env("migrate" if service == "migrate" else service)
+    env["SWARMSCOPE_NATS_URL"] = nats_url
+    if "SWARMSCOPE_DATABASE_URL" in env:
+        env["SWARMSCOPE_DATABASE_URL"] = database_url
+    if "SWARMSCOPE_REDIS_URL" in env:
+        env["SWARMSCOPE_REDIS_URL"] = redis_url
+    if service != "migrate":
+        env[f"SWARMSCOPE_{service.upper()}_PORT"] = str(port)
+    if "SWARMSCOPE_GATEWAY_METRICS_PORT" in env:
+        env["SWARMSCOPE_GATEWAY_METRICS_PORT"] = str(_free_port())
+    if service == "replay":
+        env["SWARMSCOPE_REPLAY_REDIS_PREFIX"] = f"swarmscope-images-{port}:"
+    return env
+
+
+def _free_port() -> int:
+    from swarmscope_service.nats_server import free_port
+
+    return free_port()
 
 
 # -- docker compose -----------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_service_dockerfile_shape(service: str) -> None:
     assert f"uv sync --frozen --no-dev --no-install-workspace --package {package}" in deps_step
     assert "--mount=type=cache,target=/root/.cache/uv" in deps_step
     # The dependency layer sees only the lockfile and the pyproject files, never the source...
-    bound = set(re.findall(r"--mount=type=bind,source=([^,]+),target=\1", deps_step))
+    bound = set(re.findall(r"--mount=type=bind,source=([^,]+),target=/src/\1(?:\s|$)", deps_step))
     members = _workspace_members()
     needed = {"uv.lock", "pyproject.toml"} | {
         str((members[m] / "pyproject.toml").relative_to(ROOT)) for m in _closure(package)

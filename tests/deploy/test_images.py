@@ -8,7 +8,8 @@ posted to the gateway comes back from the store, and SIGTERM drains every one to
 
 What differs from `docker build`: the base image's Python is Debian bookworm's /usr/bin/python3.11
 (the image's base is python:3.11-slim-bookworm, which cannot be pulled here: same Debian, same
-minor Python), and the root is a directory, not an overlay filesystem. Debian's buildah was the other way (docs/operations.md says what was tried)."""
+minor Python), and the root is a directory, not an overlay filesystem. test_buildah_images.py
+builds the same Dockerfile with Debian's buildah and runs those images (`make images`)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from swarmscope_deploy_support import (
     ROOT,
     SERVICE_DOCKERFILE,
     SERVICES,
-    compose_env,
+    image_settings,
     service_build_args,
     substitute_args,
 )
@@ -121,7 +122,11 @@ def build_image(service: str, root: Path) -> dict[str, object]:
             ]
             added = []
             for mount in mounts:
-                target = src / mount["target"]
+                target = (
+                    _inside(root / "build", mount["target"])
+                    if mount["target"].startswith("/")
+                    else src / mount["target"]
+                )
                 if not target.exists():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy(ROOT / mount["source"], target)
@@ -216,23 +221,6 @@ def images() -> Iterator[dict[str, tuple[dict[str, object], Path]]]:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _settings(service: str, nats_url: str, database_url: str, redis_url: str, port: int) -> dict[str, str]:
-    """The service's docker compose environment, pointed at this test's servers."""
-    env = compose_env("migrate" if service == "migrate" else service)
-    env["SWARMSCOPE_NATS_URL"] = nats_url
-    if "SWARMSCOPE_DATABASE_URL" in env:
-        env["SWARMSCOPE_DATABASE_URL"] = database_url
-    if "SWARMSCOPE_REDIS_URL" in env:
-        env["SWARMSCOPE_REDIS_URL"] = redis_url
-    if service != "migrate":
-        env[f"SWARMSCOPE_{service.upper()}_PORT"] = str(port)
-    if "SWARMSCOPE_GATEWAY_METRICS_PORT" in env:
-        env["SWARMSCOPE_GATEWAY_METRICS_PORT"] = str(free_port())
-    if service == "replay":
-        env["SWARMSCOPE_REPLAY_REDIS_PREFIX"] = f"swarmscope-images-{port}:"
-    return env
-
-
 def _wait_ready(container: Container) -> None:
     deadline = time.monotonic() + READY_WITHIN
     while time.monotonic() < deadline:
@@ -259,7 +247,7 @@ def test_every_service_image_starts_and_works_against_real_servers(
         # The migration first, with the store image (compose's `migrate`, the chart's hook Job).
         store_image, store_root = images["store"]
         migrate_env = _run_env(
-            store_image, store_root, _settings("migrate", nats.url, fresh_postgres_url, redis_url, 0)
+            store_image, store_root, image_settings("migrate", nats.url, fresh_postgres_url, redis_url, 0)
         )
         migrate = _popen(store_image, store_root, migrate_env, ["migrate"], tmp_path / "migrate.log")
         assert migrate.wait(timeout=300) == 0, (tmp_path / "migrate.log").read_text()
@@ -268,7 +256,9 @@ def test_every_service_image_starts_and_works_against_real_servers(
         for service in SERVICES:
             image, root = images[service]
             port = free_port()
-            env = _run_env(image, root, _settings(service, nats.url, fresh_postgres_url, redis_url, port))
+            env = _run_env(
+                image, root, image_settings(service, nats.url, fresh_postgres_url, redis_url, port)
+            )
             log = tmp_path / f"{service}.log"
             containers.append(Container(service, _popen(image, root, env, [], log), port, log))
             _wait_ready(containers[-1])
