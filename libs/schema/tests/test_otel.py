@@ -14,6 +14,7 @@ from swarmscope_schema.otel import (
     OtelSpan,
     SpanEvent,
     SpanKind,
+    SpanLink,
     map_spans,
     ordered_events,
     safe_name,
@@ -400,3 +401,20 @@ def test_genai_span_events_carry_the_prompt_and_response() -> None:
     assert events[f"otel:{TRACE}:5000000000000001:end"]["data"]["response"] == [
         {"event": "gen_ai.choice", "message": {"content": "hi!"}, "index": 0}
     ]
+
+
+def test_links_are_kept_and_the_first_is_the_cause() -> None:
+    other = "2" * 32
+    linked = span(
+        "4000000000000001",
+        "invoke_agent sub",
+        0,
+        5,
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "sub"},
+        links=[SpanLink(other, "4000000000000009", {"reason": "spawned"})],
+    )
+    start = by_id(events_of(map_spans([linked])))[f"otel:{TRACE}:4000000000000001:start"]
+    assert start["data"]["links"] == [
+        {"trace_id": other, "span_id": "4000000000000009", "attributes": {"reason": "spawned"}}
+    ]
+    assert start["metadata"]["causation_id"] == f"otel:{other}:4000000000000009:start"

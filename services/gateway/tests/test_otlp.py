@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from google.rpc import status_pb2
+from opentelemetry import context as otel_context
 from opentelemetry.exporter.otlp.common.http import Compression as JsonCompression
 from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonSpanExporter
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -24,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Link, Status, StatusCode
 
 from swarmscope_gateway.config import GatewaySettings
 from swarmscope_gateway.testing import RunningGateway, stored_events, wait_stored
@@ -366,3 +367,38 @@ async def test_an_export_the_broker_cannot_take_is_503_with_retry_after(tmp_path
     finally:
         await gateway.close()
         server.stop()
+
+
+async def test_a_linked_trace_joins_its_cause(gateway: RunningGateway, client: httpx.AsyncClient) -> None:
+    """A sub-agent run started as a trace of its own, linked to the span that started it: one
+    session (the same conversation), the link kept and drawn as a callback edge."""
+    conversation = new_conversation()
+    ids: dict[str, str] = {}
+
+    def build(tracer: Any) -> None:
+        convo = {"gen_ai.conversation.id": conversation}
+        with tracer.start_as_current_span(
+            "invoke_agent lead", attributes={**convo, "gen_ai.agent.name": "lead"}
+        ) as lead:
+            context = lead.get_span_context()
+            ids["lead"] = format(context.span_id, "016x")
+        with tracer.start_as_current_span(
+            "invoke_agent helper",
+            context=otel_context.Context(),  # a new trace
+            links=[Link(context, {"link.kind": "spawned_by"})],
+            attributes={**convo, "gen_ai.agent.name": "helper"},
+        ):
+            pass
+
+    spans = record(build)
+    assert len({s.context.trace_id for s in spans if s.context}) == 2
+    assert (
+        await export(OTLPSpanExporter(endpoint=f"{gateway.url}/v1/traces"), spans) is SpanExportResult.SUCCESS
+    )
+    events = await wait_until_stored(client, conversation, 6)
+    helper = next(e for e in events if e.get("phase") == "start" and e["agent_id"] == "helper")
+    assert helper["data"]["links"][0]["span_id"] == ids["lead"]
+    assert helper["data"]["links"][0]["attributes"] == {"link.kind": "spawned_by"}
+    graph = (await client.get(f"/api/v1/sessions/{conversation}/graph")).json()
+    callbacks = {(e["source"], e["target"]) for e in graph["edges"] if e["type"] == "callback"}
+    assert (helper["span_id"], ids["lead"]) in callbacks

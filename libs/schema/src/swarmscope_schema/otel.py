@@ -136,6 +136,15 @@ class SpanEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SpanLink:
+    """A link from a span to another (often a sub-agent's run started as a trace of its own)."""
+
+    trace_id: str
+    span_id: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class OtelSpan:
     """One span as decoded from OTLP: hex ids, nanosecond times, plain attribute values."""
 
@@ -152,6 +161,7 @@ class OtelSpan:
     events: Sequence[SpanEvent] = ()
     resource: Mapping[str, Any] = field(default_factory=dict)
     scope: str | None = None
+    links: Sequence[SpanLink] = ()
 
 
 @dataclass(slots=True)
@@ -525,6 +535,15 @@ def _span_record(span: OtelSpan, resolver: _Resolver, spawned: set[tuple[str, st
         "attributes": _kept_attributes(span, kind),
         "otel": _otel_info(span),
     }
+    if span.links:
+        start["data"]["links"] = [
+            {"trace_id": link.trace_id, "span_id": link.span_id, "attributes": dict(link.attributes)}
+            for link in span.links
+        ]
+        # The first link is what caused this span: the store draws it as a callback edge when the
+        # linked span is in the same session.
+        first = span.links[0]
+        start["metadata"]["causation_id"] = f"otel:{first.trace_id}:{first.span_id}:start"
     events.append(start)
     failed = span.status == "error"
     end = _envelope(span, session, agent, f"{prefix}:end", event_type, max(span.end_ns, span.start_ns))

@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from swarmscope_schema.otel import OtelSpan, SpanEvent, StatusCode
+from swarmscope_schema.otel import OtelSpan, SpanEvent, SpanLink, StatusCode
 
 Encoding = Literal["protobuf", "json"]
 
@@ -183,6 +183,11 @@ def spans_of(request: ExportTraceServiceRequest) -> tuple[list[OtelSpan], list[R
                         ),
                         resource=resource,
                         scope=scope,
+                        links=tuple(
+                            SpanLink(link.trace_id.hex(), link.span_id.hex(), _attributes(link.attributes))
+                            for link in span.links
+                            if len(link.trace_id) == 16 and len(link.span_id) == 8
+                        ),
                     )
                 )
     return spans, rejected
