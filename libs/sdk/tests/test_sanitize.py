@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import copy
 from typing import Any
 
 import pytest
@@ -10,51 +10,54 @@ import pytest
 from swarmscope import TRUNCATION_MARK, Tracer
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.events import TraceEvent
-from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS, KeyMatcher
-
-KEYS = [
-    "password",
-    "db_password",
-    "passwd",
-    "secret",
-    "client_secret",
-    "token",
-    "access_token",
-    "refreshToken",
-    "X-Auth-Token",
-    "api_key",
-    "apiKey",
-    "OPENAI_API_KEY",
-    "x-api-key",
-    "apikey",
-    "authorization",
-    "Authorization",
-    "cookie",
-    "Set-Cookie",
-    "cookies",
-    "private_key",
-    "input_tokens",
-    "output_tokens",
-    "max_tokens",
-    "token_count",
-    "tokenizer",
-    "password_length",
-    "keyboard",
-    "monkey",
-    "secretary_name",
-    "tool",
-    "args",
-]
+from swarmscope_schema.redaction.cases import CASES
 
 
-def test_sdk_and_ingest_agree_on_what_is_a_secret() -> None:
-    """One rule, two places that apply it: the agent and ingest must not drift apart."""
-    ingest = importlib.import_module("swarmscope_ingest.redaction")
-    ingest_config = importlib.import_module("swarmscope_ingest.config")
-    assert tuple(ingest_config.DEFAULT_REDACT_KEYS) == DEFAULT_REDACT_KEYS
-    sdk_rule = KeyMatcher(DEFAULT_REDACT_KEYS)
-    ingest_rule = ingest.Redactor(DEFAULT_REDACT_KEYS)
-    assert {k: sdk_rule.is_secret(k) for k in KEYS} == {k: ingest_rule.is_secret(k) for k in KEYS}
+def _as_data(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"value": value}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c["kind"] == "value"], ids=lambda c: c["name"])
+def test_the_sdk_gives_the_written_outputs(case: dict[str, Any]) -> None:
+    """The contract's cases (docs/contract/redaction-cases.json), through the SDK's own encoder."""
+    tracer = Tracer("sess-cases", transport="memory")
+    given = copy.deepcopy(case["input"])
+    tracer.emit("custom.case", _as_data(given))
+    assert tracer.events[0]["data"] == _as_data(case["output"])
+    assert tracer.stats()["redacted_values"] == case["count"]
+    assert given == case["input"]  # the agent's own objects are never modified
+    tracer.close()
+
+
+def test_an_event_case_through_the_sdk() -> None:
+    (case,) = [c for c in CASES if c["kind"] == "event"]
+    tracer = Tracer(case["input"]["session_id"], agent_id=case["input"]["agent_id"], transport="memory")
+    tracer.emit(
+        case["input"]["type"],
+        case["input"]["data"],
+        metadata=case["input"]["metadata"],
+        span_id=case["input"]["span_id"],
+    )
+    event = tracer.events[0]
+    assert event["data"] == case["output"]["data"]
+    assert event["metadata"]["session_token"] == "[REDACTED]"
+    tracer.close()
+
+
+def test_secrets_orjson_finds_in_objects_are_redacted_too() -> None:
+    """An exception (or any object) is encoded as its text; the text is redacted like any string."""
+    tracer = Tracer("sess-objects", transport="memory")
+    tracer.emit("custom.failure", {"error": ConnectionError("cannot reach postgres://app:s3cr3t@db/app")})
+    assert tracer.events[0]["data"]["error"]["message"] == "cannot reach postgres://app:[REDACTED]@db/app"
+    tracer.close()
+
+
+def test_redaction_comes_before_truncation() -> None:
+    """A cut must not leave the first half of a key where no rule recognises it any more."""
+    tracer = Tracer("sess-order", transport="memory", max_value_bytes=24)
+    tracer.emit("custom.x", {"log": "key sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 end"})
+    assert tracer.events[0]["data"]["log"].startswith("key [REDACTED] end")
+    tracer.close()
 
 
 def test_secrets_are_redacted_on_the_wire_and_the_agent_keeps_its_own_values() -> None:
@@ -85,9 +88,9 @@ def test_redaction_can_be_configured_or_switched_off() -> None:
     custom = Tracer("sess-r2", transport="memory", redact_keys=["ssn"])
     custom.emit("custom.x", {"ssn": "123", "password": "p"})
     assert custom.events[0]["data"] == {"ssn": "[REDACTED]", "password": "p"}
-    off = Tracer("sess-r3", transport="memory", redact_keys=[])
-    off.emit("custom.x", {"password": "p"})
-    assert off.events[0]["data"] == {"password": "p"}
+    off = Tracer("sess-r3", transport="memory", redact_keys=[], redact_values=False)
+    off.emit("custom.x", {"password": "p", "dsn": "postgres://u:pw@h/db"})
+    assert off.events[0]["data"] == {"password": "p", "dsn": "postgres://u:pw@h/db"}
 
 
 def test_values_are_kept_whole_up_to_the_event_limit() -> None:

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swarmscope_ingest.canonical import MAX_CANONICAL_BYTES, CanonicalEvent, canonicalize
-from swarmscope_ingest.config import DEFAULT_REDACT_KEYS, IngestSettings
+from swarmscope_ingest.config import IngestSettings
 from swarmscope_ingest.handler import prepare
-from swarmscope_ingest.redaction import REDACTED, Redactor
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.events import StoredEvent, TraceEvent, canonical_event_dict
+from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS, REDACTED, Redactor
 from swarmscope_schema.subjects import DlqReason, raw_subject
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
@@ -138,7 +138,7 @@ def test_canonical_form_past_the_stream_limit_is_too_large() -> None:
 
 def test_a_flaw_in_normalization_dead_letters_as_unprocessable() -> None:
     class BrokenRedactor(Redactor):
-        def redact_event(self, event: dict[str, Any]) -> int:
+        def redact_encoded(self, event: dict[str, Any], encoded: bytes) -> tuple[bytes, int]:
             raise KeyError("boom")
 
     result = prepare(_delivery(make_event()), BrokenRedactor([]), 0.0)

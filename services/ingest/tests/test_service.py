@@ -12,9 +12,9 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 
-from swarmscope_ingest.redaction import REDACTED
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
+from swarmscope_schema.redaction import REDACTED
 from swarmscope_schema.subjects import (
     DLQ_ERROR_HEADER,
     DLQ_MEMBER_INDEX_HEADER,

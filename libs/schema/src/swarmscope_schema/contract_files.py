@@ -8,7 +8,8 @@ producers in other languages (the TypeScript SDK) read instead of keeping copies
 - `claude-code-hook-cases.json`: the recorded hook payloads of
   `docs/contract/fixtures/claude-code-hooks.json` with the events claude_code.map_hook makes of them,
   which the TypeScript mapping must reproduce exactly;
-- `redaction.json`: which keys hold secrets (redaction.py).
+- `redaction.json`, `redaction-cases.json`: the redaction rule and its written cases
+  (swarmscope_schema.redaction.contract).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from swarmscope_schema.claude_code import claude_code_document, map_hook, new_st
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.events import CUSTOM_TYPE_PATTERN, EVENT_ID_PATTERN, NAME_PATTERN
 from swarmscope_schema.json_schema import documents as schema_documents
-from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS, QUANTITY_WORDS
+from swarmscope_schema.redaction.contract import documents as redaction_documents
 from swarmscope_schema.taxonomy import (
     CUSTOM_PREFIX,
     PHASES,
@@ -71,11 +72,6 @@ def sdk_document() -> dict[str, Any]:
     }
 
 
-def redaction_document() -> dict[str, Any]:
-    """docs/contract/redaction.json: the secret-key rule of swarmscope_schema.redaction."""
-    return {"keys": list(DEFAULT_REDACT_KEYS), "quantity_words": sorted(QUANTITY_WORDS), "value_patterns": []}
-
-
 def _id_maker(prefix: str) -> Callable[[], str]:
     counter = itertools.count(1)
     return lambda: f"{prefix}{next(counter)}"
@@ -115,7 +111,7 @@ def documents(hook_fixtures: dict[str, Any]) -> dict[str, str]:
         **schema_documents(),
         "aliases.json": _dump(alias_document()),
         "sdk.json": _dump(sdk_document()),
-        "redaction.json": _dump(redaction_document()),
+        **redaction_documents(),
         "claude-code.json": _dump(claude_code_document()),
         "claude-code-hook-cases.json": _dump(hook_cases(hook_fixtures)),
     }

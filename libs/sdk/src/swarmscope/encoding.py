@@ -1,7 +1,10 @@
-"""Turning a buffered event into wire bytes, off the caller's path: redact, truncate if asked, encode.
+"""Turning a buffered event into wire bytes, off the caller's path: encode, redact, truncate if asked.
 
-Redaction follows `swarmscope_schema.redaction`, the rule ingest applies too, and never modifies the
-agent's own objects (copy on write). Values are kept whole: an event is only cut when truncation was
+Redaction is `swarmscope_schema.redaction`, the rule ingest applies too: the event is encoded first
+and the encoded bytes decide (one prefilter scan) whether it is walked at all; a walk works on a
+decoded copy, so the agent's own objects are never modified (it still needs its real key), and
+whatever orjson made of them (an exception's message, a dataclass) is redacted as text like the
+rest. Redaction comes before truncation, so a cut never leaves half a secret. Values are kept whole: an event is only cut when truncation was
 asked for (`max_value_bytes`), and then every cut string says so (`…[truncated N bytes]`) and the
 event carries `metadata.truncated = true`. Anything JSON cannot express (objects, sets, bytes, huge
 integers, cycles) is encoded as its text rather than lost.
@@ -21,7 +24,7 @@ from typing import Any
 import orjson
 
 from swarmscope_schema.codec import MAX_EVENT_BYTES
-from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS, KeyMatcher, redacted_copy
+from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS, Redactor
 from swarmscope_schema.sources import SOURCE_KEY, EventSource
 from swarmscope_schema.subjects import raw_subject
 
@@ -161,12 +164,13 @@ class EventEncoder:
         self,
         *,
         redact_keys: Iterable[str] = DEFAULT_REDACT_KEYS,
+        redact_values: bool = True,
         max_value_bytes: int | None = None,
         max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         if max_value_bytes is not None and max_value_bytes < 16:
             raise ValueError(f"max_value_bytes must be at least 16, got {max_value_bytes}")
-        self.matcher = KeyMatcher(redact_keys)
+        self.redactor = Redactor(redact_keys, values=redact_values)
         self.max_value_bytes = max_value_bytes
         self.max_event_bytes = max_event_bytes
         self._subjects: dict[tuple[str, str | None, str], str] = {}
@@ -184,48 +188,43 @@ class EventEncoder:
 
     def prepare(self, event: dict[str, Any]) -> dict[str, Any]:
         """The event as it goes on the wire: redacted and, if asked, truncated. Never mutates input."""
-        data = event.get("data")
-        metadata = event.get("metadata")
-        changed: dict[str, Any] = {}
-        if self.matcher.enabled:
-            if data:
-                new, count = redacted_copy(data, self.matcher)
-                if count:
-                    changed["data"] = new
-                    self.redacted += count
-            if metadata:
-                new, count = redacted_copy(metadata, self.matcher)
-                if count:
-                    changed["metadata"] = new
-                    self.redacted += count
+        return self._wire(event)[0]
+
+    def _wire(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        payload = dumps(event)
+        wire = event
+        if self.redactor.may_hold_secrets(payload):
+            decoded: dict[str, Any] = orjson.loads(payload)
+            count = self.redactor.redact_event(decoded)
+            if count:
+                self.redacted += count
+                wire, payload = decoded, dumps(decoded)
         if self.max_value_bytes is not None:
-            source = changed.get("data", data)
-            if source:
-                new, cut = _truncate(source, self.max_value_bytes)
+            data = wire.get("data")
+            if data:
+                new, cut = _truncate(data, self.max_value_bytes)
                 if cut:
-                    changed["data"] = new
-                    meta = dict(changed.get("metadata", metadata) or {})
+                    meta = dict(wire.get("metadata") or {})
                     meta["truncated"] = True
                     meta["truncated_bytes"] = meta.get("truncated_bytes", 0) + cut
-                    changed["metadata"] = meta
+                    wire = {**wire, "data": new, "metadata": meta}
+                    payload = dumps(wire)
                     self.truncated_events += 1
-        if not changed:
-            return event
-        return {**event, **changed}
+        return wire, payload
 
     def encode(self, event: dict[str, Any], rank: int) -> Encoded:
         """Wire bytes of one event (its size is checked by the caller against `max_event_bytes`)."""
-        wire = self.prepare(event)
-        metadata = wire.get("metadata")
+        metadata = event.get("metadata")
         if metadata is None or (isinstance(metadata, dict) and SOURCE_KEY not in metadata):
             # Copy on write, off the caller's path: the agent's own dicts stay as they were.
-            wire = {**wire, "metadata": {**(metadata or {}), SOURCE_KEY: SOURCE}}
+            event = {**event, "metadata": {**(metadata or {}), SOURCE_KEY: SOURCE}}
+        wire, payload = self._wire(event)
         session_id = wire["session_id"]
         agent_id = wire.get("agent_id")
         return Encoded(
             event_id=wire["id"],
             subject=self.subject(session_id, agent_id, wire["type"]),
-            payload=dumps(wire),
+            payload=payload,
             rank=rank,
             event_type=wire["type"],
             session_id=session_id,

@@ -57,7 +57,8 @@ class Tracer(Emitter):
     - selective tracing: `level` (minimal | standard | verbose), `sample_rate` (0..1, per trace),
       `rate_limit` / `rate_burst` (events per second per agent), `cpu_threshold` (load per CPU) and
       `memory_threshold_bytes` (resident memory) above which only essential events are traced.
-    - sanitizing: `redact_keys` (patterns, default as ingest), `max_value_bytes` (truncate longer
+    - sanitizing: `redact_keys` (patterns, default as ingest), `redact_values` (secrets inside strings:
+      tokens, keys, passwords in URLs and commands; default True), `max_value_bytes` (truncate longer
       strings, marked; default None = keep values whole up to the 1 MiB event limit).
     - publishing: `max_buffer` (events held while NATS is away; then shed by priority), `max_batch`,
       `batch_messages` (over NATS, a session's events go as batch messages, CONTRACT §3 v1.1;
@@ -84,6 +85,7 @@ class Tracer(Emitter):
         cpu_threshold: float | None = None,
         memory_threshold_bytes: int | None = None,
         redact_keys: Iterable[str] = DEFAULT_REDACT_KEYS,
+        redact_values: bool = True,
         max_value_bytes: int | None = None,
         max_buffer: int = 10_000,
         max_batch: int = 500,
@@ -111,7 +113,9 @@ class Tracer(Emitter):
         selector = Selector(
             level=level, sample_rate=sample_rate, rate_limit=rate_limit, rate_burst=rate_burst, rng=rng
         )
-        encoder = EventEncoder(redact_keys=redact_keys, max_value_bytes=max_value_bytes)
+        encoder = EventEncoder(
+            redact_keys=redact_keys, redact_values=redact_values, max_value_bytes=max_value_bytes
+        )
         probe = ResourceProbe()
         try:
             core = TracerCore(

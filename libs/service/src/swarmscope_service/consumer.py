@@ -11,7 +11,8 @@ Failures are of two kinds (as in the OpenTelemetry Collector): a `RetryableError
 NATS publish not acknowledged) naks the batch with a growing delay and pauses; a message the handler
 marks as permanently bad is dead-lettered with its reason and never retried. An unexpected
 exception is treated as retryable, except that a message delivered `max_attempts` times is then
-dead-lettered as `unprocessable`, so one poison message can never stall a durable.
+dead-lettered as `unprocessable`, so one poison message can never stall a durable. A dead letter
+keeps its message's payload redacted (unless the service is told to keep originals).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import FetchTimeoutError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from swarmscope_schema.redaction import Redactor
+from swarmscope_schema.redaction.dead_letters import redact_payload
 from swarmscope_schema.subjects import (
     DLQ_ERROR_HEADER,
     DLQ_MEMBER_INDEX_HEADER,
@@ -183,6 +186,9 @@ class BatchConsumer:
     # `batch_size` messages could be hundreds of MiB, so the count follows the sizes seen.
     fetch_bytes: int = 0
     _message_bytes: float = 0.0
+    # What a dead letter keeps of its message: the payload redacted by this (CONTRACT "Data
+    # handling"); None keeps it as it came, secrets included (SWARMSCOPE_DLQ_KEEP_ORIGINAL).
+    dead_letter_redactor: Redactor | None = field(default_factory=Redactor)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _consecutive_failures: int = 0
@@ -316,7 +322,12 @@ class BatchConsumer:
         if member is not None:
             headers[DLQ_MEMBER_INDEX_HEADER] = str(member)
             headers[MSG_ID_HEADER] += f":{member}"
-        return Outgoing(subject=dlq_subject(reason), payload=payload, headers=headers, stream=STREAM_DLQ)
+        return Outgoing(
+            subject=dlq_subject(reason),
+            payload=self._dead_letter_payload(payload),
+            headers=headers,
+            stream=STREAM_DLQ,
+        )
 
     async def _settle(
         self, msgs: Sequence[Msg], deliveries: Sequence[Delivery], decisions: Sequence[Decision]
@@ -368,6 +379,11 @@ class BatchConsumer:
         if self.publisher is None:
             self.publisher = BatchPublisher.of(self.js)
         return self.publisher
+
+    def _dead_letter_payload(self, data: bytes) -> bytes:
+        if self.dead_letter_redactor is None:
+            return data
+        return redact_payload(self.dead_letter_redactor, data)[0]
 
     def _next_retry_delay(self) -> float:
         self._consecutive_failures += 1

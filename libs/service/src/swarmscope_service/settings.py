@@ -7,10 +7,12 @@ start: a bad value stops the service with a message naming the variable, never l
 from __future__ import annotations
 
 import sys
-from typing import Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:14222"
 
@@ -33,6 +35,26 @@ class ServiceSettings(BaseSettings):
         default=5, ge=1, description="deliveries before a poison message is dead-lettered"
     )
     shutdown_grace_seconds: float = Field(default=20.0, gt=0.0)
+    # Redaction (CONTRACT "Data handling"): ingest applies it to events, every consumer to the dead
+    # letters it writes, the gateway to exports, the store to dead-letter previews.
+    redact_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_REDACT_KEYS,
+        description="comma-separated key patterns whose values are replaced by [REDACTED]; empty = none",
+    )
+    redact_values: bool = Field(
+        default=True, description="also replace secrets found inside strings (tokens, keys, passwords)"
+    )
+    dlq_keep_original: bool = Field(
+        default=False,
+        description="keep dead letters unredacted, secrets included (a risk: docs/operations.md)",
+    )
+
+    @field_validator("redact_keys", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
 
     def nats_servers(self) -> list[str]:
         """The NATS URLs as a list."""

@@ -25,6 +25,7 @@ from swarmscope_gateway.rest import rest_handlers
 from swarmscope_gateway.sse import sse_handlers
 from swarmscope_gateway.ws import WebSocketEndpoint
 from swarmscope_gateway.ws_deflate import CheapDeflateProtocol
+from swarmscope_schema.redaction import Redactor
 from swarmscope_service.health import HttpServer
 from swarmscope_service.monitor import MonitorSources, performance_monitor
 from swarmscope_service.publishing import BatchPublisher
@@ -107,6 +108,7 @@ async def main(
             metrics,
             max_body_bytes=settings.gateway_max_body_bytes,
             max_import_bytes=settings.gateway_max_import_bytes,
+            redactor=Redactor(settings.redact_keys, values=settings.redact_values),
         ),
         **otlp_handlers(
             publisher,
@@ -115,6 +117,7 @@ async def main(
             metrics.published.labels("otlp"),
             max_body_bytes=settings.gateway_max_otlp_bytes,
             publish_timeout=settings.gateway_publish_timeout_seconds,
+            redactor=Redactor(settings.redact_keys, values=settings.redact_values),
         ),
         **sse_handlers(hub, heartbeat_seconds=settings.gateway_heartbeat_seconds),
         "create_token": token_handler(authenticator),

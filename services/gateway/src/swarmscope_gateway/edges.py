@@ -4,7 +4,8 @@ In: the gateway only checks what it needs to publish safely (a JSON object with 
 type as strings, an id usable as a header, at most 1 MiB) and publishes to TRACES_RAW through the
 services' one publisher, a session's events as batch messages (v1.1); ingest does the full
 validation and dead-letters what is wrong, exactly as for events published straight to NATS. Out: export pages the store and streams
-one StoredEvent per line, so a session of any size leaves in constant memory.
+one StoredEvent per line, so a session of any size leaves in constant memory, redacted again on the
+way out (events stored before a rule was widened leave without what it now catches).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from swarmscope_gateway.errors import ApiError, JsonResponse
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.params import ExportParams, ImportParams, parse_params
 from swarmscope_schema.codec import MAX_EVENT_BYTES
+from swarmscope_schema.redaction import Redactor
 from swarmscope_schema.requests import ErrorCode, EventsQuery, SessionRef, StoreOp
 from swarmscope_service.publishing import BatchPublisher, PublishError, RawEvent, publish_raw
 from swarmscope_service.request_reply import ServiceError
@@ -131,6 +133,7 @@ def edge_handlers(
     *,
     max_body_bytes: int,
     max_import_bytes: int,
+    redactor: Redactor,
 ) -> dict[str, Handler]:
     """Handlers by endpoint name (see api_spec)."""
     published = {name: metrics.published.labels(name) for name in ("ingest", "import")}
@@ -280,7 +283,7 @@ def edge_handlers(
                 items = result.get("items") if isinstance(result, dict) else result
                 if not items:
                     return
-                yield b"".join(orjson.dumps(item) + b"\n" for item in items)
+                yield b"".join(redactor.redact_encoded(item, orjson.dumps(item))[0] + b"\n" for item in items)
                 cursor = int(items[-1]["seq"])
                 if not (isinstance(result, dict) and result.get("next_cursor")):
                     return

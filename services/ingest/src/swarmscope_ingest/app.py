@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from swarmscope_ingest.config import IngestSettings
 from swarmscope_ingest.handler import IngestHandler
 from swarmscope_ingest.metrics import IngestMetrics
-from swarmscope_ingest.redaction import Redactor
+from swarmscope_schema.redaction import Redactor
 from swarmscope_schema.subjects import DURABLE_INGEST, STREAM_RAW
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
@@ -34,7 +34,8 @@ async def main(
     nc, js = await connect_and_provision(settings, SERVICE_NAME, nc)
     registry = CollectorRegistry()
     publisher = BatchPublisher(nc, timeout=settings.publish_timeout_seconds)
-    handler = IngestHandler(publisher, Redactor(settings.redact_keys), IngestMetrics.create(registry))
+    redactor = Redactor(settings.redact_keys, values=settings.redact_values)
+    handler = IngestHandler(publisher, redactor, IngestMetrics.create(registry))
     consumer_metrics = ConsumerMetrics.create(registry)
     # More than one loop overlaps one batch's waits (fetch, acknowledgements) with another's work.
     consumers = [
@@ -49,6 +50,7 @@ async def main(
             max_attempts=settings.max_attempts,
             publisher=publisher,
             fetch_bytes=settings.ingest_fetch_bytes,
+            dead_letter_redactor=None if settings.dlq_keep_original else redactor,
         )
         for _ in range(settings.ingest_concurrency)
     ]
@@ -67,6 +69,8 @@ async def main(
             "batch_size": settings.batch_size,
             "concurrency": settings.ingest_concurrency,
             "redact_keys": list(settings.redact_keys),
+            "redact_values": settings.redact_values,
+            "dlq_keep_original": settings.dlq_keep_original,
         },
     )
     monitor = performance_monitor(

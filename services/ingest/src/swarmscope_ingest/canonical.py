@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from swarmscope_ingest.redaction import Redactor
 from swarmscope_schema.codec import dumps
+from swarmscope_schema.redaction import Redactor
 from swarmscope_schema.subjects import DlqReason, canonical_msg_id, event_subject
 from swarmscope_schema.taxonomy import PRIORITIES, SDK_DROPS_TYPE, SDK_FILTER_REASONS, SDK_LOSS_REASONS
 from swarmscope_schema.validation import Rejected
@@ -43,8 +43,7 @@ def canonicalize(
     too_large if normalization grew the event past the stream's message limit.
     """
     body["received_at"] = received_at_ms
-    redacted = redactor.redact_event(body)
-    payload = dumps(body)
+    payload, redacted = redactor.redact_encoded(body, dumps(body))
     if len(payload) > MAX_CANONICAL_BYTES:
         # A 1 MiB event can grow a little (defaults, received_at, number formats); far past the
         # stream limit JetStream would refuse it on every retry, so it is dead-lettered instead.

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from swarmscope_ingest.canonical import CanonicalEvent, canonicalize
 from swarmscope_ingest.metrics import IngestMetrics
-from swarmscope_ingest.redaction import Redactor
+from swarmscope_schema.redaction import Redactor
 from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_EVENTS, DlqReason, is_batch_subject
 from swarmscope_schema.validation import Rejected, parse_payload, validate_batch, validate_event
 from swarmscope_service.consumer import Decision, Delivery, MemberLetter, RetryableError

@@ -26,6 +26,7 @@ from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
 from swarmscope_replay.states import StateResolver
 from swarmscope_replay.store_source import StoreEventSource
 from swarmscope_replay.tracker import SessionTracker
+from swarmscope_schema.redaction import Redactor
 from swarmscope_schema.subjects import DURABLE_REPLAY, REPLAY_REQUEST_PREFIX, STREAM_EVENTS
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
@@ -147,6 +148,11 @@ async def _run(
         batch_size=settings.batch_size,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
+        dead_letter_redactor=(
+            None
+            if settings.dlq_keep_original
+            else Redactor(settings.redact_keys, values=settings.redact_values)
+        ),
     )
     lag = LagPoller.for_registry(js, [(STREAM_EVENTS, DURABLE_REPLAY)], registry)
 

@@ -8,6 +8,7 @@ import logging
 from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
 
+from swarmscope_schema.redaction import Redactor
 from swarmscope_schema.subjects import (
     DURABLE_STORE,
     DURABLE_STORE_DLQ,
@@ -67,7 +68,8 @@ async def main(
     def budget() -> int:
         return int(connection.max_payload)
 
-    queries = StoreQueries(backend, budget)
+    redactor = Redactor(settings.redact_keys, values=settings.redact_values)
+    queries = StoreQueries(backend, budget, redactor)
     graphs = GraphBuilder(backend)
     events = BatchConsumer(
         js=js,
@@ -80,6 +82,7 @@ async def main(
         batch_size=settings.store_batch_size,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
+        dead_letter_redactor=None if settings.dlq_keep_original else redactor,
     )
     dead_letters = BatchConsumer(
         js=js,

@@ -44,6 +44,8 @@ from swarmscope_schema.api import (
     SessionSummary,
     SlowCall,
 )
+from swarmscope_schema.redaction import Redactor
+from swarmscope_schema.redaction.dead_letters import redact_payload
 from swarmscope_schema.requests import (
     SESSION_ATTRIBUTES,
     DlqQuery,
@@ -153,10 +155,15 @@ def choose_window(span_ms: float, requested: int | None) -> int:
 class StoreQueries:
     """Answers the query ops from a backend; `budget()` is how many bytes an answer may take."""
 
-    def __init__(self, backend: StoreBackend, budget: Callable[[], int]) -> None:
+    def __init__(
+        self, backend: StoreBackend, budget: Callable[[], int], redactor: Redactor | None = None
+    ) -> None:
         self._backend = backend
         self._budget = budget
         self._d = backend.dialect
+        # Dead-letter previews are redacted as they are read too: rows kept before redaction reached
+        # dead letters, or kept whole on purpose (SWARMSCOPE_DLQ_KEEP_ORIGINAL), show no secret.
+        self._redactor = redactor or Redactor()
 
     def budget(self) -> int:
         return max(self._budget() - ENVELOPE_SLACK, 64 * 1024)
@@ -480,7 +487,9 @@ class StoreQueries:
                 error=row[3],
                 received_at=row[4],
                 size=row[5],
-                payload_preview=bytes(row[6]).decode("utf-8", errors="replace"),
+                payload_preview=redact_payload(self._redactor, bytes(row[6]))[0].decode(
+                    "utf-8", errors="replace"
+                ),
             ).model_dump(mode="json")
             size += len(orjson.dumps(item))
             if items and size > budget:

@@ -1,7 +1,8 @@
-"""Which keys hold secrets (CONTRACT §1 data handling), defined once for producers and ingest.
+"""The key rule: which keys hold secrets (CONTRACT "Data handling"), defined once for every producer.
 
-Agents redact before an event leaves the process (the SDK) and ingest redacts again before anything
-is stored or streamed; both must agree on what a secret is, so the rule lives here.
+Agents redact before an event leaves the process (the SDKs) and ingest redacts again before anything
+is stored or streamed; all must agree on what a secret is, so the rule lives here (and reaches the
+TypeScript SDK as docs/contract/redaction.json).
 
 - A key is split into lower-case parts at `_`, `-`, `.`, spaces and other punctuation, and at camelCase
   boundaries: `x-api-key` → x, api, key; `refreshToken` → refresh, token; `APIKey` → api, key.
@@ -13,36 +14,42 @@ is stored or streamed; both must agree on what a secret is, so the rule lives he
 - A key whose first or last part is a quantity word (`count`, `total`, `limit`, `length`, `size`,
   `usage`, `max`, …) names a measure of the thing, not the thing: `token_count`, `password_length`,
   `max_token` are kept.
-- The value of a matching key, whatever its type (a string, a number, a whole object), becomes
-  `"[REDACTED]"`.
+- The value of a matching key, whatever its type (a string, a number, a whole object: everything
+  under `credentials`), becomes `"[REDACTED]"`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 REDACTED = "[REDACTED]"
 
 # The contract's defaults (password, secret, token, api_key, authorization, cookie) plus the spellings
 # of the same secrets that a whole-part match would otherwise miss (`apikey` is one part, `cookies` is
-# not `cookie`).
+# not `cookie`, `pwd` is not `password`).
 DEFAULT_REDACT_KEYS: tuple[str, ...] = (
     "password",
     "passwords",
     "passwd",
+    "pwd",
+    "pass",
+    "passphrase",
     "secret",
     "secrets",
     "token",
     "api_key",
     "apikey",
     "authorization",
+    "auth",
+    "credential",
+    "credentials",
     "cookie",
     "cookies",
     "private_key",
 )
 
+# `used` is not one: `password_used` is the password that was used.
 QUANTITY_WORDS = frozenset(
     {
         "count",
@@ -55,7 +62,6 @@ QUANTITY_WORDS = frozenset(
         "len",
         "size",
         "usage",
-        "used",
         "budget",
         "num",
         "remaining",
@@ -117,49 +123,6 @@ class KeyMatcher:
         self._memo[key] = secret
         return secret
 
-
-def redacted_copy(value: Any, matcher: KeyMatcher, *, max_depth: int = 256) -> tuple[Any, int]:
-    """`value` with every secret redacted, and how many values were replaced.
-
-    Copy on write: containers holding no secret are returned as they are, and the caller's objects
-    are never modified (an agent's own config must keep its real key). Dicts, lists and tuples are
-    walked to `max_depth`; anything else is returned untouched.
-    """
-    if not matcher.enabled:
-        return value, 0
-    return _redact(value, matcher, max_depth)
-
-
-def _redact(value: Any, matcher: KeyMatcher, depth: int) -> tuple[Any, int]:
-    if depth <= 0:
-        return value, 0
-    if isinstance(value, dict):
-        out: dict[Any, Any] | None = None
-        replaced = 0
-        for key, child in value.items():
-            if matcher.is_secret(key if isinstance(key, str) else str(key)):
-                new, count = REDACTED, 1
-            elif isinstance(child, (dict, list, tuple)):
-                new, count = _redact(child, matcher, depth - 1)
-            else:
-                continue
-            if count:
-                if out is None:
-                    out = dict(value)
-                out[key] = new
-                replaced += count
-        return (value if out is None else out), replaced
-    if isinstance(value, (list, tuple)):
-        items: list[Any] | None = None
-        replaced = 0
-        for index, child in enumerate(value):
-            if not isinstance(child, (dict, list, tuple)):
-                continue
-            new, count = _redact(child, matcher, depth - 1)
-            if count:
-                if items is None:
-                    items = list(value)
-                items[index] = new
-                replaced += count
-        return (value if items is None else items), replaced
-    return value, 0
+    def anchor_words(self) -> tuple[str, ...]:
+        """The longest part of each pattern: a key that matches the pattern contains it whole."""
+        return tuple(max(pattern, key=len) for pattern in self._patterns)

@@ -1,4 +1,4 @@
-"""The redaction rule: whole key parts, camelCase aware, quantities kept, recursive, envelope untouched."""
+"""The key rule: whole key parts, camelCase aware, quantities kept, recursive, envelope untouched."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from swarmscope_ingest.config import DEFAULT_REDACT_KEYS
-from swarmscope_ingest.redaction import REDACTED, Redactor
-from swarmscope_schema.redaction import key_parts
+from swarmscope_schema.redaction import DEFAULT_REDACT_KEYS, REDACTED, Redactor, key_parts
 
 
 @pytest.fixture
@@ -66,6 +64,21 @@ def test_key_parts(key: str, parts: tuple[str, ...]) -> None:
         "cookies",
         "private_key",
         "privateKey",
+        # Widened in v1.1 (issue 12).
+        "pwd",
+        "PWD",
+        "pass",
+        "db_pass",
+        "passphrase",
+        "ssh-passphrase",
+        "auth",
+        "basic_auth",
+        "Proxy-Auth",
+        "credentials",
+        "aws.credentials",
+        "credential",
+        "password_used",
+        "passwordUsed",
     ],
 )
 def test_secret_keys(redactor: Redactor, key: str) -> None:
@@ -95,6 +108,14 @@ def test_secret_keys(redactor: Redactor, key: str) -> None:
         "api",
         "author",
         "authority",
+        "authors",
+        "oauth",
+        "passenger",
+        "bypass",
+        "passed",
+        "compass",
+        "pwdx",
+        "credentialing",
         "description",
         "task_id",
         "",
@@ -114,7 +135,7 @@ def test_redacts_recursively_through_objects_and_arrays(redactor: Redactor) -> N
             "args": {
                 "url": "https://example.test",
                 "headers": {"Authorization": "Bearer abc", "Accept": "json"},
-                "auth": [{"password": "hunter2", "user": "bob"}, {"nested": [{"api_key": {"k": 1}}]}],
+                "accounts": [{"password": "hunter2", "user": "bob"}, {"nested": [{"api_key": {"k": 1}}]}],
             },
             "usage": {"input_tokens": 10, "output_tokens": 5, "token_count": 15},
         },
@@ -124,8 +145,8 @@ def test_redacts_recursively_through_objects_and_arrays(redactor: Redactor) -> N
     }
     assert redactor.redact_event(event) == 5
     assert event["data"]["args"]["headers"] == {"Authorization": REDACTED, "Accept": "json"}
-    assert event["data"]["args"]["auth"][0] == {"password": REDACTED, "user": "bob"}
-    assert event["data"]["args"]["auth"][1]["nested"][0]["api_key"] == REDACTED
+    assert event["data"]["args"]["accounts"][0] == {"password": REDACTED, "user": "bob"}
+    assert event["data"]["args"]["accounts"][1]["nested"][0]["api_key"] == REDACTED
     assert event["data"]["usage"] == {"input_tokens": 10, "output_tokens": 5, "token_count": 15}
     assert event["metadata"]["session_token"] == REDACTED
     assert event["performance"] == {"token_count": 15}
@@ -140,12 +161,17 @@ def test_envelope_fields_are_never_redacted() -> None:
     assert event == {"id": "e1", "session_id": "s", "type": "x", "data": {"id": REDACTED, "kind": 2}}
 
 
-def test_no_patterns_redacts_nothing() -> None:
-    redactor = Redactor([])
+def test_no_patterns_redacts_nothing_by_key() -> None:
+    off = Redactor([], values=False)
     event = {"data": {"password": "p"}}
-    assert not redactor.enabled
-    assert redactor.redact_event(event) == 0
+    assert not off.enabled
+    assert not off.may_hold_secrets(b'{"password":"p"}')
+    assert off.redact_event(event) == 0
     assert event == {"data": {"password": "p"}}
+    values_only = Redactor([])
+    event = {"data": {"password": "p", "dsn": "postgres://u:pw@h/db", "log": "password=p"}}
+    assert values_only.redact_event(event) == 1
+    assert event == {"data": {"password": "p", "dsn": "postgres://u:[REDACTED]@h/db", "log": "password=p"}}
 
 
 def test_custom_patterns_replace_the_defaults() -> None:
@@ -167,5 +193,5 @@ def test_deep_nesting_does_not_recurse(redactor: Redactor) -> None:
 def test_memo_stays_bounded(redactor: Redactor) -> None:
     for i in range(60_000):
         redactor.is_secret(f"key_{i}")
-    assert len(redactor._matcher._memo) <= 50_000
+    assert len(redactor.keys._memo) <= 50_000
     assert redactor.is_secret("password")
