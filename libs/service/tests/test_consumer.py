@@ -148,6 +148,42 @@ async def test_dead_letters_carry_reason_detail_and_original_payload(js: JetStre
     assert await pending(js) == (0, 0)  # terminated messages are settled, not redelivered
 
 
+SECRET_PAYLOADS = [
+    # Well formed but rejected (an unknown type, say): redacted as a good event would be.
+    b'{"id":"e1","session_id":"s1","type":"nope","data":{"password":"hunter2","note":"ok"}}',
+    # Truncated JSON: the value rules over its text.
+    b'{"id":"e2","session_id":"s1","type":"tool_call","data":{"api_key":"k-991","cmd":"curl -H \'Authorization: Bearer t0k3n.99\'',
+    # Invalid UTF-8.
+    b'{"id":"e3","data":{"log":"DB_PASSWORD=s3cr3t \xff\xfe","dsn":"postgres://app:pgpw@db/app"}}',
+]
+REDACTED_PAYLOADS = [
+    b'{"id":"e1","session_id":"s1","type":"nope","data":{"password":"[REDACTED]","note":"ok"}}',
+    b'{"id":"e2","session_id":"s1","type":"tool_call","data":{"api_key":"[REDACTED]","cmd":"curl -H \'Authorization: Bearer [REDACTED]\'',
+    b'{"id":"e3","data":{"log":"DB_PASSWORD=[REDACTED] \xff\xfe","dsn":"postgres://app:[REDACTED]@db/app"}}',
+]
+
+
+async def _dead_letter_all(js: JetStreamContext, **kwargs: object) -> list[bytes]:
+    futures = [await js.publish_async("traces.raw.s1._.x", payload) for payload in SECRET_PAYLOADS]
+    await asyncio.gather(*futures)
+    dead = Decision.dead(DlqReason.SCHEMA_VIOLATION, "rejected")
+    handler = Recorder(decide=dict.fromkeys(SECRET_PAYLOADS, dead))
+    consumer = make_consumer(js, handler, **kwargs)  # type: ignore[arg-type]
+    await run_until(consumer, lambda: len(handler.seen) >= len(SECRET_PAYLOADS))
+    dlq = await js.pull_subscribe("traces.dlq.>", stream=STREAM_DLQ)
+    letters = await dlq.fetch(10, timeout=5)
+    return sorted(m.data for m in letters)
+
+
+async def test_dead_letters_keep_the_redacted_payload(js: JetStreamContext) -> None:
+    """Issue 12 item 2: a secret in a rejected message must not reach TRACES_DLQ."""
+    assert await _dead_letter_all(js) == sorted(REDACTED_PAYLOADS)
+
+
+async def test_keeping_originals_is_an_explicit_choice(js: JetStreamContext) -> None:
+    assert await _dead_letter_all(js, dead_letter_redactor=None) == sorted(SECRET_PAYLOADS)
+
+
 async def test_retryable_error_naks_the_batch_and_it_is_processed_later(js: JetStreamContext) -> None:
     await publish_raw(js, 20)
     handler = Recorder(raise_on_batch=RetryableError("database down"))
