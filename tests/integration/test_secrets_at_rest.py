@@ -212,7 +212,11 @@ async def test_no_secret_reaches_storage_streams_exports_or_dead_letters(stack: 
 
         items, letters = await asyncio.wait_for(settled(), 90)
         assert len(items) == 3
-        assert {letter["reason"] for letter in letters} == {"schema_violation", "invalid_json", "invalid_utf8"}
+        assert {letter["reason"] for letter in letters} == {
+            "schema_violation",
+            "invalid_json",
+            "invalid_utf8",
+        }
         export = await http.get(f"/api/v1/sessions/{SESSION}/export", headers=_headers("read"))
         assert export.status_code == 200
         last_seq = max(int(item["seq"]) for item in items)
@@ -245,5 +249,7 @@ async def test_no_secret_reaches_storage_streams_exports_or_dead_letters(stack: 
     # Redaction took the secrets, not the events: what is not secret is all there.
     for where in ("the database", "the export", "SSE"):
         assert "[REDACTED]" in places[where], where
-        assert "4210" in places[where] and "application/json" in places[where], where
-    assert "kept" in str(letters) and "kept" in dlq_stream
+        assert "4210" in places[where], where
+        assert "application/json" in places[where], where
+    assert "kept" in str(letters)
+    assert "kept" in dlq_stream
