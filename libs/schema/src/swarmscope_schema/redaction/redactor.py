@@ -84,20 +84,20 @@ def _rule(pattern: ValuePattern, words: str) -> _Rule:
         pattern, source, _compiled(source, pattern.flags), value=_compiled(pattern.value, pattern.flags)
     )
 
-
 def _flagged(pattern: str, flags: str) -> str:
     return f"(?i:{pattern})" if "i" in flags else f"(?:{pattern})"
 
 
-def _key_anchors(words: Iterable[str]) -> list[str]:
-    """Prefilter anchors for secret keys, one per place the key rule looks (named on each line).
+def _key_anchors(words: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Prefilter anchors for secret keys, one per place the key rule looks (named on each line):
+    those of the structure (object keys, pairs) and those of `key: value` fragments in text.
 
     A key part is followed, in the key's text, by anything but a lower-case letter (keys.py splits
     there), so `token` may be followed by `_count`, `Key`, `"` but not by `s` (`input_tokens`).
     """
     alternation = "|".join(sorted(set(words)))
     if not alternation:
-        return []
+        return [], []
     word = f"(?i:{alternation})"
     in_string = r'(?:[^"\\]|\\.)*'  # JSON string content, as orjson writes it
     after = r'(?:(?:[^a-z"\\]|\\.)' + in_string + ")?"
@@ -107,16 +107,19 @@ def _key_anchors(words: Iterable[str]) -> list[str]:
         # The rest of a key in text (patterns.py: no quote, backslash, space or control character).
         return rf"(?:[^a-z{quotes}\\\x00-\x20][^{quotes}\\\x00-\x20]*)?"
 
-    return [
+    structure = [
         word + after + '":',  # an object's key
         r'\["' + in_string + word + after + '",',  # a pair's name: ["Authorization", …]
         r'"(?i:name|key|header)":"' + in_string + word + after + '"[,}]',  # {"name": …, "value": …}
+    ]
+    text = [
         word + key_chars('"') + r'\\+"' + spaces + ":",  # \"key\": … (JSON text in a string)
         word + key_chars("'") + "'" + spaces + ":",  # 'key': … in text
         word + r"(?:[A-Z0-9_.-][A-Za-z0-9_.-]*)?" + spaces + "[:=]",  # key=…, Header: … in text
         word + key_chars("\"'") + r"(?:\\+\"|')" + spaces + ",",  # ("X-Api-Key", …) in text
         "-[A-Za-z0-9_-]*" + word + r"(?:[A-Z0-9_-][A-Za-z0-9_-]*)?(?: |\\t)",  # --password …
     ]
+    return structure, text
 
 
 class Redactor:
@@ -149,12 +152,21 @@ class Redactor:
                 screen.Add(_flagged(rule.source, rule.pattern.flags).encode("ascii"))
             screen.Compile()
             self._screen = screen
-        anchors = _key_anchors(self.keys.anchor_words()) if self.keys.enabled else []
-        anchors += [p.anchor for p in rules if p.kind == "secret"]
+        structure, text = _key_anchors(self.keys.anchor_words()) if self.keys.enabled else ([], [])
+        if not self._rules:
+            text = []
+        text += [p.anchor for p in rules if p.kind == "secret"]
+        # Two entries: which one hits says whether strings need the value rules, or only the
+        # structure the key rule (an event whose only suspect is `token_count` is walked by key).
         self._prefilter: Any = None
-        if anchors:
+        self._text_entry = -1
+        if structure or text:
             prefilter = re2.Set.SearchSet(_latin1())
-            prefilter.Add("|".join(f"(?:{a})" for a in anchors).encode("ascii"))
+            for index, anchors in enumerate((structure, text)):
+                if anchors:
+                    prefilter.Add("|".join(f"(?:{a})" for a in anchors).encode("ascii"))
+                    if index == 1:
+                        self._text_entry = 1 if structure else 0
             prefilter.Compile()
             self._prefilter = prefilter
 
@@ -170,14 +182,24 @@ class Redactor:
         """
         return self._prefilter is not None and self._prefilter.Match(encoded) is not None
 
+    def _suspects(self, encoded: bytes) -> tuple[bool, bool]:
+        """(walk at all, scan its strings too) for the JSON text `encoded`."""
+        if self._prefilter is None:
+            return False, False
+        hits = self._prefilter.Match(encoded)
+        if hits is None:
+            return False, False
+        return True, self._text_entry in hits
+
     def redact_text(self, text: str) -> tuple[str, int]:
         """`text` with the value rules applied, and how many secrets were replaced."""
         if self._screen is None or len(text) < MIN_TEXT_LENGTH:
             return text, 0
         raw = text.encode("utf-8", "surrogatepass")
-        if self._screen.Match(raw) is None:
+        hits = self._screen.Match(raw)
+        if hits is None:
             return text, 0
-        redacted, count = self._apply_rules(raw)
+        redacted, count = self._apply_rules(raw, hits)
         if not count:
             return text, 0
         try:
@@ -187,13 +209,14 @@ class Redactor:
 
     def redact_bytes(self, raw: bytes) -> tuple[bytes, int]:
         """Text bytes (any encoding, even invalid UTF-8) with the value rules applied; and how many."""
-        if self._screen is None or len(raw) < MIN_TEXT_LENGTH or self._screen.Match(raw) is None:
+        if self._screen is None or len(raw) < MIN_TEXT_LENGTH:
             return raw, 0
-        return self._apply_rules(raw)
+        hits = self._screen.Match(raw)
+        return (raw, 0) if hits is None else self._apply_rules(raw, hits)
 
-    def _apply_rules(self, raw: bytes) -> tuple[bytes, int]:
+    def _apply_rules(self, raw: bytes, hits: list[int]) -> tuple[bytes, int]:
         total = 0
-        for index in sorted(self._screen.Match(raw) or ()):
+        for index in sorted(hits):
             rule = self._rules[index]
             if rule.pattern.kind == "key_value":
                 raw, count = self._replace_values(rule, raw)
@@ -203,6 +226,8 @@ class Redactor:
         return raw, total
 
     def _replace_values(self, rule: _Rule, raw: bytes) -> tuple[bytes, int]:
+        # Keys and separators are found in one pass; only a secret key's value is matched, so a
+        # text of `a=a=a=…` or `token_count=…` stays linear (a value is never scanned twice).
         pieces: list[bytes] = []
         last = resume = count = 0
         is_secret = self.is_secret
@@ -229,11 +254,12 @@ class Redactor:
         pieces.append(raw[last:])
         return b"".join(pieces), count
 
-    def redact(self, value: Any) -> int:
+    def redact(self, value: Any, *, text: bool = True) -> int:
         """Redacts a JSON object or array in place, at any depth; returns how many were replaced.
 
         Iterative, not recursive: a producer may nest as deep as the JSON parser allows. Strings are
-        immutable, so a bare string is left alone: use `redact_text`.
+        immutable, so a bare string is left alone: use `redact_text`. `text=False` leaves strings
+        unscanned (the prefilter found nothing the value rules could change).
         """
         if not isinstance(value, (dict, list)):
             return 0
@@ -249,7 +275,7 @@ class Redactor:
                         if child != REDACTED:
                             node[key] = REDACTED
                             count += 1
-                    elif isinstance(child, str):
+                    elif text and isinstance(child, str):
                         new, found = self.redact_text(child)
                         if found:
                             node[key] = new
@@ -268,7 +294,7 @@ class Redactor:
                         count += 1
                     continue
                 for index, child in enumerate(node):
-                    if isinstance(child, str):
+                    if text and isinstance(child, str):
                         new, found = self.redact_text(child)
                         if found:
                             node[index] = new
@@ -296,12 +322,13 @@ class Redactor:
         The hot path: one prefilter scan; only an event that may hold a secret is walked (in place)
         and, when something was replaced, encoded again.
         """
-        if not self.may_hold_secrets(encoded):
+        walk, text = self._suspects(encoded)
+        if not walk:
             return encoded, 0
-        count = self.redact_event(event)
+        count = self.redact_event(event, text=text)
         return (orjson.dumps(event), count) if count else (encoded, 0)
 
-    def redact_event(self, event: dict[str, Any]) -> int:
+    def redact_event(self, event: dict[str, Any], *, text: bool = True) -> int:
         """Redacts an event dict in place (envelope untouched); returns how many were replaced."""
         count = 0
         for key, value in event.items():
@@ -312,12 +339,13 @@ class Redactor:
                     event[key] = REDACTED
                     count += 1
             elif isinstance(value, str):
-                new, found = self.redact_text(value)
-                if found:
-                    event[key] = new
-                    count += found
+                if text:
+                    new, found = self.redact_text(value)
+                    if found:
+                        event[key] = new
+                        count += found
             else:
-                count += self.redact(value)
+                count += self.redact(value, text=text)
         return count
 
 
