@@ -84,6 +84,7 @@ def _rule(pattern: ValuePattern, words: str) -> _Rule:
         pattern, source, _compiled(source, pattern.flags), value=_compiled(pattern.value, pattern.flags)
     )
 
+
 def _flagged(pattern: str, flags: str) -> str:
     return f"(?i:{pattern})" if "i" in flags else f"(?:{pattern})"
 
