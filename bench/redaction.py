@@ -1,7 +1,7 @@
 """Redaction cost per event: clean events, events with secrets, 64 KiB strings, hostile text.
 
 In-process CPU time (time.process_time), no NATS: redaction is pure computation, and ingest's whole
-budget is ~50 µs of CPU per event, so a clean event may cost only ~1–3 µs more.
+budget is ~50 µs of CPU per event, so a clean event may cost only ~1-3 µs more.
 
     uv run python bench/redaction.py [--rounds 30]
 
@@ -106,7 +106,24 @@ def big_event(text: str) -> dict[str, Any]:
 
 def texts_64k() -> dict[str, str]:
     rng = random.Random(7)
-    words = "the agent reads the file then calls the tool and writes a summary of what changed".split()
+    words = [
+        "the",
+        "agent",
+        "reads",
+        "the",
+        "file",
+        "then",
+        "calls",
+        "the",
+        "tool",
+        "and",
+        "writes",
+        "a",
+        "summary",
+        "of",
+        "what",
+        "changed",
+    ]
     prose = " ".join(rng.choice(words) for _ in range(KIB64 // 4))[:KIB64]
     secret_lines = "".join(
         f"\nstep {i}: curl -H 'Authorization: Bearer t0k{i:04d}.x' -d password=pw{i:04d} " for i in range(10)

@@ -117,7 +117,6 @@ async def main(
             metrics.published.labels("otlp"),
             max_body_bytes=settings.gateway_max_otlp_bytes,
             publish_timeout=settings.gateway_publish_timeout_seconds,
-            redactor=Redactor(settings.redact_keys, values=settings.redact_values),
         ),
         **sse_handlers(hub, heartbeat_seconds=settings.gateway_heartbeat_seconds),
         "create_token": token_handler(authenticator),
