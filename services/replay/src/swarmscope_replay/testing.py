@@ -13,12 +13,15 @@ from typing import Any, Literal
 
 import orjson
 from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
 
-from swarmscope_replay.cache import LruStateCache, SnapshotCache, StateCache
+from swarmscope_replay.cache import ChunkCache, LruStateCache, SnapshotCache, StateCache
 from swarmscope_replay.event_source import MAX_PAGE, StoredEventDict
 from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.ownership import Ownership
 from swarmscope_replay.repeats import RepeatFilter
-from swarmscope_replay.snapshots import SnapshotStore
+from swarmscope_replay.snapshot_reader import SnapshotReader
+from swarmscope_replay.snapshots import Snapshot, SnapshotStore
 from swarmscope_replay.states import StateResolver
 from swarmscope_replay.tracker import SessionTracker
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
@@ -684,6 +687,12 @@ def synthetic_session(session_id: str, count: int, *, seed: int = 7) -> list[dic
     return r.events
 
 
+async def snapshot_state(store: SnapshotStore, snapshot: Snapshot) -> dict[str, Any]:
+    """The state a stored snapshot holds, read back from the store alone (no cache)."""
+    reader = SnapshotReader(store, ChunkCache(0, ReplayMetrics.create(CollectorRegistry())))
+    return (await reader.read(snapshot)).state
+
+
 def deliveries(events: Iterable[dict[str, Any]], *, redelivered: bool = False) -> list[Delivery]:
     """Stored events as the `replay` durable receives them (body without seq; seq = stream seq)."""
     out = []
@@ -734,10 +743,12 @@ def make_engine(
     use_tracker_state: bool = True,
     position: MemoryPosition | None = None,
     store_wait: float = 0.2,
+    ownership: Ownership | None = None,
 ) -> Engine:
     source = source if source is not None else MemoryEventSource()
     position = position if position is not None else MemoryPosition(source)
     snapshots = SnapshotCache(64 * 1024 * 1024, metrics)
+    chunks = ChunkCache(64 * 1024 * 1024, metrics)
     tracker = SessionTracker(
         store,
         source,
@@ -748,6 +759,8 @@ def make_engine(
         store_wait=store_wait,
         snapshot_cache=snapshots,
         repeats=RepeatFilter(source, 120.0, wait=store_wait),
+        chunk_cache=chunks,
+        ownership=ownership,
     )
     states = StateResolver(
         store,
@@ -756,6 +769,7 @@ def make_engine(
         snapshots,
         metrics,
         tracker if use_tracker_state else None,
+        chunks,
     )
     return Engine(store, source, position, tracker, states, metrics)
 
