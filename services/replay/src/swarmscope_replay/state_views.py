@@ -27,7 +27,6 @@ from swarmscope_service.request_reply import ServiceError
 
 State = dict[str, Any]
 PIECE_BYTES = 256 * 1024
-STREAMED_ITEMS = 256
 
 
 def _recency(collection: StateCollection) -> Callable[[tuple[str, Any]], tuple[int, str]]:
@@ -179,10 +178,11 @@ def collection_page(
 
 
 async def whole_state_pieces(state: Mapping[str, Any]) -> AsyncIterator[bytes]:
-    """The state's JSON in pieces of about PIECE_BYTES: joined, exactly `orjson.dumps(state)`
-    parsed back (key order aside, which JSON objects do not have)."""
+    """The state's JSON in pieces of about PIECE_BYTES (or one item, when an item is bigger):
+    joined, exactly `orjson.dumps(state)` parsed back (key order aside, which JSON objects do not
+    have)."""
     buffer = bytearray()
-    for piece in _encode(state):
+    for piece in _encode(state, ()):
         buffer += piece
         if len(buffer) >= PIECE_BYTES:
             yield bytes(buffer)
@@ -191,25 +191,27 @@ async def whole_state_pieces(state: Mapping[str, Any]) -> AsyncIterator[bytes]:
         yield bytes(buffer)
 
 
-def _encode(value: Any) -> Iterator[bytes]:
-    """Yields JSON bytes of `value`, big containers item by item (so pieces can be cut)."""
-    if isinstance(value, dict) and (len(value) > STREAMED_ITEMS or _has_big_child(value)):
+_STREAMED = frozenset(c.path for c in STATE_COLLECTIONS.values())
+_ON_THE_WAY = frozenset(c.path[:i] for c in STATE_COLLECTIONS.values() for i in range(len(c.path)))
+
+
+def _encode(value: Any, path: tuple[str, ...]) -> Iterator[bytes]:
+    """JSON bytes of `value`; the growing collections item by item, so pieces can be cut."""
+    if path in _STREAMED and isinstance(value, dict):
+        yield b"{"
+        for index, (key, item) in enumerate(value.items()):
+            yield (b"," if index else b"") + orjson.dumps(key) + b":" + orjson.dumps(item)
+        yield b"}"
+    elif path in _STREAMED and isinstance(value, list):
+        yield b"["
+        for index, item in enumerate(value):
+            yield (b"," if index else b"") + orjson.dumps(item)
+        yield b"]"
+    elif path in _ON_THE_WAY and isinstance(value, dict):
         yield b"{"
         for index, (key, item) in enumerate(value.items()):
             yield (b"," if index else b"") + orjson.dumps(key) + b":"
-            yield from _encode(item)
+            yield from _encode(item, (*path, key) if isinstance(key, str) else ("",))
         yield b"}"
-    elif isinstance(value, list) and len(value) > STREAMED_ITEMS:
-        yield b"["
-        for start in range(0, len(value), STREAMED_ITEMS):
-            part = orjson.dumps(value[start : start + STREAMED_ITEMS])
-            yield (b"," if start else b"") + part[1:-1]
-        yield b"]"
     else:
         yield orjson.dumps(value)
-
-
-def _has_big_child(value: Any) -> bool:
-    return isinstance(value, dict) and any(
-        isinstance(v, (dict, list)) and (len(v) > STREAMED_ITEMS or _has_big_child(v)) for v in value.values()
-    )
