@@ -102,7 +102,8 @@ async def test_a_tracker_folds_only_what_it_holds_and_catches_up_what_it_gains(
 ) -> None:
     ids = [f"own-{i}" for i in range(12)]
     mine = {sid for sid in ids if partition_of(sid, 4) in (0, 1)}
-    assert mine and len(mine) < len(ids)
+    assert mine
+    assert len(mine) < len(ids)
     sessions = [stored(synthetic_session(sid, 120, seed=i)) for i, sid in enumerate(ids)]
     merged = [e for batch in zip(*sessions, strict=True) for e in batch]
     log = [{**e, "seq": i + 1} for i, e in enumerate(merged)]
@@ -135,3 +136,32 @@ async def test_a_tracker_folds_only_what_it_holds_and_catches_up_what_it_gains(
     await engine.tracker.handle([])
     left = {sid for sid in ids if engine.tracker.current(sid) is not None}
     assert left == {sid for sid in ids if partition_of(sid, 4) == 0}
+
+
+async def test_a_gained_partition_is_caught_up_without_waiting_for_new_events(
+    sqlite_store: SnapshotStore, metrics: ReplayMetrics
+) -> None:
+    ids = [f"idle-{i}" for i in range(8)]
+    sessions = [stored(synthetic_session(sid, 90, seed=40 + i)) for i, sid in enumerate(ids)]
+    log = [
+        {**e, "seq": i + 1} for i, e in enumerate(e for batch in zip(*sessions, strict=True) for e in batch)
+    ]
+    holding = Holding(2, {0, 1})
+    engine = make_engine(sqlite_store, metrics, every=1000, ownership=holding)
+    half = len(log) // 2
+    await engine.consume(log[:half], batch=40)
+    holding.now = frozenset()  # another replica holds everything for the second half
+    await engine.consume(log[half:], batch=40)
+    assert all(engine.tracker.current(sid) is None for sid in ids)
+    # That replica dies after the last event: nothing more comes, yet every session is brought up.
+    holding.now = frozenset({0, 1})
+    await engine.tracker.handle([])
+    for sid in ids:
+        cursor = engine.tracker.current(sid)
+        assert cursor is not None
+        assert cursor.state == truth(log, sid)
+        snapshot = await sqlite_store.nearest(sid, 10**9)
+        assert snapshot is not None
+        assert snapshot.seq == max(e["seq"] for e in log if e["session_id"] == sid)
+        assert await snapshot_state(sqlite_store, snapshot) == truth(log, sid)
+    assert metrics.snapshots.labels("takeover")._value.get() == len(ids)

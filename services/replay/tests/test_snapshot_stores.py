@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -66,6 +67,8 @@ async def test_saves_are_idempotent_and_progress_never_moves_back(any_store: Sna
     await any_store.save([], [SessionProgress("s", 15, 10, 15)])
     assert await any_store.progress("s") == SessionProgress("s", 15, 10, 15)
     assert await any_store.progress("nobody") is None
+    assert [p.session_id for p in await any_store.recent_progress(time.time() - 60)] == ["s"]
+    assert await any_store.recent_progress(time.time() + 60) == []
 
 
 async def test_a_snapshot_whose_bytes_do_not_match_its_hash_is_refused(any_store: SnapshotStore) -> None:

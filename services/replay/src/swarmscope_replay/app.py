@@ -144,6 +144,7 @@ async def _run(
         repeats=RepeatFilter(source, float(window)),
         chunk_cache=chunk_cache,
         ownership=ownership,
+        takeover_window=settings.replay_takeover_window_hours * 3600,
     )
     states = StateResolver(store, source, cache, snapshot_cache, metrics, tracker, chunk_cache)
     pool = ExpressionPool(

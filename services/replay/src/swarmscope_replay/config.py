@@ -70,6 +70,11 @@ class ReplaySettings(ServiceSettings):
     replay_lease_seconds: float = Field(
         default=10.0, ge=1.0, le=300.0, description="a dead replica's partitions are taken after this long"
     )
+    replay_takeover_window_hours: float = Field(
+        default=1.0,
+        gt=0,
+        description="sessions active this recently are caught up at once when their partition is taken over",
+    )
     replay_durable_idle_hours: float = Field(
         default=1.0, gt=0, description="a replica durable beyond replay-0 unused this long is deleted"
     )

@@ -146,6 +146,13 @@ class PostgresSnapshotStore:
             return None
         return SessionProgress(session_id, int(row[0]), int(row[1]), int(row[2]))
 
+    async def recent_progress(self, since: float) -> list[SessionProgress]:
+        rows = await self._require().fetch(
+            "SELECT session_id, applied_seq, snapshot_seq, events FROM replay_sessions WHERE updated_at >= $1",
+            since,
+        )
+        return [SessionProgress(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
     async def stats(self, session_id: str | None = None) -> SnapshotStats:
         totals = "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(sum(size), 0) FROM "
         where, args = ("", ()) if session_id is None else (" WHERE session_id = $1", (session_id,))

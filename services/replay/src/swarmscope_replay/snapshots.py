@@ -210,6 +210,9 @@ class SnapshotStore(Protocol):
 
     async def progress(self, session_id: str) -> SessionProgress | None: ...
 
+    async def recent_progress(self, since: float) -> list[SessionProgress]:
+        """Progress rows written at or after `since` (epoch seconds): the sessions active lately."""
+
     async def stats(self, session_id: str | None = None) -> SnapshotStats: ...
 
     async def ping(self) -> bool: ...

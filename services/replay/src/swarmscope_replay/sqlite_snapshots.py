@@ -205,6 +205,16 @@ class SqliteSnapshotStore:
 
         return await self._run(read)
 
+    async def recent_progress(self, since: float) -> list[SessionProgress]:
+        def read(conn: sqlite3.Connection) -> list[SessionProgress]:
+            rows = conn.execute(
+                "SELECT session_id, applied_seq, snapshot_seq, events FROM replay_sessions WHERE updated_at >= ?",
+                (since,),
+            ).fetchall()
+            return [SessionProgress(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+        return await self._run(read)
+
     async def stats(self, session_id: str | None = None) -> SnapshotStats:
         def read(conn: sqlite3.Connection) -> SnapshotStats:
             totals = "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(sum(size), 0) FROM "

@@ -133,6 +133,7 @@ class SessionTracker:
         repeats: RepeatFilter | None = None,
         chunk_cache: ChunkCache | None = None,
         ownership: Ownership | None = None,
+        takeover_window: float = 3600.0,
     ) -> None:
         self._store = store
         self._repeats = repeats
@@ -149,6 +150,7 @@ class SessionTracker:
         self._chunk_cache = chunk_cache if chunk_cache is not None else ChunkCache(0, metrics)
         self._reader = SnapshotReader(store, self._chunk_cache)
         self._ownership = ownership
+        self._takeover_window = takeover_window
         self._held: frozenset[int] | None = None
         # Per partition held: the frontier when it was gained (events at or below it may have
         # been passed over while another replica held it).
@@ -169,7 +171,9 @@ class SessionTracker:
                 self._frontier = await self._position.acked_floor()
             except Exception as exc:
                 raise RetryableError(f"replay durable position unknown: {exc}") from exc
-        self._follow_ownership()
+        gained = self._follow_ownership()
+        if gained:
+            await self._take_over(gained)
         taken, expected = await self._in_log_order(deliveries, decisions, self._frontier + 1)
         by_session: dict[str, list[dict[str, Any]]] = {}
         for index, delivery in taken:
@@ -276,14 +280,15 @@ class SessionTracker:
 
     # ----------------------------------------------------------------------------- ownership --
 
-    def _follow_ownership(self) -> None:
+    def _follow_ownership(self) -> frozenset[int]:
         """Takes in the partitions held now: a gained one remembers the frontier, the sessions of
-        a lost one leave memory (their owner rebuilds them from snapshots and the store)."""
+        a lost one leave memory (their owner rebuilds them from snapshots and the store). Returns
+        the partitions gained (at start: every one held, as another replica may have folded them)."""
         if self._ownership is None:
-            return
+            return frozenset()
         held = self._ownership.held()
         if held == self._held:
-            return
+            return frozenset()
         previous = self._held or frozenset()
         for partition in held - previous:
             self._gained_at[partition] = self._frontier or 0
@@ -294,6 +299,44 @@ class SessionTracker:
             for session_id in [sid for sid in self._sessions if self._ownership.partition_of(sid) in lost]:
                 del self._sessions[session_id]
         self._held = held
+        return held - previous
+
+    async def _take_over(self, gained: frozenset[int]) -> None:
+        """Brings the lately active sessions of gained partitions up to the frontier (what their
+        previous holder had not applied comes from the store) and snapshots them, so a session
+        whose last events this replica passed over is exact and snapshotted without waiting for
+        its next event."""
+        assert self._ownership is not None
+        try:
+            rows = await self._store.recent_progress(time.time() - self._takeover_window)
+        except Exception as exc:
+            raise RetryableError(f"snapshot store unavailable: {exc}") from exc
+        frontier = self._frontier or 0
+        moved: list[SessionCursor] = []
+        for row in rows:
+            if self._ownership.partition_of(row.session_id) not in gained or row.session_id in self._sessions:
+                continue
+            if row.applied_seq >= frontier:
+                continue
+            cursor = await self._cursor(row.session_id, frontier + 1)
+            if cursor.applied_seq > row.applied_seq:
+                moved.append(cursor)
+        if not moved:
+            return
+        pending = [self._snapshot(c, "takeover") for c in moved]
+        progress = [SessionProgress(c.session_id, c.applied_seq, c.applied_seq, c.events) for c in moved]
+        await self._save(pending, progress)
+        for cursor, item in zip(moved, pending, strict=True):
+            self._sessions[cursor.session_id] = SessionCursor(
+                cursor.session_id,
+                cursor.state,
+                cursor.applied_seq,
+                cursor.applied_seq,
+                cursor.events,
+                cursor.events,
+                item.layout,
+            )
+        log.info("sessions taken over", extra={"sessions": len(moved), "partitions": len(gained)})
 
     def _owns(self, session_id: str) -> bool:
         if self._ownership is None or self._held is None:
