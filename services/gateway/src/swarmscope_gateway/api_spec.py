@@ -247,6 +247,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Every page is exact at its seq: the pages of a collection join into it.",
         params=StatePageQuery,
         response=StatePage,
+        access=READ,
     ),
     Endpoint(
         "get_diff",
