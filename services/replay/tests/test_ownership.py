@@ -13,7 +13,13 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from swarmscope_replay.metrics import ReplayMetrics
-from swarmscope_replay.ownership import LeaseOwnership, partition_of, replica_durable, session_of_subject
+from swarmscope_replay.ownership import (
+    LeaseOwnership,
+    OrdinalLost,
+    partition_of,
+    replica_durable,
+    session_of_subject,
+)
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.snapshots import SnapshotStore
 from swarmscope_replay.testing import make_engine, snapshot_state, stored, synthetic_session
@@ -77,6 +83,21 @@ async def test_a_graceful_release_hands_over_at_once(nc: NatsClient) -> None:
     await a.release()
     assert a.held() == frozenset()
     await until(lambda: b.held() == frozenset(range(8)), b, rounds=5)
+
+
+async def test_replicas_lease_the_lowest_free_ordinals_and_one_that_loses_its_own_stops(
+    nc: NatsClient,
+) -> None:
+    bucket = f"test-leases-{uuid.uuid4().hex[:8]}"
+    a, b = leases(nc, bucket, "a"), leases(nc, bucket, "b")
+    assert (await a.claim_ordinal(), await b.claim_ordinal()) == (0, 1)
+    await a.release()
+    c = leases(nc, bucket, "c")
+    assert await c.claim_ordinal() == 0  # a left: its ordinal (and durable) is free again
+    kv = await nc.jetstream().key_value(bucket)
+    await kv.delete("o.1")  # b's lease is gone (expired while it stalled, say)
+    with pytest.raises(OrdinalLost):
+        await b.tick()
 
 
 class Holding:

@@ -23,7 +23,12 @@ from swarmscope_replay.testing import (
     synthetic_session,
     wait_for_durable,
 )
-from swarmscope_schema.subjects import DURABLE_STORE, REPLAY_LEASES_BUCKET, replay_request_subject
+from swarmscope_schema.subjects import (
+    DURABLE_STORE,
+    REPLAY_LEASES_BUCKET,
+    STREAM_EVENTS,
+    replay_request_subject,
+)
 from swarmscope_service.request_reply import RequestClient
 from swarmscope_service.stack import LocalStack
 
@@ -77,19 +82,19 @@ async def test_kill_9_of_one_of_two_replicas_keeps_every_state_exact(
     store_stack.add_instance(
         "replay-a",
         "replay",
-        {**common, "SWARMSCOPE_REPLAY_ORDINAL": "0", "SWARMSCOPE_REPLAY_REPLICA_ID": "a"},
+        {**common, "SWARMSCOPE_REPLAY_REPLICA_ID": "a"},
     )
     store_stack.add_instance(
         "replay-b",
         "replay",
-        {**common, "SWARMSCOPE_REPLAY_ORDINAL": "1", "SWARMSCOPE_REPLAY_REPLICA_ID": "b"},
+        {**common, "SWARMSCOPE_REPLAY_REPLICA_ID": "b"},
     )
     nc = await nats.connect(str(store_stack.nats_url))
     try:
         js = nc.jetstream()
+        # Ordinals are leased: a (started first) reads through `replay`, b through `replay-1`.
         for name in ("replay-a", "replay-b"):
             store_stack.start_service(name)
-        for name in ("replay-a", "replay-b"):
             await asyncio.to_thread(store_stack.wait_service_ready, name)
         for _ in range(300):
             held = await owners(js)
@@ -98,6 +103,7 @@ async def test_kill_9_of_one_of_two_replicas_keeps_every_state_exact(
             await asyncio.sleep(0.1)
         else:
             raise AssertionError(f"the replicas did not share the partitions: {held}")
+        await js.consumer_info(STREAM_EVENTS, "replay-1")  # b's own durable
         b_sessions = [sid for sid in ids if held[partition_of(sid, PARTITIONS)] == "b"]
         assert b_sessions, "replica b holds no session of the test"
 

@@ -114,11 +114,6 @@ async def _run(
     # The window provisioning just gave TRACES: repeats older than it reach the stream.
     window = (await js.stream_info(STREAM_EVENTS)).config.duplicate_window or settings.dedup_window_seconds
     chunk_cache = ChunkCache(settings.replay_chunk_cache_mb * 1024 * 1024, metrics)
-    durable = replica_durable(settings.replay_ordinal)
-    if settings.replay_ordinal:
-        await ensure_replica_durable(
-            js, STREAM_EVENTS, durable, idle_seconds=settings.replay_durable_idle_hours * 3600
-        )
     ownership = (
         LeaseOwnership(
             js,
@@ -129,6 +124,14 @@ async def _run(
         if settings.replay_partitions
         else None
     )
+    ordinal = settings.replay_ordinal
+    if ordinal is None:
+        ordinal = await ownership.claim_ordinal() if ownership is not None else 0
+    durable = replica_durable(ordinal)
+    if ordinal:
+        await ensure_replica_durable(
+            js, STREAM_EVENTS, durable, idle_seconds=settings.replay_durable_idle_hours * 3600
+        )
     if ownership is not None:
         # Partitions before the first batch: the consumer does not pass over what it could fold.
         await ownership.start()

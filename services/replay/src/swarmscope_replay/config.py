@@ -58,8 +58,12 @@ class ReplaySettings(ServiceSettings):
         le=4096,
         description="sessions split into this many partitions held by leases (0: one replica folds all)",
     )
-    replay_ordinal: int = Field(
-        default=0, ge=0, le=1023, description="this replica's number: its durable is replay or replay-<n>"
+    replay_ordinal: int | None = Field(
+        default=None,
+        ge=0,
+        le=1023,
+        description="this replica's number (its durable: replay or replay-<n>); unset: the lowest free "
+        "one is leased when partitions are on, else 0",
     )
     replay_replica_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",

@@ -8,7 +8,12 @@ Leases live in the KV bucket REPLAY_LEASES_BUCKET, whose entries expire after th
 - `m.<replica>`: a live replica, renewed every tick; how many there are sets the fair share,
   ceil(partitions / replicas);
 - `p.<n>`: who holds partition n, renewed every tick with compare-and-set on its revision, so two
-  replicas never both renew one lease. A replica above its share releases the excess (newcomers
+  replicas never both renew one lease.
+- `o.<n>`: a replica's ordinal, the lowest free one claimed at start (`claim_ordinal`): it names
+  the durable the replica reads through, so replicas need no stable identity (a Deployment scales
+  them freely) and a restarted replica resumes a durable where the last holder of its ordinal left
+  it. A replica that loses its ordinal lease stops (`OrdinalLost`): two replicas must never pull
+  from one durable. A replica above its share releases the excess (newcomers
   get partitions within a tick or two); below it, it creates leases on free partitions.
 A replica that dies stops renewing: after one lease time its partitions are free and the others
 take them. Its sessions are rebuilt exactly by the new holder: snapshots and progress rows are in
@@ -68,6 +73,10 @@ def session_of_subject(subject: str) -> str | None:
     return parts[2] if len(parts) == 5 else None
 
 
+class OrdinalLost(Exception):
+    """This replica's ordinal lease expired or was taken: it must stop (and be restarted)."""
+
+
 class Ownership(Protocol):
     """Which sessions this replica folds."""
 
@@ -103,6 +112,7 @@ class LeaseOwnership:
         # partition -> (revision of our lease entry, when we last wrote it)
         self._leases: dict[int, tuple[int, float]] = {}
         self._members = 1
+        self._ordinal: tuple[int, int] | None = None  # (ordinal, revision of its lease)
 
     @property
     def partitions(self) -> int:
@@ -124,12 +134,28 @@ class LeaseOwnership:
         self._kv = await self._open()
         await self.tick()
 
+    async def claim_ordinal(self, limit: int = 1024) -> int:
+        """The lowest ordinal no live replica holds, leased to this one (renewed by `tick`)."""
+        kv = self._kv or await self._open()
+        self._kv = kv
+        value = orjson.dumps({"replica": self._replica, "at": time.time()})
+        for ordinal in range(limit):
+            try:
+                self._ordinal = (ordinal, await kv.create(f"o.{ordinal}", value))
+            except KeyWrongLastSequenceError:
+                continue
+            return ordinal
+        raise RuntimeError(f"every ordinal below {limit} is held: too many replay replicas")
+
     async def run(self) -> None:
-        """Renews, balances and claims every third of a lease until cancelled."""
+        """Renews, balances and claims every third of a lease until cancelled; raises
+        OrdinalLost (which stops the service) when another replica may read its durable."""
         while True:
             await asyncio.sleep(self._lease / 3)
             try:
                 await self.tick()
+            except OrdinalLost:
+                raise
             except Exception as exc:
                 log.warning("partition leases not renewed", extra={"error": repr(exc)})
 
@@ -144,6 +170,10 @@ class LeaseOwnership:
         self._leases.clear()
         with contextlib.suppress(Exception):
             await kv.delete(self._member_key)
+        if self._ordinal is not None:
+            with contextlib.suppress(Exception):
+                await kv.delete(f"o.{self._ordinal[0]}", last=self._ordinal[1])
+            self._ordinal = None
 
     async def tick(self) -> None:
         kv = self._kv or await self._open()
@@ -151,6 +181,12 @@ class LeaseOwnership:
         now = self._clock()
         value = orjson.dumps({"replica": self._replica, "at": time.time()})
         await kv.put(self._member_key, value)
+        if self._ordinal is not None:
+            ordinal, revision = self._ordinal
+            try:
+                self._ordinal = (ordinal, await kv.update(f"o.{ordinal}", value, last=revision))
+            except (KeyWrongLastSequenceError, KeyNotFoundError, KeyDeletedError):
+                raise OrdinalLost(f"ordinal {ordinal} is no longer this replica's") from None
         for partition, (revision, _) in list(self._leases.items()):
             try:
                 self._leases[partition] = (await kv.update(self._key(partition), value, last=revision), now)
