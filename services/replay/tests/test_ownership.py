@@ -24,6 +24,7 @@ from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.snapshots import SnapshotStore
 from swarmscope_replay.testing import make_engine, snapshot_state, stored, synthetic_session
 from swarmscope_schema.subjects import event_subject
+from swarmscope_service.consumer import RetryableError
 
 
 @pytest.fixture
@@ -174,8 +175,19 @@ async def test_a_gained_partition_is_caught_up_without_waiting_for_new_events(
     holding.now = frozenset()  # another replica holds everything for the second half
     await engine.consume(log[half:], batch=40)
     assert all(engine.tracker.current(sid) is None for sid in ids)
-    # That replica dies after the last event: nothing more comes, yet every session is brought up.
+    # That replica dies after the last event: nothing more comes, yet every session is brought up,
+    # once the store has everything (until then the takeover is tried again with every batch).
     holding.now = frozenset({0, 1})
+    covers = engine.source.covers
+
+    async def behind(seq: int) -> bool:
+        return False
+
+    engine.source.covers = behind  # type: ignore[method-assign]
+    with pytest.raises(RetryableError):
+        await engine.tracker.handle([])
+    assert all(engine.tracker.current(sid) is None for sid in ids)
+    engine.source.covers = covers  # type: ignore[method-assign]
     await engine.tracker.handle([])
     for sid in ids:
         cursor = engine.tracker.current(sid)

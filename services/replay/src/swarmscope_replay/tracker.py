@@ -152,6 +152,7 @@ class SessionTracker:
         self._ownership = ownership
         self._takeover_window = takeover_window
         self._held: frozenset[int] | None = None
+        self._taking_over: frozenset[int] = frozenset()
         # Per partition held: the frontier when it was gained (events at or below it may have
         # been passed over while another replica held it).
         self._gained_at: dict[int, int] = {}
@@ -171,9 +172,11 @@ class SessionTracker:
                 self._frontier = await self._position.acked_floor()
             except Exception as exc:
                 raise RetryableError(f"replay durable position unknown: {exc}") from exc
-        gained = self._follow_ownership()
-        if gained:
-            await self._take_over(gained)
+        self._taking_over |= self._follow_ownership()
+        if self._taking_over:
+            # Until it succeeds (the store may still be behind), every batch tries again.
+            await self._take_over(self._taking_over)
+            self._taking_over = frozenset()
         taken, expected = await self._in_log_order(deliveries, decisions, self._frontier + 1)
         by_session: dict[str, list[dict[str, Any]]] = {}
         for index, delivery in taken:
@@ -293,6 +296,7 @@ class SessionTracker:
         for partition in held - previous:
             self._gained_at[partition] = self._frontier or 0
         lost = previous - held
+        self._taking_over -= lost
         for partition in lost:
             self._gained_at.pop(partition, None)
         if lost:
