@@ -166,6 +166,10 @@ function CollectionSection({
   );
 }
 
+function matches(found: number, more: boolean): string {
+  return `${found.toLocaleString()} match${found === 1 ? '' : 'es'}${more ? ' so far (scroll for more)' : ''}`;
+}
+
 function preview(item: StateItem): string {
   const text = JSON.stringify(item.value) ?? '';
   return text.length > 160 ? `${text.slice(0, 160)}…` : text;
@@ -227,9 +231,7 @@ function PagedList({
   return (
     <div className="paged" data-testid={`paged-${name}`}>
       <div className="muted small">
-        {rows.filtered
-          ? `${rows.total - (rows.more ? 1 : 0)} match${rows.total === 1 ? '' : 'es'}${rows.more ? ' so far (scroll for more)' : ''}`
-          : `${count.toLocaleString()} items`}
+        {rows.filtered ? matches(rows.total - (rows.more ? 1 : 0), rows.more) : `${count.toLocaleString()} items`}
         {rows.error && <span className="error-text"> · {rows.error}</span>}
       </div>
       <div
