@@ -945,6 +945,7 @@ VALUE_CONSTRAINTS: dict[str, dict[str, Any]] = {
     "config.allowedOrigins": {"items": {"type": "string", "pattern": "^https?://"}},
     "config.corsOrigins": {"items": {"type": "string", "pattern": "^https?://"}},
     **{f"{s}.replicas": _REPLICAS for s in ("ingest", "store", "replay", "gateway", "frontend")},
+    "replay.partitions": {"minimum": 1, "maximum": 4096},
     **{
         f"{s}.keda.{k}": {"minimum": 1}
         for s in ("ingest", "store", "replay")

@@ -48,6 +48,23 @@ describe('ApiClient', () => {
     expect(tokenBodies).toEqual([{ session_id: 's' }]);
   });
 
+  it('asks for bounded state views and pages, never a whole state', async () => {
+    const seen: string[] = [];
+    const api = new ApiClient(null, (async (url: RequestInfo | URL) => {
+      seen.push(String(url));
+      return new Response('{}', { status: 200 });
+    }) as typeof fetch);
+    await api.state('s', 42);
+    await api.statePage('s', 42, 'communications', { cursor: 1000, limit: 200, order: 'desc', q: 'x y' });
+    await api.diff('s', 1, 42);
+    expect(seen).toEqual([
+      '/api/v1/sessions/s/state?seq=42&limit=100',
+      '/api/v1/sessions/s/state/communications?seq=42&cursor=1000&limit=200&order=desc&q=x+y',
+      '/api/v1/sessions/s/diff?from_seq=1&to_seq=42&limit=500',
+    ]);
+    expect(seen.some((u) => u.includes('full='))).toBe(false);
+  });
+
   it('reports network failures as ApiError', async () => {
     const api = new ApiClient(null, (async () => {
       throw new TypeError('fetch failed');

@@ -120,6 +120,7 @@ def test_with_every_operator_part_the_chart_matches_the_components() -> None:
             "postgres": {"cnpg": {"enabled": True}},
             "ingest": {"keda": {"enabled": True}},
             "store": {"keda": {"enabled": True}},
+            "replay": {"keda": {"enabled": True}},
             "monitoring": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
         }
     )

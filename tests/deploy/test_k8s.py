@@ -372,11 +372,13 @@ def test_autoscalers_and_disruption_budgets_point_at_real_workloads(rendering: s
         assert "replicas" not in deployments[f"{RELEASE}-gateway"]["spec"]
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
 
-    # Replay folds each session in order: one consumer on the durable, never two during a rollout.
+    # Replay scales out by session: several replicas, partitions on (each replica leases its own
+    # ordinal and durable, so a rollout may overlap old and new pods).
     replay = deployments[f"{RELEASE}-replay"]["spec"]
     if "replay" not in scaled:
-        assert replay["replicas"] == 1
-    assert replay["strategy"]["type"] == "Recreate"
+        assert replay["replicas"] >= 2
+    configmaps = {c["metadata"]["name"]: c for c in by_kind(objects, "ConfigMap")}
+    assert int(configmaps[f"{RELEASE}-config"]["data"]["SWARMSCOPE_REPLAY_PARTITIONS"]) >= 8
 
     covered = set()
     for pdb in by_kind(objects, "PodDisruptionBudget"):

@@ -8,7 +8,10 @@ import type {
   SearchDirection,
   SessionComparison,
   SessionSummary,
+  StateCollectionName,
   StateDiff,
+  StatePage,
+  StatePageQuery,
   StepDirection,
   StepResult,
   StoredEvent,
@@ -18,6 +21,10 @@ import type {
 } from './types';
 
 const API = '/api/v1';
+/** Items of each growing collection the debugger's state view starts with (the rest is paged). */
+export const STATE_VIEW_LIMIT = 100;
+/** Changes of a diff asked at once (the "what changed" section shows 200 of them). */
+export const DIFF_PAGE = 500;
 const KEY_STORAGE = 'swarmscope.apiKey';
 
 /** An error the gateway answered (`{error: {code, message}}`) or a transport failure. */
@@ -201,12 +208,20 @@ export class ApiClient {
   performance(sid: string, signal?: AbortSignal) {
     return this.get<PerformanceReport>(`${API}/sessions/${enc(sid)}/performance`, signal);
   }
-  state(sid: string, seq: number, signal?: AbortSignal) {
-    return this.get<SystemState>(`${API}/sessions/${enc(sid)}/state?seq=${seq}`, signal);
+  /** The bounded view (v1.1): each growing collection cut to its newest `limit` items. The UI never
+   * asks for the whole state: collections are paged (statePage). */
+  state(sid: string, seq: number, signal?: AbortSignal, limit = STATE_VIEW_LIMIT) {
+    return this.get<SystemState>(`${API}/sessions/${enc(sid)}/state${queryString({ seq, limit })}`, signal);
   }
-  diff(sid: string, fromSeq: number, toSeq: number, signal?: AbortSignal) {
+  statePage(sid: string, seq: number, collection: StateCollectionName, q: StatePageQuery, signal?: AbortSignal) {
+    return this.get<StatePage>(
+      `${API}/sessions/${enc(sid)}/state/${enc(collection)}${queryString({ seq, ...q })}`,
+      signal,
+    );
+  }
+  diff(sid: string, fromSeq: number, toSeq: number, signal?: AbortSignal, limit = DIFF_PAGE) {
     return this.get<StateDiff>(
-      `${API}/sessions/${enc(sid)}/diff?from_seq=${fromSeq}&to_seq=${toSeq}`,
+      `${API}/sessions/${enc(sid)}/diff${queryString({ from_seq: fromSeq, to_seq: toSeq, limit })}`,
       signal,
     );
   }

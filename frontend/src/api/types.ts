@@ -204,6 +204,61 @@ export interface SystemState {
   communications: CommunicationEntry[];
   open_spans: Record<string, OpenSpan>;
   counters: Record<string, number>;
+  /** (v1.1) Present on a bounded view: what each growing collection holds and how much is here. */
+  view?: StateViewInfo;
+}
+
+/** The growing collections of SystemState, paged by GET …/state/{collection} (v1.1). */
+export type StateCollectionName =
+  | 'agents'
+  | 'tasks'
+  | 'memory'
+  | 'open_spans'
+  | 'communications'
+  | 'decisions'
+  | 'coordination'
+  | 'errors'
+  | 'alerts';
+
+export interface CollectionCount {
+  count: number;
+  included: number;
+  /** lists: the position of the first item carried */
+  offset?: number | null;
+}
+
+export interface StateViewInfo {
+  kind: 'bounded';
+  limit: number;
+  collections: Partial<Record<StateCollectionName, CollectionCount>>;
+}
+
+export interface StateItem {
+  /** the map key, or the position in a list */
+  key: string | number;
+  value: Json;
+}
+
+export interface StatePage {
+  session_id: string;
+  seq: number;
+  collection: StateCollectionName;
+  /** items the collection has at this seq (unfiltered) */
+  count: number;
+  order: 'asc' | 'desc';
+  items: StateItem[];
+  next_cursor: string | null;
+}
+
+export interface StatePageQuery {
+  cursor?: number;
+  limit?: number;
+  order?: 'asc' | 'desc';
+  agent?: string;
+  prefix?: string;
+  status?: string;
+  kind?: string;
+  q?: string;
 }
 
 export interface StateChange {
@@ -218,8 +273,10 @@ export interface StateDiff {
   from_seq: number;
   to_seq: number;
   changes: StateChange[];
-  /** true when the gateway capped the list of changes */
+  /** true when more changes follow this page */
   truncated?: boolean;
+  /** (v1.1) cursor of the next page of changes */
+  next_cursor?: string | null;
 }
 
 export interface StepResult {

@@ -9,6 +9,7 @@ import { eventLabel } from '../model/labels';
 import type { SessionModel } from '../state/sessionModel';
 import { useApi } from './context';
 import { JsonView } from './JsonView';
+import { StateView } from './StateView';
 import { errorText, useLatest, useThrottled, type AsyncState } from './useAsync';
 
 interface Breakpoint {
@@ -110,7 +111,7 @@ export function DebugPanel({
         <WatchSection model={model} seq={seq} live={cursor.live} />
         <BreakpointSection model={model} seq={seq} />
         <DiffSection model={model} seq={seq} prevSeq={cursor.prevSeq} live={cursor.live} />
-        <VariablesSection state={state} seq={ev?.seq ?? seq} />
+        <StateView sessionId={model.sessionId} state={state} seq={ev?.seq ?? seq} />
       </div>
     </aside>
   );
@@ -196,7 +197,7 @@ function DiffSection({ model, seq, prevSeq, live }: { model: SessionModel; seq: 
         ))}
       </ul>
       {changes.length > 200 && <p className="muted small">…and {changes.length - 200} more changes</p>}
-      {res.data?.truncated && <p className="muted small">The gateway capped this list: step in smaller moves to see every change.</p>}
+      {res.data?.truncated && <p className="muted small">More changes follow: step in smaller moves to see each one.</p>}
       {res.data && !changes.length && <p className="muted small">No state change.</p>}
     </details>
   );
@@ -216,30 +217,6 @@ function ValueInline({ v, label }: { v: Json | undefined; label: string }) {
     <span className="diff-obj">
       <JsonView value={v} expandDepth={0} label={label} />
     </span>
-  );
-}
-
-function VariablesSection({ state, seq }: { state: AsyncState<SystemState>; seq: number }) {
-  const s = state.data;
-  const stale = s && s.seq !== seq;
-  return (
-    <details open className="section">
-      <summary>
-        State <span className="muted small">{s ? `at seq ${s.seq}${stale ? ' (updating…)' : ''}` : state.loading ? 'loading…' : ''}</span>
-      </summary>
-      {state.error && <p className="error-text small">{state.error}</p>}
-      {s && (
-        <div className="variables" data-testid="variables" data-state-seq={s.seq}>
-          <JsonView value={s.session} name="session" expandDepth={0} label="session" />
-          <JsonView value={s.agents} name="agents" expandDepth={1} label="agents" />
-          <JsonView value={s.tasks} name="tasks" expandDepth={1} label="tasks" />
-          <JsonView value={s.memory} name="memory" expandDepth={1} label="memory" />
-          <JsonView value={s.communications} name="communications" expandDepth={0} label="messages" />
-          <JsonView value={s.open_spans} name="open_spans" expandDepth={0} label="open spans" />
-          <JsonView value={s.counters} name="counters" expandDepth={1} label="counters" />
-        </div>
-      )}
-    </details>
   );
 }
 

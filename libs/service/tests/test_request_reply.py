@@ -87,6 +87,8 @@ class Served:
 async def connections(nats_url: str) -> AsyncIterator[tuple[NatsClient, NatsClient]]:
     server_nc = await nats.connect(nats_url)
     client_nc = await nats.connect(nats_url)
+    # A request right after connecting can meet a spurious "no responders" (see ReplyMux.open).
+    await client_nc.flush()
     try:
         yield server_nc, client_nc
     finally:

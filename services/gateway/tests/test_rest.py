@@ -364,6 +364,42 @@ async def test_time_travel_and_debugging(client: httpx.AsyncClient, seeded: tupl
     ).json()
     assert any(c["path"][:2] == ["tasks", "T1"] for c in diff["changes"])
 
+    # (v1.1) the bounded view, the whole state, pages of a collection, a paged diff.
+    last = stored[-1]["seq"]
+    view = (await client.get(f"/api/v1/sessions/{sid}/state", params={"seq": last, "limit": 0})).json()
+    assert view["tasks"] == {}
+    assert view["view"]["collections"]["tasks"] == {"count": 1, "included": 0}
+    full = await client.get(f"/api/v1/sessions/{sid}/state", params={"seq": last, "full": "1"})
+    assert full.headers["content-type"].startswith("application/json")
+    whole = full.json()
+    assert "view" not in whole
+    assert whole["tasks"]["T1"]["status"] == "completed"
+    page = (await client.get(f"/api/v1/sessions/{sid}/state/tasks", params={"seq": last, "limit": 10})).json()
+    assert page["items"] == [{"key": "T1", "value": whole["tasks"]["T1"]}]
+    assert (page["count"], page["next_cursor"]) == (1, None)
+    assert_error(
+        await client.get(f"/api/v1/sessions/{sid}/state/nothing", params={"seq": last}), 400, "bad_request"
+    )
+    assert_error(
+        await client.get(f"/api/v1/sessions/{sid}/state/memory", params={"seq": last, "status": "x"}),
+        400,
+        "bad_request",
+    )
+    first = (
+        await client.get(f"/api/v1/sessions/{sid}/diff", params={"from_seq": 0, "to_seq": last, "limit": 2})
+    ).json()
+    assert (len(first["changes"]), first["truncated"], first["next_cursor"]) == (2, True, "2")
+    rest = (
+        await client.get(
+            f"/api/v1/sessions/{sid}/diff",
+            params={"from_seq": 0, "to_seq": last, "cursor": "2", "limit": 5000},
+        )
+    ).json()
+    everything = (
+        await client.get(f"/api/v1/sessions/{sid}/diff", params={"from_seq": 0, "to_seq": last})
+    ).json()
+    assert first["changes"] + rest["changes"] == everything["changes"]
+
     tool = next(e for e in stored if e["type"] == "tool_call")
     stack = (await client.get(f"/api/v1/sessions/{sid}/events/{tool['id']}/stack")).json()
     assert [f["span_id"] for f in stack["frames"]][:2] == ["sp_tc1", "sp_T1"]

@@ -71,7 +71,7 @@ def _outcomes() -> dict[str, dict[str, str]]:
 
 
 OUTCOMES = _outcomes()
-PATH_VALUES = {"session_id": None, "event_id": "evt-1", "rest": "no/such/endpoint"}
+PATH_VALUES = {"session_id": None, "event_id": "evt-1", "collection": "tasks", "rest": "no/such/endpoint"}
 
 
 def kind_of(access: Access) -> str:

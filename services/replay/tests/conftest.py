@@ -51,7 +51,7 @@ async def any_store(store_url: str) -> AsyncIterator[SnapshotStore]:
 
         conn = await asyncpg.connect(store_url)
         try:
-            await conn.execute("TRUNCATE replay_snapshots, replay_sessions")
+            await conn.execute("TRUNCATE replay_snapshots, replay_sessions, replay_chunks")
         finally:
             await conn.close()
     try:

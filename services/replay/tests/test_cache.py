@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -43,19 +44,22 @@ async def test_redis_caches_final_states_under_its_prefix(
         events = stored(claude_flow_session("cf"))
         await engine.consume(events)
         seq = events[30]["seq"]
-        first = await engine.states.at_seq("cf", seq)
+        first = await engine.states.view_json("cf", seq, 100)
         assert hits(metrics) == (0, 1)
-        second = await engine.states.at_seq("cf", seq)
+        second = await engine.states.view_json("cf", seq, 100)
         assert second == first
         assert hits(metrics) == (1, 1)
+        # Another limit is another answer.
+        assert await engine.states.view_json("cf", seq, 1) != first
+        assert hits(metrics) == (1, 2)
         client = aioredis.from_url(redis_url)
         try:
-            key = f"{prefix}state:cf:{seq}"
+            key = f"{prefix}state:cf:{seq}:view:100"
             assert await client.exists(key) == 1
             assert 0 < await client.ttl(key) <= 60
             # Beyond the end of the log the state is not final (more events may come): not cached.
-            await engine.states.at_seq("cf", 10_000)
-            assert await client.exists(f"{prefix}state:cf:10000") == 0
+            await engine.states.view_json("cf", 10_000, 100)
+            assert await client.exists(f"{prefix}state:cf:10000:view:100") == 0
         finally:
             await client.aclose()
         assert await cache.ping()
@@ -71,7 +75,7 @@ async def test_an_unreachable_redis_is_skipped_not_fatal(
         engine = make_engine(sqlite_store, metrics, every=10, cache=cache)
         events = stored(claude_flow_session("cf"))
         await engine.consume(events)
-        state = await engine.states.at_seq("cf", events[-1]["seq"])
+        state = orjson.loads(await engine.states.view_json("cf", events[-1]["seq"], 100))
         assert state["session"]["status"] == "completed"
         assert metrics.cache_errors._value.get() >= 2
         assert not await cache.ping()

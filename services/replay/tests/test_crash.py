@@ -87,9 +87,13 @@ async def test_kill_9_mid_stream_and_restart_keeps_every_state_exact(
         for seq in checked:
             if seq not in truth:
                 continue
-            got = await client.call(replay_request_subject("state"), {"session_id": sid, "seq": seq})
+            got = await client.call(
+                replay_request_subject("state"), {"session_id": sid, "seq": seq, "full": True}
+            )
             assert got == truth[seq], f"state differs at seq {seq}"
-        final = await client.call(replay_request_subject("state"), {"session_id": sid, "seq": last})
+        final = await client.call(
+            replay_request_subject("state"), {"session_id": sid, "seq": last, "full": True}
+        )
         assert final["counters"]["events"] == len(events)
         async with httpx.AsyncClient() as http:
             metrics = (await http.get(f"{store_stack.url('replay')}/metrics")).text

@@ -237,9 +237,24 @@ class OpenSpan(BaseModel):
     seq: int
 
 
+class CollectionCount(ApiModel):
+    count: int = Field(description="items the collection has at this seq")
+    included: int = Field(description="items of it this view carries (its newest)")
+    offset: int | None = Field(default=None, description="lists: the position of the first one carried")
+
+
+class StateViewInfo(ApiModel):
+    """(v1.1) What a bounded view left out: per growing collection, its size and what is carried."""
+
+    kind: Literal["bounded"] = "bounded"
+    limit: int = Field(description="the newest items carried of each collection at most")
+    collections: dict[str, CollectionCount]
+
+
 class SystemState(BaseModel):
     """The swarm at one instant (CONTRACT §6). Replay's reducer produces it as a plain dict; this
-    model documents and validates that dict."""
+    model documents and validates that dict. (v1.1) The default answer is the bounded view: each
+    growing collection cut to its newest items, and `view` saying so; `full=1` has no `view`."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -253,6 +268,24 @@ class SystemState(BaseModel):
     communications: list[CommunicationEntry] = Field(default_factory=list)
     open_spans: dict[str, OpenSpan] = Field(default_factory=dict)
     counters: dict[str, float] = Field(default_factory=dict)
+    view: StateViewInfo | None = Field(default=None, description="(v1.1) present on a bounded view")
+
+
+class StateItem(ApiModel):
+    key: str | int = Field(description="the map key, or the position in a list")
+    value: Any = None
+
+
+class StatePage(ApiModel):
+    """(v1.1) A page of one growing collection of SystemState, exact at `seq`."""
+
+    session_id: str
+    seq: int
+    collection: str
+    count: int = Field(description="items the collection has at this seq (unfiltered)")
+    order: Literal["asc", "desc"]
+    items: list[StateItem]
+    next_cursor: str | None = Field(default=None, description="pass as cursor for the next page")
 
 
 class StateChange(ApiModel):
@@ -267,7 +300,8 @@ class StateDiff(ApiModel):
     from_seq: int
     to_seq: int
     changes: list[StateChange]
-    truncated: bool = Field(default=False, description="true when changes were capped")
+    truncated: bool = Field(default=False, description="true when more changes follow this page")
+    next_cursor: str | None = Field(default=None, description="(v1.1) cursor of the next page of changes")
 
 
 class StepResult(ApiModel):

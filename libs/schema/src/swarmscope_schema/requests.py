@@ -14,6 +14,14 @@ from pydantic_core import PydanticCustomError
 
 from swarmscope_schema.api import GraphLayout, SearchDirection, StepDirection
 from swarmscope_schema.events import NAME_PATTERN
+from swarmscope_schema.state import (
+    DEFAULT_PAGE_LIMIT,
+    DEFAULT_VIEW_LIMIT,
+    MAX_PAGE_LIMIT,
+    MAX_QUERY_CHARS,
+    MAX_VIEW_LIMIT,
+    StateCollectionName,
+)
 from swarmscope_schema.taxonomy import Phase
 
 
@@ -33,6 +41,7 @@ class StoreOp(StrEnum):
 
 class ReplayOp(StrEnum):
     STATE = "state"
+    STATE_PAGE = "state_page"
     DIFF = "diff"
     STEP = "step"
     STACK = "stack"
@@ -265,9 +274,45 @@ class StateQuery(Request):
     session_id: str = SessionIdField
     seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)
     ts: float | None = None
+    full: bool = Field(default=False, description="the complete state, streamed whatever its size (v1.1)")
+    limit: int = Field(
+        default=DEFAULT_VIEW_LIMIT,
+        ge=0,
+        le=MAX_VIEW_LIMIT,
+        description="bounded view (v1.1): the newest items kept of each growing collection",
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> StateQuery:
+        if (self.seq is None) == (self.ts is None):
+            raise ValueError("give exactly one of seq or ts")
+        return self
+
+
+class StatePageQuery(Request):
+    """(v1.1) One page of a growing collection of the state at a seq (or a timestamp)."""
+
+    session_id: str = SessionIdField
+    collection: StateCollectionName
+    seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)
+    ts: float | None = None
+    cursor: str | None = Field(
+        default=None,
+        max_length=20,
+        description="next_cursor of the previous page, or a position (0-based) to start at",
+    )
+    limit: int = Field(default=DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
+    order: Literal["asc", "desc"] = "asc"
+    agent: str | None = Field(default=None, max_length=128, description="items naming this agent")
+    prefix: str | None = Field(default=None, max_length=512, description="keys starting with this")
+    status: str | None = Field(default=None, max_length=64)
+    kind: str | None = Field(default=None, max_length=128)
+    q: str | None = Field(
+        default=None, max_length=MAX_QUERY_CHARS, description="text in the item (ASCII case-insensitive)"
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> StatePageQuery:
         if (self.seq is None) == (self.ts is None):
             raise ValueError("give exactly one of seq or ts")
         return self
@@ -277,6 +322,13 @@ class DiffQuery(Request):
     session_id: str = SessionIdField
     from_seq: int = Field(ge=0, le=MAX_SEQ)
     to_seq: int = Field(ge=0, le=MAX_SEQ)
+    cursor: str | None = Field(
+        default=None, max_length=20, description="next_cursor of the previous page (v1.1)"
+    )
+    limit: int = Field(default=5000, ge=1, le=MAX_PAGE_LIMIT, description="changes per page (v1.1)")
+    collection: StateCollectionName | None = Field(
+        default=None, description="only the changes inside this collection (v1.1)"
+    )
 
 
 class StepQuery(Request):

@@ -43,6 +43,9 @@ DURABLE_INGEST = "ingest"
 DURABLE_STORE = "store"
 DURABLE_REPLAY = "replay"
 DURABLE_STORE_DLQ = "store-dlq"
+# (v1.1) Replicas of replay beyond the first read TRACES through `replay-<ordinal>`, and hold their
+# share of sessions through leases in this JetStream KV bucket.
+REPLAY_LEASES_BUCKET = "swarmscope-replay-leases"
 
 # (stream, durable) of every durable consumer the services use.
 DURABLES: tuple[tuple[str, str], ...] = (

@@ -184,3 +184,21 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
         except NotFoundError:
             await js.add_consumer(stream, durable_config(durable))
             log.info("durable created", extra={"stream": stream, "durable": durable})
+
+
+async def ensure_replica_durable(
+    js: JetStreamContext, stream: str, durable: str, *, idle_seconds: float
+) -> None:
+    """Creates a durable for one replica of a service that reads the whole stream per replica
+    (replay beyond its first): from the stream's end (what came before is read from the store),
+    deleted by the server once unused for `idle_seconds`."""
+    try:
+        await js.consumer_info(stream, durable)
+        return
+    except NotFoundError:
+        pass
+    config = durable_config(durable)
+    config.deliver_policy = DeliverPolicy.NEW
+    config.inactive_threshold = idle_seconds
+    await js.add_consumer(stream, config)
+    log.info("replica durable created", extra={"stream": stream, "durable": durable})

@@ -76,6 +76,8 @@ class LocalStack:
     ready_timeout: float = 90.0
     nats: NatsServer | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    # A second instance of a service (a replica) runs under its own name: name -> (service, env).
+    instances: dict[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
 
     def start(self) -> LocalStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,17 +114,24 @@ class LocalStack:
         return env
 
     def service_ports(self) -> dict[str, int]:
-        return {name: proc.port for name, proc in self.processes.items()}
+        return {name: proc.port for name, proc in self.processes.items() if name not in self.instances}
+
+    def add_instance(self, name: str, service: str, env: Mapping[str, str]) -> None:
+        """Declares `name` as another instance of `service` with its own environment on top."""
+        self.instances[name] = (service, dict(env))
 
     def start_service(self, name: str, *, port: int | None = None) -> ServiceProcess:
         """Starts (or restarts, on the same port) one service; does not wait for readiness."""
         previous = self.processes.get(name)
         port = port or (previous.port if previous else None) or self.ports.get(name) or free_port()
         log_path = self.data_dir / f"{name}.log"
+        module, instance_env = self.instances.get(name, (name, {}))
+        env = self.service_env(module, port)
+        env.update(instance_env)
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", f"swarmscope_{name}"],
-                env=self.service_env(name, port),
+                [sys.executable, "-m", f"swarmscope_{module}"],
+                env=env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )

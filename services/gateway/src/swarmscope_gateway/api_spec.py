@@ -39,6 +39,7 @@ from swarmscope_schema.api import (
     SessionFacets,
     SessionSummary,
     StateDiff,
+    StatePage,
     StepResult,
     SystemState,
     WatchResult,
@@ -57,6 +58,7 @@ from swarmscope_schema.requests import (
     SessionRef,
     SessionsQuery,
     StackQuery,
+    StatePageQuery,
     StateQuery,
     StepQuery,
     WatchQuery,
@@ -218,11 +220,33 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET",
         f"{SESSION}/state",
         "debugging",
-        "SystemState after an event",
+        "SystemState after an event: a bounded view, or with full=1 the whole state streamed",
         "Give exactly one of `seq` (state after that event) or `ts` (epoch ms: after the last event at "
-        "or before it).",
+        "or before it). (v1.1) By default the bounded view: every growing collection (agents, tasks, "
+        "memory, open_spans, communications, and session decisions, coordination, errors, alerts) "
+        "cut to its newest `limit` items, `view.collections` giving each one's count; a collection "
+        "of at most `limit` items is carried whole, so for a small session this is the whole state "
+        "plus `view`. Page the rest with /state/{collection}. `full=1`: the complete state of any "
+        "size, streamed (no `view` key).",
         params=StateQuery,
         response=SystemState,
+        access=READ,
+    ),
+    Endpoint(
+        "get_state_page",
+        "GET",
+        f"{SESSION}/state/{{collection}}",
+        "debugging",
+        "(v1.1) A page of one growing collection of the state at a seq",
+        "Maps (agents, tasks, memory, open_spans) page in key order, lists (communications, "
+        "decisions, coordination, errors, alerts) by position; `order=desc` goes backwards. "
+        "`cursor` is the previous page's `next_cursor` or any position to start at (random access "
+        "for virtual lists). Filters: `agent` (items naming it), `prefix` (map keys), `status` "
+        "(tasks, agents), `kind` (decisions, coordination, open_spans by type, errors by "
+        "error_type, alerts by metric), `q` (text anywhere in the item, ASCII case-insensitive). "
+        "Every page is exact at its seq: the pages of a collection join into it.",
+        params=StatePageQuery,
+        response=StatePage,
         access=READ,
     ),
     Endpoint(
@@ -230,7 +254,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET",
         f"{SESSION}/diff",
         "debugging",
-        "What changed in SystemState between two seqs",
+        "What changed in SystemState between two seqs, paged",
+        "Changes in a stable order (map keys by code point, lists by position). (v1.1) `limit` "
+        "changes a page (5000 by default, as before), `next_cursor` for the next page (`truncated` "
+        "is true while one follows); `collection` keeps only the changes inside one collection.",
         params=DiffQuery,
         response=StateDiff,
         access=READ,

@@ -2,10 +2,12 @@
 
 The gateway has no database (ARCHITECTURE): every REST answer is a store or replay result, passed
 through as the op returned it. Long ops (breakpoint search, compare, replay) get a longer timeout.
+Answers of any size arrive whole (chunked replies, v1.1); a full state can be passed on as it comes.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -32,6 +34,15 @@ class Backends:
     async def replay(self, op: ReplayOp, body: BaseModel, *, timeout: float | None = None) -> Any:
         default = self._slow_timeout if op in SLOW_REPLAY_OPS else self._timeout
         return await self._client.call(replay_request_subject(op), body, timeout=timeout or default)
+
+    async def replay_stream(
+        self, op: ReplayOp, body: BaseModel, *, timeout: float | None = None
+    ) -> AsyncIterator[bytes]:
+        """A replay op's result JSON as it arrives (any size); the op's error, if it is one, is
+        raised here, before any of it."""
+        default = self._slow_timeout if op in SLOW_REPLAY_OPS else self._timeout
+        reply = await self._client.open(replay_request_subject(op), body, timeout=timeout or default)
+        return self._client.stream(reply)
 
     async def ping_store(self) -> bool:
         return await self._ping(store_request_subject(StoreOp.PING))

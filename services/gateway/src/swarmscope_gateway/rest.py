@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from swarmscope_gateway.auth import Principal
 from swarmscope_gateway.backends import Backends
@@ -33,6 +33,7 @@ from swarmscope_schema.requests import (
     SessionRef,
     SessionsQuery,
     StackQuery,
+    StatePageQuery,
     StateQuery,
     StepQuery,
     StoreOp,
@@ -92,7 +93,16 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
         return JsonResponse(as_page(await backends.store(StoreOp.DLQ, query)))
 
     async def get_state(request: Request, _: Principal) -> Response:
-        return JsonResponse(await backends.replay(ReplayOp.STATE, parse_params(StateQuery, request)))
+        query = parse_params(StateQuery, request)
+        if not query.full:
+            return JsonResponse(await backends.replay(ReplayOp.STATE, query))
+        # The whole state of any size: passed on as it arrives (errors before the first byte
+        # keep their status; a stream broken later is cut, which is how HTTP says "failed").
+        pieces = await backends.replay_stream(ReplayOp.STATE, query)
+        return StreamingResponse(pieces, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    async def get_state_page(request: Request, _: Principal) -> Response:
+        return JsonResponse(await backends.replay(ReplayOp.STATE_PAGE, parse_params(StatePageQuery, request)))
 
     async def get_diff(request: Request, _: Principal) -> Response:
         return JsonResponse(await backends.replay(ReplayOp.DIFF, parse_params(DiffQuery, request)))
@@ -143,6 +153,7 @@ def rest_handlers(backends: Backends) -> dict[str, Handler]:
         "get_performance": get_performance,
         "list_dead_letters": list_dead_letters,
         "get_state": get_state,
+        "get_state_page": get_state_page,
         "get_diff": get_diff,
         "step": step,
         "get_stack": get_stack,

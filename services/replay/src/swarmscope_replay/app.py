@@ -10,7 +10,7 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
 
 from swarmscope_replay.breakpoints import Breakpoints
-from swarmscope_replay.cache import LruStateCache, RedisStateCache, SnapshotCache, StateCache
+from swarmscope_replay.cache import ChunkCache, LruStateCache, RedisStateCache, SnapshotCache, StateCache
 from swarmscope_replay.compare import Comparer
 from swarmscope_replay.config import ReplaySettings
 from swarmscope_replay.event_source import EventSource
@@ -20,6 +20,7 @@ from swarmscope_replay.log_position import JetStreamPosition
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.navigation import Navigator
 from swarmscope_replay.operations import ReplayOperations
+from swarmscope_replay.ownership import LeaseOwnership, replica_durable
 from swarmscope_replay.repeats import RepeatFilter
 from swarmscope_replay.republish import Republisher
 from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
@@ -27,11 +28,12 @@ from swarmscope_replay.states import StateResolver
 from swarmscope_replay.store_source import StoreEventSource
 from swarmscope_replay.tracker import SessionTracker
 from swarmscope_schema.redaction import Redactor
-from swarmscope_schema.subjects import DURABLE_REPLAY, REPLAY_REQUEST_PREFIX, STREAM_EVENTS
+from swarmscope_schema.subjects import REPLAY_REQUEST_PREFIX, STREAM_EVENTS
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
 from swarmscope_service.monitor import MonitorSources, performance_monitor
+from swarmscope_service.nats_setup import ensure_replica_durable
 from swarmscope_service.request_reply import RequestClient, RequestServer
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, nats_ready, serve
 from swarmscope_service.settings import load_settings
@@ -112,18 +114,43 @@ async def _run(
     snapshot_cache = SnapshotCache(settings.replay_snapshot_cache_mb * 1024 * 1024, metrics)
     # The window provisioning just gave TRACES: repeats older than it reach the stream.
     window = (await js.stream_info(STREAM_EVENTS)).config.duplicate_window or settings.dedup_window_seconds
+    chunk_cache = ChunkCache(settings.replay_chunk_cache_mb * 1024 * 1024, metrics)
+    ownership = (
+        LeaseOwnership(
+            js,
+            settings.replay_replica_id,
+            settings.replay_partitions,
+            lease_seconds=settings.replay_lease_seconds,
+        )
+        if settings.replay_partitions
+        else None
+    )
+    ordinal = settings.replay_ordinal
+    if ordinal is None:
+        ordinal = await ownership.claim_ordinal() if ownership is not None else 0
+    durable = replica_durable(ordinal)
+    if ordinal:
+        await ensure_replica_durable(
+            js, STREAM_EVENTS, durable, idle_seconds=settings.replay_durable_idle_hours * 3600
+        )
+    if ownership is not None:
+        # Partitions before the first batch: the consumer does not pass over what it could fold.
+        await ownership.start()
     tracker = SessionTracker(
         store,
         source,
         metrics,
-        JetStreamPosition(js),
+        JetStreamPosition(js, durable=durable),
         snapshot_every=settings.replay_snapshot_every,
         capacity=settings.replay_active_sessions,
         compress=settings.replay_snapshot_compression,
         snapshot_cache=snapshot_cache,
         repeats=RepeatFilter(source, float(window)),
+        chunk_cache=chunk_cache,
+        ownership=ownership,
+        takeover_window=settings.replay_takeover_window_hours * 3600,
     )
-    states = StateResolver(store, source, cache, snapshot_cache, metrics, tracker)
+    states = StateResolver(store, source, cache, snapshot_cache, metrics, tracker, chunk_cache)
     pool = ExpressionPool(
         settings.replay_expression_workers,
         timeout=settings.replay_expression_timeout_seconds,
@@ -138,11 +165,12 @@ async def _run(
         comparer=Comparer(source, states, max_events=settings.replay_compare_max_events),
         republisher=republisher,
         tracker=tracker,
+        ownership=ownership,
     )
     consumer = BatchConsumer(
         js=js,
         stream=STREAM_EVENTS,
-        durable=DURABLE_REPLAY,
+        durable=durable,
         handler=tracker.handle,
         metrics=ConsumerMetrics.create(registry),
         batch_size=settings.batch_size,
@@ -154,7 +182,7 @@ async def _run(
             else Redactor(settings.redact_keys, values=settings.redact_values)
         ),
     )
-    lag = LagPoller.for_registry(js, [(STREAM_EVENTS, DURABLE_REPLAY)], registry)
+    lag = LagPoller.for_registry(js, [(STREAM_EVENTS, durable)], registry)
 
     async def warm_sandbox() -> None:
         # The first breakpoint should not pay for starting a worker; failing here is not fatal.
@@ -186,10 +214,18 @@ async def _run(
             lag.run,
             HeapKeeper(interval=settings.replay_gc_freeze_seconds).run,
             *([monitor.run] if monitor else []),
+            *([ownership.run] if ownership else []),
         ],
         # In this order: no replay publishes into a closing connection, states reach their
-        # snapshot before the database closes.
-        closers=[republisher.close, tracker.flush, pool.close, cache.close, store.close],
+        # snapshot before the database closes, and only then go the partitions to other replicas.
+        closers=[
+            republisher.close,
+            tracker.flush,
+            *([ownership.release] if ownership else []),
+            pool.close,
+            cache.close,
+            store.close,
+        ],
     )
     log.info(
         "replay starting",
@@ -197,6 +233,8 @@ async def _run(
             "port": settings.replay_port if http_port is None else http_port,
             "snapshots": "postgres" if settings.snapshot_database_url().startswith("postgres") else "sqlite",
             "cache": "redis" if settings.redis_url else "memory",
+            "durable": durable,
+            "partitions": settings.replay_partitions,
         },
     )
     await serve(parts, stop, grace_seconds=settings.shutdown_grace_seconds)

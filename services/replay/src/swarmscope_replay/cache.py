@@ -1,13 +1,15 @@
 """Hot states: Redis when configured (shared by replicas), an in-process LRU otherwise.
 
-Only final states are cached (the store held every event up to the seq asked for), keyed by
-(session, seq), as their JSON: a hit is answered without decoding or encoding anything, and bytes
-cost the garbage collector nothing. A cache that fails is skipped, never fatal: the state is
-computed again.
+Only final answers are cached (the store held every event up to the seq asked for), keyed by
+(session, seq, variant: which view of the state), as their JSON: a hit is answered without
+decoding or encoding anything, and bytes cost the garbage collector nothing. A cache that fails is
+skipped, never fatal: the answer is computed again.
 
 Decoded snapshot states are cached separately (SnapshotCache): the consumer puts each snapshot's
 state there as it writes it, and consecutive snapshots share every subtree the events between
-them did not change, so a session's snapshots cost far less memory than their JSON suggests.
+them did not change, so each costs only its own containers (`resident` bytes), not its JSON.
+Decoded snapshot chunks (ChunkCache) are shared by every snapshot that names them: a snapshot not
+in SnapshotCache is put together from them in a few milliseconds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from swarmscope_replay.chunked import DecodedChunk
 from swarmscope_replay.metrics import ReplayMetrics
 
 log = logging.getLogger(__name__)
@@ -26,9 +29,9 @@ State = dict[str, Any]
 
 
 class StateCache(Protocol):
-    async def get(self, session_id: str, seq: int) -> bytes | None: ...
+    async def get(self, session_id: str, seq: int, variant: str = "") -> bytes | None: ...
 
-    async def put(self, session_id: str, seq: int, encoded: bytes) -> None: ...
+    async def put(self, session_id: str, seq: int, encoded: bytes, variant: str = "") -> None: ...
 
     async def close(self) -> None: ...
 
@@ -42,25 +45,27 @@ class LruStateCache:
         self._capacity = capacity
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._items: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, str], bytes] = OrderedDict()
         self._metrics = metrics
 
-    async def get(self, session_id: str, seq: int) -> bytes | None:
-        encoded = self._items.get((session_id, seq))
+    async def get(self, session_id: str, seq: int, variant: str = "") -> bytes | None:
+        key = (session_id, seq, variant)
+        encoded = self._items.get(key)
         if encoded is None:
             self._metrics.cache_misses.labels("state").inc()
             return None
-        self._items.move_to_end((session_id, seq))
+        self._items.move_to_end(key)
         self._metrics.cache_hits.labels("state").inc()
         return encoded
 
-    async def put(self, session_id: str, seq: int, encoded: bytes) -> None:
+    async def put(self, session_id: str, seq: int, encoded: bytes, variant: str = "") -> None:
         if self._capacity <= 0 or len(encoded) > self._max_bytes:
             return
-        previous = self._items.pop((session_id, seq), None)
+        key = (session_id, seq, variant)
+        previous = self._items.pop(key, None)
         if previous is not None:
             self._bytes -= len(previous)
-        self._items[(session_id, seq)] = encoded
+        self._items[key] = encoded
         self._bytes += len(encoded)
         while len(self._items) > self._capacity or self._bytes > self._max_bytes:
             _, dropped = self._items.popitem(last=False)
@@ -83,12 +88,12 @@ class RedisStateCache:
         self._ttl = ttl
         self._metrics = metrics
 
-    def _key(self, session_id: str, seq: int) -> str:
-        return f"{self._prefix}state:{session_id}:{seq}"
+    def _key(self, session_id: str, seq: int, variant: str) -> str:
+        return f"{self._prefix}state:{session_id}:{seq}" + (f":{variant}" if variant else "")
 
-    async def get(self, session_id: str, seq: int) -> bytes | None:
+    async def get(self, session_id: str, seq: int, variant: str = "") -> bytes | None:
         try:
-            raw = await self._redis.get(self._key(session_id, seq))
+            raw = await self._redis.get(self._key(session_id, seq, variant))
         except Exception as exc:
             self._metrics.cache_errors.inc()
             log.warning("redis get failed", extra={"error": repr(exc)})
@@ -99,9 +104,9 @@ class RedisStateCache:
         self._metrics.cache_hits.labels("state").inc()
         return raw.encode() if isinstance(raw, str) else bytes(raw)
 
-    async def put(self, session_id: str, seq: int, encoded: bytes) -> None:
+    async def put(self, session_id: str, seq: int, encoded: bytes, variant: str = "") -> None:
         try:
-            await self._redis.set(self._key(session_id, seq), encoded, ex=self._ttl)
+            await self._redis.set(self._key(session_id, seq, variant), encoded, ex=self._ttl)
         except Exception as exc:
             self._metrics.cache_errors.inc()
             log.warning("redis set failed", extra={"error": repr(exc)})
@@ -117,7 +122,7 @@ class RedisStateCache:
 
 
 class SnapshotCache:
-    """Decoded snapshot states, bounded by the size of their JSON (a proxy for their memory)."""
+    """Decoded snapshot states, bounded by what each costs beyond what it shares (`size`)."""
 
     def __init__(self, max_bytes: int, metrics: ReplayMetrics) -> None:
         self._max_bytes = max_bytes
@@ -136,7 +141,7 @@ class SnapshotCache:
         return item[1]
 
     def put(self, session_id: str, seq: int, size: int, state: State) -> None:
-        """Keeps a snapshot's decoded state; `size` is its JSON size (the budget's measure)."""
+        """Keeps a snapshot's decoded state; `size` is the budget's measure of it."""
         if size > self._max_bytes:
             return
         key = (session_id, seq)
@@ -148,3 +153,36 @@ class SnapshotCache:
         while self._bytes > self._max_bytes and self._items:
             _, (size, _) = self._items.popitem(last=False)
             self._bytes -= size
+
+
+class ChunkCache:
+    """Decoded snapshot chunks by (session, kind, id), bounded by the size of their JSON."""
+
+    def __init__(self, max_bytes: int, metrics: ReplayMetrics) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._items: OrderedDict[tuple[str, bool, str], DecodedChunk] = OrderedDict()
+        self._metrics = metrics
+
+    def get(self, session_id: str, is_map: bool, chunk_id: str) -> DecodedChunk | None:
+        key = (session_id, is_map, chunk_id)
+        item = self._items.get(key)
+        if item is None:
+            self._metrics.cache_misses.labels("chunk").inc()
+            return None
+        self._items.move_to_end(key)
+        self._metrics.cache_hits.labels("chunk").inc()
+        return item
+
+    def put(self, session_id: str, is_map: bool, chunk_id: str, chunk: DecodedChunk) -> None:
+        if chunk.size > self._max_bytes:
+            return
+        key = (session_id, is_map, chunk_id)
+        previous = self._items.pop(key, None)
+        if previous is not None:
+            self._bytes -= previous.size
+        self._items[key] = chunk
+        self._bytes += chunk.size
+        while self._bytes > self._max_bytes and self._items:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= dropped.size

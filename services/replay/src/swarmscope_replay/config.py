@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from pydantic import Field, field_validator
 
 from swarmscope_service.settings import ServiceSettings
@@ -46,6 +49,39 @@ class ReplaySettings(ServiceSettings):
         default=10.0, gt=0, description="how often long-lived objects are moved out of the collector's way"
     )
     replay_compare_max_events: int = Field(default=5000, ge=10, description="events aligned per session")
+    replay_chunk_cache_mb: int = Field(
+        default=256, ge=0, description="decoded snapshot chunks kept in memory (counted by their JSON size)"
+    )
+    replay_partitions: int = Field(
+        default=0,
+        ge=0,
+        le=4096,
+        description="sessions split into this many partitions held by leases (0: one replica folds all)",
+    )
+    replay_ordinal: int | None = Field(
+        default=None,
+        ge=0,
+        le=1023,
+        description="this replica's number (its durable: replay or replay-<n>); unset: the lowest free "
+        "one is leased when partitions are on, else 0",
+    )
+    replay_replica_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        min_length=1,
+        max_length=200,
+        description="this replica's name in the partition leases (unique per process)",
+    )
+    replay_lease_seconds: float = Field(
+        default=10.0, ge=1.0, le=300.0, description="a dead replica's partitions are taken after this long"
+    )
+    replay_takeover_window_hours: float = Field(
+        default=1.0,
+        gt=0,
+        description="sessions active this recently are caught up at once when their partition is taken over",
+    )
+    replay_durable_idle_hours: float = Field(
+        default=1.0, gt=0, description="a replica durable beyond replay-0 unused this long is deleted"
+    )
 
     @field_validator("replay_database_url")
     @classmethod

@@ -13,6 +13,7 @@ from swarmscope_replay.snapshots import (
     Snapshot,
     SnapshotRef,
     SnapshotStats,
+    StoredChunk,
 )
 
 
@@ -55,11 +56,22 @@ class PostgresSnapshotStore:
             await self._pool.close()
             self._pool = None
 
-    async def save(self, snapshots: Sequence[Snapshot], progress: Sequence[SessionProgress]) -> None:
-        if not snapshots and not progress:
+    async def save(
+        self,
+        snapshots: Sequence[Snapshot],
+        progress: Sequence[SessionProgress],
+        chunks: Sequence[StoredChunk] = (),
+    ) -> None:
+        if not snapshots and not progress and not chunks:
             return
         now = time.time()
         async with self._require().acquire() as conn, conn.transaction():
+            if chunks:
+                await conn.executemany(
+                    "INSERT INTO replay_chunks (session_id, chunk_id, codec, size, payload, created_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, chunk_id) DO NOTHING",
+                    [(c.session_id, c.chunk_id, c.codec, c.size, c.payload, now) for c in chunks],
+                )
             if snapshots:
                 await conn.executemany(
                     "INSERT INTO replay_snapshots (session_id, seq, timestamp, events, state_hash, size, codec, payload, created_at) "
@@ -115,6 +127,16 @@ class PostgresSnapshotStore:
         )
         return _record_to_snapshot(row) if row is not None else None
 
+    async def load_chunks(self, session_id: str, chunk_ids: Sequence[str]) -> list[StoredChunk]:
+        if not chunk_ids:
+            return []
+        rows = await self._require().fetch(
+            "SELECT chunk_id, codec, size, payload FROM replay_chunks WHERE session_id = $1 AND chunk_id = ANY($2::text[])",
+            session_id,
+            list(dict.fromkeys(chunk_ids)),
+        )
+        return [StoredChunk(session_id, r[0], r[1], int(r[2]), bytes(r[3])) for r in rows]
+
     async def progress(self, session_id: str) -> SessionProgress | None:
         row = await self._require().fetchrow(
             "SELECT applied_seq, snapshot_seq, events FROM replay_sessions WHERE session_id = $1",
@@ -124,16 +146,23 @@ class PostgresSnapshotStore:
             return None
         return SessionProgress(session_id, int(row[0]), int(row[1]), int(row[2]))
 
-    async def stats(self, session_id: str | None = None) -> SnapshotStats:
-        query = (
-            "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(sum(size), 0) FROM replay_snapshots"
+    async def recent_progress(self, since: float) -> list[SessionProgress]:
+        rows = await self._require().fetch(
+            "SELECT session_id, applied_seq, snapshot_seq, events FROM replay_sessions WHERE updated_at >= $1",
+            since,
         )
-        if session_id is None:
-            row = await self._require().fetchrow(query)
-        else:
-            row = await self._require().fetchrow(query + " WHERE session_id = $1", session_id)
+        return [SessionProgress(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    async def stats(self, session_id: str | None = None) -> SnapshotStats:
+        totals = "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(sum(size), 0) FROM "
+        where, args = ("", ()) if session_id is None else (" WHERE session_id = $1", (session_id,))
+        row = await self._require().fetchrow(totals + "replay_snapshots" + where, *args)
+        chunks = await self._require().fetchrow(totals + "replay_chunks" + where, *args)
         assert row is not None
-        return SnapshotStats(int(row[0]), int(row[1]), int(row[2]))
+        assert chunks is not None
+        return SnapshotStats(
+            int(row[0]), int(row[1]) + int(chunks[1]), int(row[2]), int(chunks[0]), int(chunks[2])
+        )
 
     async def ping(self) -> bool:
         try:

@@ -1,8 +1,10 @@
 """Snapshots: a session's state persisted every N of its events, keyed by (session, seq).
 
-A snapshot holds the canonical JSON of the state (sorted keys), optionally zlib-compressed, and
-the SHA-256 of that JSON, checked on every load so a damaged row is never trusted. Its size is
-linear in the state, never in the history.
+A snapshot is written in chunks (codec `chunked+…`, see chunked.py): its payload is a manifest, the
+state's small core and the ids of its collections' chunks, stored once per session in
+`replay_chunks` and shared by every snapshot that did not change them. Older snapshots hold the
+canonical JSON of the whole state (codecs `json`, `zlib+json`) and are still read. Either way the
+payload's SHA-256 is checked on every load (and each chunk's id), so a damaged row is never trusted.
 
 Beside the snapshots, a progress row per session records how far the consumer has applied that
 session (`applied_seq`) and where its last snapshot is. It is written in the same transaction as
@@ -25,6 +27,9 @@ import orjson
 
 CODEC_JSON = "json"
 CODEC_ZLIB = "zlib+json"
+CODEC_CHUNKED_JSON = "chunked+json"
+CODEC_CHUNKED_ZLIB = "chunked+zlib"
+CHUNKED_CODECS = frozenset({CODEC_CHUNKED_JSON, CODEC_CHUNKED_ZLIB})
 
 
 class SnapshotCorrupt(Exception):
@@ -44,18 +49,83 @@ class Snapshot:
     codec: str
     payload: bytes
 
-    def state(self) -> dict[str, Any]:
-        """Decodes and checks the state; raises SnapshotCorrupt when it does not match its hash."""
+    @property
+    def chunked(self) -> bool:
+        """True when the payload is a manifest (the state is read with its chunks)."""
+        return self.codec in CHUNKED_CODECS
+
+    def raw(self) -> bytes:
+        """The payload decompressed and checked; raises SnapshotCorrupt when it does not match
+        its hash."""
         try:
-            raw = zlib.decompress(self.payload) if self.codec == CODEC_ZLIB else self.payload
+            compressed = self.codec in (CODEC_ZLIB, CODEC_CHUNKED_ZLIB)
+            raw = zlib.decompress(self.payload) if compressed else self.payload
         except zlib.error as exc:
             raise SnapshotCorrupt(f"snapshot {self.session_id}@{self.seq}: {exc}") from exc
         if hashlib.sha256(raw).hexdigest() != self.state_hash:
             raise SnapshotCorrupt(f"snapshot {self.session_id}@{self.seq}: hash mismatch")
-        state = orjson.loads(raw)
+        return raw
+
+    def state(self) -> dict[str, Any]:
+        """Decodes and checks a whole-state snapshot (a chunked one is read by SnapshotReader)."""
+        if self.chunked:
+            raise SnapshotCorrupt(
+                f"snapshot {self.session_id}@{self.seq} is chunked: read it with its chunks"
+            )
+        state = orjson.loads(self.raw())
         if not isinstance(state, dict):
             raise SnapshotCorrupt(f"snapshot {self.session_id}@{self.seq}: not an object")
         return state
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    """A chunk of a session's snapshots as stored: `size` is its JSON size."""
+
+    session_id: str
+    chunk_id: str
+    codec: str
+    size: int
+    payload: bytes
+
+    def raw(self) -> bytes:
+        try:
+            return zlib.decompress(self.payload) if self.codec == CODEC_ZLIB else self.payload
+        except zlib.error as exc:
+            raise SnapshotCorrupt(f"chunk {self.session_id}/{self.chunk_id}: {exc}") from exc
+
+
+def make_chunk(session_id: str, chunk_id: str, raw: bytes, *, compress: bool) -> StoredChunk:
+    return StoredChunk(
+        session_id=session_id,
+        chunk_id=chunk_id,
+        codec=CODEC_ZLIB if compress else CODEC_JSON,
+        size=len(raw),
+        payload=zlib.compress(raw, 1) if compress else raw,
+    )
+
+
+def make_chunked_snapshot(
+    session_id: str,
+    seq: int,
+    timestamp: Any,
+    manifest: bytes,
+    *,
+    events: int,
+    state_bytes: int,
+    compress: bool,
+) -> Snapshot:
+    """A snapshot whose payload is a manifest (see chunked.py)."""
+    return Snapshot(
+        session_id=session_id,
+        seq=seq,
+        timestamp=float(timestamp) if isinstance(timestamp, (int, float)) else None,
+        events=events,
+        state_hash=hashlib.sha256(manifest).hexdigest(),
+        size=state_bytes,
+        codec=CODEC_CHUNKED_ZLIB if compress else CODEC_CHUNKED_JSON,
+        payload=zlib.compress(manifest, 1) if compress else manifest,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +175,8 @@ class SnapshotStats:
     snapshots: int
     stored_bytes: int
     state_bytes: int
+    chunks: int = 0
+    chunk_bytes: int = 0
 
 
 class SnapshotStore(Protocol):
@@ -115,9 +187,14 @@ class SnapshotStore(Protocol):
 
     async def close(self) -> None: ...
 
-    async def save(self, snapshots: Sequence[Snapshot], progress: Sequence[SessionProgress]) -> None:
-        """Writes snapshots (an existing (session, seq) is kept) and progress rows (never moved
-        backwards) in one transaction."""
+    async def save(
+        self,
+        snapshots: Sequence[Snapshot],
+        progress: Sequence[SessionProgress],
+        chunks: Sequence[StoredChunk] = (),
+    ) -> None:
+        """Writes chunks and snapshots (an existing (session, seq) or chunk is kept) and progress
+        rows (never moved backwards) in one transaction."""
 
     async def nearest(self, session_id: str, seq: int) -> Snapshot | None:
         """The snapshot with the greatest seq ≤ `seq`."""
@@ -128,7 +205,13 @@ class SnapshotStore(Protocol):
     async def load(self, session_id: str, seq: int) -> Snapshot | None:
         """The snapshot at exactly (session, seq)."""
 
+    async def load_chunks(self, session_id: str, chunk_ids: Sequence[str]) -> list[StoredChunk]:
+        """The session's chunks among `chunk_ids` (those it has)."""
+
     async def progress(self, session_id: str) -> SessionProgress | None: ...
+
+    async def recent_progress(self, since: float) -> list[SessionProgress]:
+        """Progress rows written at or after `since` (epoch seconds): the sessions active lately."""
 
     async def stats(self, session_id: str | None = None) -> SnapshotStats: ...
 
@@ -147,6 +230,15 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
         payload {blob} NOT NULL,
         created_at DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (session_id, seq)
+    )""",
+    """CREATE TABLE IF NOT EXISTS replay_chunks (
+        session_id TEXT NOT NULL,
+        chunk_id TEXT NOT NULL,
+        codec TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        payload {blob} NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (session_id, chunk_id)
     )""",
     """CREATE TABLE IF NOT EXISTS replay_sessions (
         session_id TEXT PRIMARY KEY,

@@ -22,7 +22,11 @@ from swarmscope_replay.snapshots import (
     Snapshot,
     SnapshotRef,
     SnapshotStats,
+    StoredChunk,
 )
+
+# SQLite's default limit on parameters of one statement is 999.
+CHUNK_READ_BATCH = 500
 
 T = TypeVar("T")
 
@@ -87,14 +91,24 @@ class SqliteSnapshotStore:
         finally:
             self._executor.shutdown(wait=True)
 
-    async def save(self, snapshots: Sequence[Snapshot], progress: Sequence[SessionProgress]) -> None:
-        if not snapshots and not progress:
+    async def save(
+        self,
+        snapshots: Sequence[Snapshot],
+        progress: Sequence[SessionProgress],
+        chunks: Sequence[StoredChunk] = (),
+    ) -> None:
+        if not snapshots and not progress and not chunks:
             return
         now = time.time()
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                conn.executemany(
+                    "INSERT INTO replay_chunks (session_id, chunk_id, codec, size, payload, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, chunk_id) DO NOTHING",
+                    [(c.session_id, c.chunk_id, c.codec, c.size, c.payload, now) for c in chunks],
+                )
                 conn.executemany(
                     "INSERT INTO replay_snapshots (session_id, seq, timestamp, events, state_hash, size, codec, payload, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING",
@@ -160,6 +174,25 @@ class SqliteSnapshotStore:
 
         return await self._run(read)
 
+    async def load_chunks(self, session_id: str, chunk_ids: Sequence[str]) -> list[StoredChunk]:
+        ids = list(dict.fromkeys(chunk_ids))
+
+        def read(conn: sqlite3.Connection) -> list[StoredChunk]:
+            out: list[StoredChunk] = []
+            for start in range(0, len(ids), CHUNK_READ_BATCH):
+                batch = ids[start : start + CHUNK_READ_BATCH]
+                marks = ",".join("?" * len(batch))
+                rows = conn.execute(
+                    f"SELECT chunk_id, codec, size, payload FROM replay_chunks WHERE session_id = ? AND chunk_id IN ({marks})",  # noqa: S608
+                    (session_id, *batch),
+                ).fetchall()
+                out.extend(
+                    StoredChunk(session_id, str(r[0]), str(r[1]), int(r[2]), bytes(r[3])) for r in rows
+                )
+            return out
+
+        return await self._run(read) if ids else []
+
     async def progress(self, session_id: str) -> SessionProgress | None:
         def read(conn: sqlite3.Connection) -> SessionProgress | None:
             row = conn.execute(
@@ -172,14 +205,25 @@ class SqliteSnapshotStore:
 
         return await self._run(read)
 
+    async def recent_progress(self, since: float) -> list[SessionProgress]:
+        def read(conn: sqlite3.Connection) -> list[SessionProgress]:
+            rows = conn.execute(
+                "SELECT session_id, applied_seq, snapshot_seq, events FROM replay_sessions WHERE updated_at >= ?",
+                (since,),
+            ).fetchall()
+            return [SessionProgress(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+        return await self._run(read)
+
     async def stats(self, session_id: str | None = None) -> SnapshotStats:
         def read(conn: sqlite3.Connection) -> SnapshotStats:
-            query = "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(sum(size), 0) FROM replay_snapshots"
-            if session_id is None:
-                row = conn.execute(query).fetchone()
-            else:
-                row = conn.execute(query + " WHERE session_id = ?", (session_id,)).fetchone()
-            return SnapshotStats(int(row[0]), int(row[1]), int(row[2]))
+            totals = "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(sum(size), 0) FROM "
+            where, args = ("", ()) if session_id is None else (" WHERE session_id = ?", (session_id,))
+            row = conn.execute(totals + "replay_snapshots" + where, args).fetchone()
+            chunks = conn.execute(totals + "replay_chunks" + where, args).fetchone()
+            return SnapshotStats(
+                int(row[0]), int(row[1]) + int(chunks[1]), int(row[2]), int(chunks[0]), int(chunks[2])
+            )
 
         return await self._run(read)
 

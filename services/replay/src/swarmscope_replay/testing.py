@@ -13,12 +13,15 @@ from typing import Any, Literal
 
 import orjson
 from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
 
-from swarmscope_replay.cache import LruStateCache, SnapshotCache, StateCache
+from swarmscope_replay.cache import ChunkCache, LruStateCache, SnapshotCache, StateCache
 from swarmscope_replay.event_source import MAX_PAGE, StoredEventDict
 from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.ownership import Ownership
 from swarmscope_replay.repeats import RepeatFilter
-from swarmscope_replay.snapshots import SnapshotStore
+from swarmscope_replay.snapshot_reader import SnapshotReader
+from swarmscope_replay.snapshots import Snapshot, SnapshotStore
 from swarmscope_replay.states import StateResolver
 from swarmscope_replay.tracker import SessionTracker
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
@@ -684,6 +687,201 @@ def synthetic_session(session_id: str, count: int, *, seed: int = 7) -> list[dic
     return r.events
 
 
+async def snapshot_state(store: SnapshotStore, snapshot: Snapshot) -> dict[str, Any]:
+    """The state a stored snapshot holds, read back from the store alone (no cache)."""
+    reader = SnapshotReader(store, ChunkCache(0, ReplayMetrics.create(CollectorRegistry())))
+    return (await reader.read(snapshot)).state
+
+
+BIG_MESSAGE_CHARS = 64 * 1024
+
+
+def big_session(
+    session_id: str,
+    *,
+    events: int = 100_000,
+    tasks: int = 10_000,
+    messages: int = 50_000,
+    memory_keys: int = 5_000,
+    big_message_every: int = 250,
+    seed: int = 15,
+) -> list[dict[str, Any]]:
+    """About `events` wire events of one long swarm run: `tasks` tasks (create, assign, start,
+    complete or fail), `messages` messages (every `big_message_every`-th one 64 KiB), `memory_keys`
+    memory keys (written, rewritten, some deleted), decisions, coordination and errors between.
+    Issue 15's big session: for the big-session tests, the benchmark and the UI end-to-end test."""
+    rng = random.Random(seed)
+    r = _Run(session_id)
+    agents = [f"agent-{i:02d}" for i in range(20)]
+    r.add("session_start", None, {"objective": "a long swarm"}, span="sp_root", phase="start")
+    for agent in agents:
+        r.add(
+            "agent_spawn",
+            agent,
+            {"agent_type": rng.choice(("coder", "tester", "researcher"))},
+            parent="sp_root",
+        )
+    fixed = 2 + len(agents) + 4 * tasks + messages + memory_keys
+    extra = max(events - fixed, 0)
+    rewrites, decisions = extra // 2, extra - extra // 2
+    # Every step is one of these, shuffled: the task lifecycles stay in order, the rest fall between.
+    steps = (
+        ["task"] * (4 * tasks)
+        + ["message"] * messages
+        + ["memory"] * (memory_keys + rewrites)
+        + ["other"] * decisions
+    )
+    rng.shuffle(steps)
+    open_tasks: list[tuple[int, str, int]] = []  # (task number, agent, next stage)
+    task_no = message_no = key_no = 0
+
+    def task_step() -> None:
+        nonlocal task_no
+        if open_tasks and (task_no >= tasks or rng.random() < 0.74):
+            index = rng.randrange(len(open_tasks))
+            number, agent, stage = open_tasks[index]
+            task = f"T{number}"
+            if stage == 1:
+                r.add(
+                    "task_assignment",
+                    "agent-00",
+                    {"task_id": task, "agent_id": agent},
+                    parent="sp_root",
+                    dt=2,
+                )
+            elif stage == 2:
+                r.add(
+                    "task_start",
+                    agent,
+                    {"task_id": task},
+                    phase="start",
+                    span=f"sp_{task}",
+                    parent="sp_root",
+                    dt=2,
+                )
+            else:
+                failed = rng.random() < 0.05
+                r.add(
+                    "task_fail" if failed else "task_complete",
+                    agent,
+                    {"task_id": task, "error": "boom"}
+                    if failed
+                    else {"task_id": task, "result": {"lines": rng.randint(1, 500)}},
+                    phase="error" if failed else "complete",
+                    span=f"sp_{task}",
+                    parent="sp_root",
+                    dt=2,
+                )
+                open_tasks.pop(index)
+                return
+            open_tasks[index] = (number, agent, stage + 1)
+            return
+        task_no += 1
+        agent = rng.choice(agents)
+        r.add(
+            "task_create",
+            "agent-00",
+            {
+                "task_id": f"T{task_no}",
+                "description": f"task {task_no}",
+                "dependencies": [f"T{task_no - 1}"] if task_no > 1 else [],
+            },
+            parent="sp_root",
+            dt=2,
+        )
+        open_tasks.append((task_no, agent, 1))
+
+    for step in steps:
+        if step == "task":
+            task_step()
+        elif step == "message":
+            message_no += 1
+            sender, receiver = rng.sample(agents, 2)
+            big = message_no % big_message_every == 0
+            content = (
+                ("m" * BIG_MESSAGE_CHARS) if big else f"message {message_no}: " + "x" * rng.randint(20, 120)
+            )
+            r.add(
+                "communication",
+                sender,
+                {
+                    "message": {
+                        "id": f"m{message_no}",
+                        "from": sender,
+                        "to": [receiver],
+                        "type": "notification",
+                        "content": content,
+                    },
+                    "direction": "sent",
+                },
+                parent="sp_root",
+                dt=1,
+            )
+        elif step == "memory":
+            if key_no < memory_keys and (
+                key_no == 0 or rng.random() < memory_keys / (memory_keys + rewrites)
+            ):
+                key_no += 1
+                key = key_no
+            else:
+                key = rng.randint(1, max(key_no, 1))
+            r.add(
+                "memory_write",
+                rng.choice(agents),
+                {
+                    "namespace": f"ns{key % 10}",
+                    "key": f"k{key}",
+                    "value": {"n": rng.randint(0, 10**6), "note": "v" * rng.randint(0, 200)},
+                },
+                parent="sp_root",
+                dt=1,
+            )
+        else:
+            roll = rng.random()
+            agent = rng.choice(agents)
+            if roll < 0.6:
+                r.add(
+                    "decision",
+                    agent,
+                    {
+                        "kind": rng.choice(("route", "plan", "retry")),
+                        "chosen": rng.randint(0, 3),
+                        "options": [0, 1, 2, 3],
+                    },
+                    parent="sp_root",
+                    dt=1,
+                )
+            elif roll < 0.8:
+                r.add(
+                    "coordination",
+                    agent,
+                    {"kind": "consensus", "details": {"round": rng.randint(1, 9)}},
+                    parent="sp_root",
+                    dt=1,
+                )
+            elif roll < 0.9 and key_no:
+                gone = rng.randint(1, key_no)
+                r.add(
+                    "memory_delete",
+                    agent,
+                    {"namespace": f"ns{gone % 10}", "key": f"k{gone}"},
+                    parent="sp_root",
+                    dt=1,
+                )
+            else:
+                r.add(
+                    "error",
+                    agent,
+                    {"message": "flaky", "error_type": "Timeout", "scope": "agent", "recoverable": True},
+                    parent="sp_root",
+                    dt=1,
+                )
+    while open_tasks:  # every task ends
+        task_step()
+    r.add("session_end", None, {"status": "completed"}, span="sp_root")
+    return r.events
+
+
 def deliveries(events: Iterable[dict[str, Any]], *, redelivered: bool = False) -> list[Delivery]:
     """Stored events as the `replay` durable receives them (body without seq; seq = stream seq)."""
     out = []
@@ -734,10 +932,12 @@ def make_engine(
     use_tracker_state: bool = True,
     position: MemoryPosition | None = None,
     store_wait: float = 0.2,
+    ownership: Ownership | None = None,
 ) -> Engine:
     source = source if source is not None else MemoryEventSource()
     position = position if position is not None else MemoryPosition(source)
     snapshots = SnapshotCache(64 * 1024 * 1024, metrics)
+    chunks = ChunkCache(64 * 1024 * 1024, metrics)
     tracker = SessionTracker(
         store,
         source,
@@ -748,6 +948,8 @@ def make_engine(
         store_wait=store_wait,
         snapshot_cache=snapshots,
         repeats=RepeatFilter(source, 120.0, wait=store_wait),
+        chunk_cache=chunks,
+        ownership=ownership,
     )
     states = StateResolver(
         store,
@@ -756,6 +958,7 @@ def make_engine(
         snapshots,
         metrics,
         tracker if use_tracker_state else None,
+        chunks,
     )
     return Engine(store, source, position, tracker, states, metrics)
 

@@ -17,11 +17,16 @@ order into that session's state. Per batch:
    are repeats of an event id the store holds at another seq (`repeats.RepeatFilter`); the rest
    are folded, with a snapshot every `snapshot_every` events of the session and at
    session_end;
-5. snapshots, progress rows and the snapshots of sessions evicted from memory are written in one
-   transaction; only then are the new cursors installed and the batch acked.
+5. snapshots (chunked: only the chunks the last snapshot did not have, see chunked.py), progress
+   rows and the snapshots of sessions evicted from memory are written in one transaction; only
+   then are the new cursors installed and the batch acked.
 
 Nothing is changed in memory until the write has succeeded, so a failed batch is simply retried.
-Replay must run as a single consumer of its durable (states need every event of a session).
+
+Scale-out (ownership.py): with several replicas, each reads the whole log through its own durable
+but folds only the sessions of the partitions it holds; the rest are acked unread. A partition
+gained from another replica may have events this one passed over: a session's cursor, when built
+cold, catches up from the store over everything after what its progress row says was applied.
 """
 
 from __future__ import annotations
@@ -36,19 +41,25 @@ from typing import Any
 
 import orjson
 
-from swarmscope_replay.cache import SnapshotCache
+from swarmscope_replay.cache import ChunkCache, SnapshotCache
+from swarmscope_replay.chunked import EMPTY_LAYOUT, DecodedChunk, Layout
 from swarmscope_replay.event_source import EventSource, events_between
 from swarmscope_replay.log_position import LogPosition
 from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.ownership import Ownership, session_of_subject
 from swarmscope_replay.reducer import State, Writer, apply, fold, initial_state
 from swarmscope_replay.repeats import RepeatFilter
+from swarmscope_replay.snapshot_reader import SnapshotReader
 from swarmscope_replay.snapshots import (
     SessionProgress,
     Snapshot,
     SnapshotCorrupt,
     SnapshotStore,
-    make_snapshot,
+    StoredChunk,
+    make_chunk,
+    make_chunked_snapshot,
 )
+from swarmscope_schema.state import STATE_COLLECTIONS
 from swarmscope_schema.subjects import DlqReason
 from swarmscope_service.consumer import Decision, Delivery, RetryableError
 
@@ -61,7 +72,8 @@ MAX_GAP_READS = 2000
 
 @dataclass(frozen=True, slots=True)
 class SessionCursor:
-    """A session as far as the consumer has applied it. `state` is never changed in place."""
+    """A session as far as the consumer has applied it. `state` is never changed in place;
+    `layout` is how its last snapshot written from memory was cut (the next one reuses it)."""
 
     session_id: str
     state: State
@@ -69,6 +81,7 @@ class SessionCursor:
     snapshot_seq: int
     events: int
     snapshot_events: int
+    layout: Layout = EMPTY_LAYOUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,23 +89,30 @@ class PendingSnapshot:
     snapshot: Snapshot
     reason: str
     state: State
+    chunks: list[StoredChunk]
+    decoded: list[tuple[bool, str, DecodedChunk]]
+    layout: Layout
+    resident_bytes: int
 
 
 async def load_latest_snapshot(
-    store: SnapshotStore, session_id: str, seq: int, metrics: ReplayMetrics
-) -> tuple[Snapshot | None, State | None]:
-    """The newest snapshot ≤ seq whose bytes check out (a corrupt one is skipped and counted)."""
+    store: SnapshotStore, reader: SnapshotReader, session_id: str, seq: int, metrics: ReplayMetrics
+) -> tuple[Snapshot | None, State | None, Layout]:
+    """The newest snapshot ≤ seq whose bytes check out (a corrupt one is skipped and counted),
+    its state and the layout it was cut with."""
     while seq > 0:
         snapshot = await store.nearest(session_id, seq)
         if snapshot is None:
-            return None, None
+            break
         try:
-            return snapshot, snapshot.state()
+            read = await reader.read(snapshot)
         except SnapshotCorrupt as exc:
             metrics.snapshot_corrupt.inc()
             log.error("corrupt snapshot ignored", extra={"error": str(exc)})
             seq = snapshot.seq - 1
-    return None, None
+            continue
+        return snapshot, read.state, read.layout
+    return None, None, Layout()
 
 
 class SessionTracker:
@@ -111,6 +131,9 @@ class SessionTracker:
         store_wait: float = 10.0,
         snapshot_cache: SnapshotCache | None = None,
         repeats: RepeatFilter | None = None,
+        chunk_cache: ChunkCache | None = None,
+        ownership: Ownership | None = None,
+        takeover_window: float = 3600.0,
     ) -> None:
         self._store = store
         self._repeats = repeats
@@ -124,6 +147,15 @@ class SessionTracker:
         self._frontier: int | None = None
         self._store_wait = store_wait
         self._snapshot_cache = snapshot_cache
+        self._chunk_cache = chunk_cache if chunk_cache is not None else ChunkCache(0, metrics)
+        self._reader = SnapshotReader(store, self._chunk_cache)
+        self._ownership = ownership
+        self._takeover_window = takeover_window
+        self._held: frozenset[int] | None = None
+        self._taking_over: frozenset[int] = frozenset()
+        # Per partition held: the frontier when it was gained (events at or below it may have
+        # been passed over while another replica held it).
+        self._gained_at: dict[int, int] = {}
 
     def current(self, session_id: str) -> SessionCursor | None:
         """The session's state as far as the consumer has applied it, if it is in memory."""
@@ -140,13 +172,22 @@ class SessionTracker:
                 self._frontier = await self._position.acked_floor()
             except Exception as exc:
                 raise RetryableError(f"replay durable position unknown: {exc}") from exc
+        self._taking_over |= self._follow_ownership()
+        if self._taking_over:
+            # Until it succeeds (the store may still be behind), every batch tries again.
+            await self._take_over(self._taking_over)
+            self._taking_over = frozenset()
         taken, expected = await self._in_log_order(deliveries, decisions, self._frontier + 1)
         by_session: dict[str, list[dict[str, Any]]] = {}
         for index, delivery in taken:
+            if not self._owns_subject(delivery.subject):
+                continue
             event = _decode(delivery)
             if isinstance(event, str):
                 if index is not None:
                     decisions[index] = Decision.dead(DlqReason.UNPROCESSABLE, event)
+                continue
+            if not self._owns(event["session_id"]):
                 continue
             by_session.setdefault(event["session_id"], []).append(event)
         if self._repeats is not None and by_session:
@@ -167,11 +208,7 @@ class SessionTracker:
             pending.extend(snapshots)
             applied += count
         evicted = self._evictions(updated)
-        pending.extend(
-            PendingSnapshot(self._snapshot(c.state, c.events), "eviction", c.state)
-            for c in evicted
-            if c.applied_seq > c.snapshot_seq
-        )
+        pending.extend(self._snapshot(c, "eviction") for c in evicted if c.applied_seq > c.snapshot_seq)
         progress = [
             SessionProgress(c.session_id, c.applied_seq, c.snapshot_seq, c.events) for c in updated.values()
         ]
@@ -182,8 +219,8 @@ class SessionTracker:
             self._sessions[session_id] = cursor
             self._sessions.move_to_end(session_id)
         self._frontier = expected - 1
-        self._metrics.events_applied.inc(applied)
         self._metrics.sessions_in_memory.set(len(self._sessions))
+        self._metrics.events_applied.inc(applied)
         return decisions
 
     async def _in_log_order(
@@ -227,34 +264,131 @@ class SessionTracker:
 
     async def flush(self) -> None:
         """Snapshots every session applied beyond its last snapshot (at shutdown)."""
-        pending = [
-            PendingSnapshot(self._snapshot(c.state, c.events), "shutdown", c.state)
-            for c in self._sessions.values()
-            if c.applied_seq > c.snapshot_seq
-        ]
-        if not pending:
+        ahead = [c for c in self._sessions.values() if c.applied_seq > c.snapshot_seq]
+        if not ahead:
             return
-        progress = [
-            SessionProgress(c.session_id, c.applied_seq, c.applied_seq, c.events)
-            for c in self._sessions.values()
-            if c.applied_seq > c.snapshot_seq
-        ]
+        pending = [self._snapshot(c, "shutdown") for c in ahead]
+        progress = [SessionProgress(c.session_id, c.applied_seq, c.applied_seq, c.events) for c in ahead]
         await self._save(pending, progress)
-        for item in pending:
-            cursor = self._sessions[item.snapshot.session_id]
-            self._sessions[item.snapshot.session_id] = SessionCursor(
+        for cursor, item in zip(ahead, pending, strict=True):
+            self._sessions[cursor.session_id] = SessionCursor(
                 cursor.session_id,
                 cursor.state,
                 cursor.applied_seq,
                 cursor.applied_seq,
                 cursor.events,
                 cursor.events,
+                item.layout,
             )
+
+    # ----------------------------------------------------------------------------- ownership --
+
+    def _follow_ownership(self) -> frozenset[int]:
+        """Takes in the partitions held now: a gained one remembers the frontier, the sessions of
+        a lost one leave memory (their owner rebuilds them from snapshots and the store). Returns
+        the partitions gained (at start: every one held, as another replica may have folded them)."""
+        if self._ownership is None:
+            return frozenset()
+        held = self._ownership.held()
+        if held == self._held:
+            return frozenset()
+        previous = self._held or frozenset()
+        for partition in held - previous:
+            self._gained_at[partition] = self._frontier or 0
+        lost = previous - held
+        self._taking_over -= lost
+        for partition in lost:
+            self._gained_at.pop(partition, None)
+        if lost:
+            for session_id in [sid for sid in self._sessions if self._ownership.partition_of(sid) in lost]:
+                del self._sessions[session_id]
+        self._held = held
+        return held - previous
+
+    async def _take_over(self, gained: frozenset[int]) -> None:
+        """Brings the lately active sessions of gained partitions up to the frontier (what their
+        previous holder had not applied comes from the store) and snapshots them, so a session
+        whose last events this replica passed over is exact and snapshotted without waiting for
+        its next event."""
+        assert self._ownership is not None
+        try:
+            rows = await self._store.recent_progress(time.time() - self._takeover_window)
+        except Exception as exc:
+            raise RetryableError(f"snapshot store unavailable: {exc}") from exc
+        frontier = self._frontier or 0
+        moved: list[SessionCursor] = []
+        for row in rows:
+            if self._ownership.partition_of(row.session_id) not in gained or row.session_id in self._sessions:
+                continue
+            if row.applied_seq >= frontier:
+                continue
+            cursor = await self._cursor(row.session_id, frontier + 1)
+            if cursor.applied_seq > row.applied_seq:
+                moved.append(cursor)
+        if not moved:
+            return
+        pending = [self._snapshot(c, "takeover") for c in moved]
+        progress = [SessionProgress(c.session_id, c.applied_seq, c.applied_seq, c.events) for c in moved]
+        await self._save(pending, progress)
+        for cursor, item in zip(moved, pending, strict=True):
+            self._sessions[cursor.session_id] = SessionCursor(
+                cursor.session_id,
+                cursor.state,
+                cursor.applied_seq,
+                cursor.applied_seq,
+                cursor.events,
+                cursor.events,
+                item.layout,
+            )
+        log.info("sessions taken over", extra={"sessions": len(moved), "partitions": len(gained)})
+
+    def _owns(self, session_id: str) -> bool:
+        if self._ownership is None or self._held is None:
+            return self._ownership is None
+        return self._ownership.partition_of(session_id) in self._held
+
+    def _owns_subject(self, subject: str) -> bool:
+        session_id = session_of_subject(subject)
+        # A subject that does not name its session is decided on the event's own session_id.
+        return session_id is None or self._owns(session_id)
+
+    def _passed_over_after(self, session_id: str) -> int:
+        """The frontier at which this replica gained the session's partition (0: it never passed
+        any of the session's events over)."""
+        if self._ownership is None:
+            return 0
+        return self._gained_at.get(self._ownership.partition_of(session_id), 0)
 
     # ------------------------------------------------------------------------------ internals --
 
-    def _snapshot(self, state: State, events: int) -> Snapshot:
-        return make_snapshot(state, events=events, compress=self._compress)
+    def _snapshot(self, cursor: SessionCursor, reason: str) -> PendingSnapshot:
+        return self._cut(cursor.session_id, cursor.state, cursor.events, cursor.layout, reason)
+
+    def _cut(
+        self, session_id: str, state: State, events: int, layout: Layout, reason: str
+    ) -> PendingSnapshot:
+        cut = layout.next(state)
+        snapshot = make_chunked_snapshot(
+            session_id,
+            int(state["seq"]),
+            state.get("timestamp"),
+            cut.manifest,
+            events=events,
+            state_bytes=cut.state_bytes,
+            compress=self._compress,
+        )
+        chunks = [make_chunk(session_id, c.id, c.raw, compress=self._compress) for c in cut.new_chunks]
+        new_ids = {c.id for c in cut.new_chunks}
+        decoded = [
+            (name_is_map, chunk.id, DecodedChunk(chunk.keys, chunk.values, chunk.size))
+            for name_is_map, collection in (
+                (STATE_COLLECTIONS[name].kind == "map", layout_)
+                for name, layout_ in cut.layout.collections.items()
+            )
+            for chunk in collection.chunks
+            if chunk.id in new_ids
+        ]
+        return PendingSnapshot(snapshot, reason, state, chunks, decoded, cut.layout, cut.resident_bytes)
 
     async def _wait_for_store(self, session_id: str, seq: int) -> None:
         """Waits (a little) until the store holds every event up to `seq`, else retries later."""
@@ -272,7 +406,9 @@ class SessionTracker:
             return cursor
         try:
             progress = await self._store.progress(session_id)
-            snapshot, state = await load_latest_snapshot(self._store, session_id, LATEST, self._metrics)
+            snapshot, state, layout = await load_latest_snapshot(
+                self._store, self._reader, session_id, LATEST, self._metrics
+            )
         except Exception as exc:
             raise RetryableError(f"snapshot store unavailable: {exc}") from exc
         if state is None or snapshot is None:
@@ -284,16 +420,23 @@ class SessionTracker:
         elif snapshot is not None:
             applied_seq, applied_events = snapshot_seq, snapshot_events
         else:
-            # Never seen here. Its earlier events may still exist (this service's database is
-            # newer than the durable's position): the store says.
+            applied_seq, applied_events = 0, 0
+        # Events after what was applied and before this delivery exist when this replica's
+        # database is newer than the durable's position (a session never seen here), or when
+        # this replica passed them over while another held the session's partition: the store
+        # has them.
+        if (progress is None and snapshot is None) or applied_seq < self._passed_over_after(session_id):
             await self._wait_for_store(session_id, first_seq - 1)
-            earlier = await self._source.events(session_id, until_seq=first_seq - 1, limit=1, order="desc")
-            if not earlier:
+            earlier = await self._source.events(
+                session_id, after_seq=applied_seq, until_seq=first_seq - 1, limit=1, order="desc"
+            )
+            if earlier:
+                applied_seq, applied_events = int(earlier[0]["seq"]), -1
+            elif progress is None and snapshot is None:
                 return SessionCursor(session_id, state, 0, 0, 0, 0)
-            applied_seq, applied_events = int(earlier[0]["seq"]), -1
         if applied_seq <= snapshot_seq:
             return SessionCursor(
-                session_id, state, snapshot_seq, snapshot_seq, snapshot_events, snapshot_events
+                session_id, state, snapshot_seq, snapshot_seq, snapshot_events, snapshot_events, layout
             )
         # The consumer had applied events after the last snapshot before it stopped: they were
         # acked, so they come back only from the store.
@@ -314,6 +457,7 @@ class SessionTracker:
             snapshot_seq,
             snapshot_events + len(missing),
             snapshot_events,
+            layout,
         )
 
     def _advance(
@@ -323,6 +467,7 @@ class SessionTracker:
         state = cursor.state
         applied_seq, snapshot_seq = cursor.applied_seq, cursor.snapshot_seq
         count, snapshot_events = cursor.events, cursor.snapshot_events
+        layout = cursor.layout
         snapshots: list[PendingSnapshot] = []
         applied = 0
         for event in events:
@@ -339,12 +484,16 @@ class SessionTracker:
             elif count - snapshot_events >= self._every:
                 reason = "interval"
             if reason is not None:
-                snapshots.append(PendingSnapshot(self._snapshot(state, count), reason, state))
+                pending = self._cut(cursor.session_id, state, count, layout, reason)
+                snapshots.append(pending)
+                layout = pending.layout
                 snapshot_seq, snapshot_events = seq, count
                 # From here on this state is the snapshot's (cached for queries): a new writer
                 # copies what it changes next instead of changing it in place.
                 writer = Writer()
-        cursor = SessionCursor(cursor.session_id, state, applied_seq, snapshot_seq, count, snapshot_events)
+        cursor = SessionCursor(
+            cursor.session_id, state, applied_seq, snapshot_seq, count, snapshot_events, layout
+        )
         return cursor, snapshots, applied
 
     def _evictions(self, updated: dict[str, SessionCursor]) -> list[SessionCursor]:
@@ -360,16 +509,21 @@ class SessionTracker:
 
     async def _save(self, pending: list[PendingSnapshot], progress: list[SessionProgress]) -> None:
         try:
-            await self._store.save([p.snapshot for p in pending], progress)
+            await self._store.save(
+                [p.snapshot for p in pending], progress, [c for p in pending for c in p.chunks]
+            )
         except Exception as exc:
             raise RetryableError(f"snapshot store write failed: {exc}") from exc
         for item in pending:
+            session_id = item.snapshot.session_id
             self._metrics.snapshots.labels(item.reason).inc()
-            self._metrics.snapshot_bytes.inc(len(item.snapshot.payload))
+            self._metrics.snapshot_bytes.inc(
+                len(item.snapshot.payload) + sum(len(c.payload) for c in item.chunks)
+            )
+            for is_map, chunk_id, decoded in item.decoded:
+                self._chunk_cache.put(session_id, is_map, chunk_id, decoded)
             if self._snapshot_cache is not None:
-                self._snapshot_cache.put(
-                    item.snapshot.session_id, item.snapshot.seq, item.snapshot.size, item.state
-                )
+                self._snapshot_cache.put(session_id, item.snapshot.seq, item.resident_bytes, item.state)
 
 
 def _decode(delivery: Delivery) -> dict[str, Any] | str:
