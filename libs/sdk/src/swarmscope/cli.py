@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -232,23 +232,40 @@ class _DemoRun:
             if interactive
             else None
         )
-        with progress if progress is not None else contextlib.nullcontext():
+        with progress if progress is not None else contextlib.nullcontext(), self._signals_stop():
+            # Not daemon threads: a daemon thread still inside a native extension (the RE2 of
+            # redaction) when the interpreter finalizes aborts the process (std::terminate).
             threads = [
-                threading.Thread(target=self.worker, args=(slot, progress), name=f"demo-{slot}", daemon=True)
+                threading.Thread(target=self.worker, args=(slot, progress), name=f"demo-{slot}")
                 for slot in range(workers)
             ]
             for thread in threads:
                 thread.start()
-            try:
-                while any(t.is_alive() for t in threads):
-                    for thread in threads:
-                        thread.join(timeout=0.2)
-            except KeyboardInterrupt:
-                # Every running session ends `cancelled` before the command returns.
-                self.stop.set()
+            while any(t.is_alive() for t in threads):
                 for thread in threads:
-                    thread.join()
-                self.console.print(Text("stopped", style="dim"))
+                    thread.join(timeout=0.2)
+        if self.stop.is_set():
+            # Every running session ended `cancelled` before this line.
+            self.console.print(Text("stopped", style="dim"))
+
+    @contextlib.contextmanager
+    def _signals_stop(self) -> Iterator[None]:
+        """Ctrl-C and SIGTERM set the stop event instead of raising in the main thread: an exception
+        interrupting `Thread.join` can leave a running worker looking stopped, and the process
+        would then finalize under it."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.stop.set()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
@@ -260,7 +277,6 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         )
         return 2
     run = _DemoRun(args, console, agents)
-    _stop_on_sigterm()
     line_up = ",".join(agents) if agents else f"{','.join(DEFAULT_AGENTS)} (a dozen now and then)"
     console.print(
         Text(
