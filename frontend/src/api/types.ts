@@ -338,13 +338,12 @@ export interface SessionFacets {
   error_type: FacetValue[];
 }
 
-/** POST /import's answer (duplicates and sessions are v1.1). */
+/** POST /import's answer (sessions is v1.1). */
 export interface ImportReport {
   accepted: number;
   rejected: number;
   rejects: { line?: number; index?: number; code: string; message: string }[];
   rejects_truncated?: boolean;
   lines?: number | null;
-  duplicates?: number;
   sessions?: { session_id: string; events: number; stored_before?: number | null }[] | null;
 }

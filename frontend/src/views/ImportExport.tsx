@@ -192,11 +192,6 @@ function ImportResult({ result }: { result: Json }) {
         {r.lines ? ` of ${fmtInt(r.lines)} lines` : ''}
         {r.rejected ? ` · ${fmtInt(r.rejected)} rejected` : ''}
       </h3>
-      {!!r.duplicates && (
-        <p className="small" data-testid="import-duplicates">
-          {fmtInt(r.duplicates)} of them were sent again within the last two minutes: duplicates, they change nothing.
-        </p>
-      )}
       {r.sessions && r.sessions.length > 0 && (
         <table className="grid compact">
           <thead>
