@@ -46,9 +46,9 @@ export function AgentGraphView({
 
   const t0 = model.lanes.minTime;
   const t1 = model.lanes.maxTime;
-  const window: GraphWindow = mode === 'range' && range ? { kind: 'range', from: range[0], to: range[1] } : { kind: 'cursor', seq };
+  const win: GraphWindow = mode === 'range' && range ? { kind: 'range', from: range[0], to: range[1] } : { kind: 'cursor', seq };
   const data = useMemo(
-    () => aggregatePairs(model.interaction, window),
+    () => aggregatePairs(model.interaction, win),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [model, version, seq, mode, range?.[0], range?.[1]],
   );

@@ -10,7 +10,7 @@ import { effectiveSeq } from '../model/cursor';
 import { advancePlayback, PLAYBACK_SPEEDS } from '../model/playback';
 import type { SessionModel } from '../state/sessionModel';
 import { useApi } from './context';
-import { ExportLink } from './ImportExport';
+import { ExportLink } from './ExportLink';
 import { SearchBox } from './SearchBox';
 
 /** The dashboard header: session selector, live toggle, time controls with a scrubber, search. */

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import type { CallStack, Json, StateDiff, StepDirection, StoredEvent, SystemState, WatchResult } from '../api/types';
 import { fmtDuration, fmtOffset } from '../lib/format';
 import { useStoreThrottled } from '../lib/store';
@@ -8,10 +8,12 @@ import { effectiveSeq } from '../model/cursor';
 import { eventLabel } from '../model/labels';
 import type { SessionModel } from '../state/sessionModel';
 import { useApi } from './context';
-import { EventBody } from './EventBody';
 import { JsonView } from './JsonView';
 import { useCompiled, type Compiled } from './useCompiled';
 import { errorText, useLatest, useThrottled, type AsyncState } from './useAsync';
+
+// Conversations and terminal runs show only at LLM and tool calls: loaded when first needed.
+const EventBody = lazy(() => import('./EventBody').then((m) => ({ default: m.EventBody })));
 
 interface Breakpoint {
   expr: string;
@@ -100,7 +102,11 @@ export function DebugPanel({
                 {ev.performance?.duration != null ? ` · ${fmtDuration(ev.performance.duration)}` : ''}
                 {span ? ` · span ${span.id}` : ''}
               </div>
-              <EventBody model={model} event={ev} />
+              {(ev.type === 'llm_call' || ev.type === 'tool_call') && (
+                <Suspense fallback={null}>
+                  <EventBody model={model} event={ev} />
+                </Suspense>
+              )}
               <JsonView
                 value={ev.data ?? {}}
                 name="data"

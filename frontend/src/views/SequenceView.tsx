@@ -55,6 +55,14 @@ export function SequenceView({
   const col = Math.max(MIN_COL, (size.w - GUTTER - 16) / Math.max(1, lanes.length));
   const laneX = useMemo(() => new Map(lanes.map((a, i) => [a, GUTTER + col * i + col / 2])), [lanes, col]);
   const width = GUTTER + col * lanes.length + 8;
+  // Where each lifeline starts: the agent's first exchange.
+  const firstRows = useMemo(() => {
+    const out = new Map<string, number>();
+    items.forEach((it, i) => {
+      for (const a of [it.from, ...it.to]) if (!out.has(a)) out.set(a, i);
+    });
+    return out;
+  }, [items]);
   const height = HEAD + items.length * ROW + 8;
 
   // Where the cursor is: after the last exchange at or before it.
@@ -84,7 +92,20 @@ export function SequenceView({
   const first = Math.max(0, Math.floor((scroll.top - HEAD) / ROW) - OVERSCAN);
   const last = Math.min(items.length, Math.ceil((scroll.top + size.h) / ROW) + OVERSCAN);
   const origin = model.log.events[0]?.timestamp ?? 0;
-  const rowOf = (item: SequenceItem | undefined) => (item ? items.indexOf(item) : -1);
+  const rowOf = (item: SequenceItem | undefined) => {
+    if (!item) return -1;
+    // Binary search by seq (items are in seq order).
+    let lo = 0;
+    let hi = items.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = (items[mid] as SequenceItem).seq;
+      if (s === item.seq) return items[mid] === item ? mid : -1;
+      if (s < item.seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  };
   const linked = hover ? new Set([hover, model.sequence.message(hover.replyTo), ...items.filter((i) => i.replyTo !== null && i.replyTo === hover.messageId)]) : null;
 
   const arrow = (it: SequenceItem, row: number) => {
@@ -164,8 +185,7 @@ export function SequenceView({
         <svg width={width} height={height} style={{ marginTop: -HEAD }} role="img" aria-label={`message sequence: ${lanes.length} agents, ${items.length} exchanges`}>
           {lanes.map((a) => {
             const x = laneX.get(a) as number;
-            const firstRow = items.findIndex((i) => i.from === a || i.to.includes(a));
-            return <line key={a} x1={x} x2={x} y1={HEAD + Math.max(0, firstRow) * ROW} y2={height} className="sq-lifeline" />;
+            return <line key={a} x1={x} x2={x} y1={HEAD + (firstRows.get(a) ?? 0) * ROW} y2={height} className="sq-lifeline" />;
           })}
           {links}
           {items.slice(first, last).map((it, i) => arrow(it, first + i))}
