@@ -74,8 +74,8 @@ export async function openBrowser() {
  * A page that fails the test on any uncaught page error or dialog (a hostile string that ran would
  * open one), and records console errors.
  */
-export async function newPage(browser, t) {
-  const context = await browser.newContext({ viewport: { width: 1600, height: 900 } });
+export async function newPage(browser, t, viewport = { width: 1600, height: 900 }) {
+  const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -117,3 +117,45 @@ export async function expectCursorAndState(page, seq) {
     throw err;
   }
 }
+
+/**
+ * Boxes that overlap on screen, measured in the page: for each `[data-box]` selector group, the
+ * elements' client rectangles; returns a description of every pair (one from group a, one from
+ * group b, never an element with itself or with an element of its own node) that intersects by more
+ * than `tolerance` pixels each way.
+ */
+export async function overlaps(page, a, b, { tolerance = 1, sameNode = null } = {}) {
+  return page.evaluate(
+    ({ a, b, tolerance, sameNode }) => {
+      const boxes = (sel) =>
+        [...document.querySelectorAll(sel)]
+          .map((el) => ({ el, r: el.getBoundingClientRect(), owner: sameNode ? el.closest(sameNode) : null }))
+          .filter((x) => x.r.width > 0 && x.r.height > 0);
+      const A = boxes(a);
+      const B = boxes(b);
+      const out = [];
+      for (const x of A)
+        for (const y of B) {
+          if (x.el === y.el || (x.owner && x.owner === y.owner)) continue;
+          const w = Math.min(x.r.right, y.r.right) - Math.max(x.r.left, y.r.left);
+          const h = Math.min(x.r.bottom, y.r.bottom) - Math.max(x.r.top, y.r.top);
+          if (w > tolerance && h > tolerance) out.push(`${(x.el.textContent || x.el.tagName).trim().slice(0, 40)} ⨯ ${(y.el.textContent || y.el.tagName).trim().slice(0, 40)}`);
+        }
+      return out;
+    },
+    { a, b, tolerance, sameNode },
+  );
+}
+
+/** The client rectangle of the first element matching `selector`. */
+export async function rect(page, selector) {
+  return page.locator(selector).first().evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height };
+  });
+}
+
+export const VIEWPORTS = [
+  { width: 1440, height: 900 },
+  { width: 1280, height: 720 },
+];

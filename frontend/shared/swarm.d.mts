@@ -19,3 +19,4 @@ export function makeSwarm(opts: {
   name?: string;
 }): WireEvent[];
 export function makeLiveTail(sessionId: string, startIndex: number, count: number, t0?: number): WireEvent[];
+export function makeCrowd(opts: { sessionId: string; agents?: number; t0?: number; name?: string }): WireEvent[];

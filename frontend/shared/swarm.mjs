@@ -123,3 +123,57 @@ export function makeLiveTail(sessionId, startIndex, count, t0 = Date.now()) {
   }
   return out;
 }
+
+/**
+ * A wide swarm: a coordinator and `agents - 1` workers it spawns, assigns a task each, and talks
+ * with (requests answered by replies, `in_reply_to`), neighbours exchanging notes too; every third
+ * worker calls an LLM and a tool. For the legibility of the agents graph and the sequence view.
+ *
+ * @param {{sessionId: string, agents?: number, t0?: number}} opts
+ * @returns {object[]}
+ */
+export function makeCrowd(opts) {
+  const sid = opts.sessionId;
+  const n = Math.max(2, opts.agents ?? 50);
+  let t = opts.t0 ?? Date.now() - 120_000;
+  const out = [];
+  let k = 0;
+  let msg = 0;
+  const ev = (type, agent, data, extra = {}) => {
+    const e = { id: `${sid}-c${++k}`, timestamp: (t += extra.dt ?? 5), session_id: sid, type, data };
+    if (agent) e.agent_id = agent;
+    if (extra.phase) e.phase = extra.phase;
+    if (extra.span) e.span_id = extra.span;
+    if (extra.parent) e.metadata = { parent_id: extra.parent };
+    if (extra.perf) e.performance = extra.perf;
+    out.push(e);
+    return e;
+  };
+  const types = ['researcher', 'coder', 'tester', 'reviewer', 'analyst', 'documenter'];
+  const workers = Array.from({ length: n - 1 }, (_, i) => ({ id: `w-${String(i + 1).padStart(2, '0')}`, type: types[i % types.length] }));
+  ev('session_start', null, { objective: `a crowd of ${n} agents`, name: opts.name ?? `crowd of ${n}` });
+  ev('agent_spawn', 'coord-1', { agent_type: 'coordinator', name: 'Coordinator' });
+  for (const w of workers) ev('agent_spawn', w.id, { agent_type: w.type, parent_agent_id: 'coord-1', status: 'idle' });
+  workers.forEach((w, i) => {
+    const task = `T${i + 1}`;
+    ev('task_create', 'coord-1', { task_id: task, description: `part ${i + 1}` });
+    ev('task_assignment', 'coord-1', { task_id: task, agent_id: w.id, attempt: 1 });
+    const ask = `m${++msg}`;
+    ev('communication', 'coord-1', { message: { id: ask, from: 'coord-1', to: [w.id], type: 'request', content: `please do ${task}` }, direction: 'sent' });
+    const sp = `${sid}-${task}`;
+    ev('task_start', w.id, { task_id: task, attempt: 1 }, { phase: 'start', span: sp });
+    if (i % 3 === 0) {
+      ev('llm_call', w.id, { model: 'claude-haiku', prompt: `work on ${task}` }, { phase: 'start', span: `${sp}-llm`, parent: sp });
+      ev('llm_call', w.id, { model: 'claude-haiku', response: `${task} plan`, input_tokens: 300, output_tokens: 60, cost_usd: 0.0005 }, { phase: 'complete', span: `${sp}-llm`, parent: sp, dt: 60, perf: { duration: 60 } });
+      ev('tool_call', w.id, { tool: 'Bash', args: { command: `make ${task.toLowerCase()}` } }, { phase: 'start', span: `${sp}-bash`, parent: sp });
+      ev('tool_call', w.id, { tool: 'Bash', exit_code: 0, result: 'ok' }, { phase: 'complete', span: `${sp}-bash`, parent: sp, dt: 30, perf: { duration: 30 } });
+    }
+    const next = workers[(i + 1) % workers.length];
+    if (next && next.id !== w.id) ev('communication', w.id, { message: { id: `m${++msg}`, from: w.id, to: [next.id], type: 'note', content: `${task} touches your part` }, direction: 'sent' }, { parent: sp });
+    ev('task_complete', w.id, { task_id: task, result: { ok: true } }, { phase: 'complete', span: sp, dt: 20 });
+    ev('communication', w.id, { message: { id: `m${++msg}`, from: w.id, to: ['coord-1'], type: 'result', content: `${task} done`, in_reply_to: ask }, direction: 'sent' });
+  });
+  for (const w of workers) ev('agent_terminate', w.id, { reason: 'objective completed' });
+  ev('session_end', null, { status: 'completed' });
+  return out;
+}

@@ -8,7 +8,7 @@ import { Dashboard } from './views/Dashboard';
 const Compare = lazy(() => import('./views/Compare').then((m) => ({ default: m.Compare })));
 const DeadLetters = lazy(() => import('./views/DeadLetters').then((m) => ({ default: m.DeadLetters })));
 const ImportView = lazy(() => import('./views/ImportExport').then((m) => ({ default: m.ImportView })));
-import { SessionsList } from './views/SessionsList';
+const SessionsList = lazy(() => import('./views/SessionsList').then((m) => ({ default: m.SessionsList })));
 
 export function App() {
   const api = useApi();

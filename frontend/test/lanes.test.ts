@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { scaleLinear } from 'd3-scale';
-import { LaneIndex, aggregateLane, nearestInLane } from '../src/model/lanes';
+import { LaneIndex, aggregateLane, eventForClick, latestAtOrBefore, nearestInLane } from '../src/model/lanes';
 import { agentActivityUntil, AgentIndex } from '../src/model/agents';
 import { ev, storedSwarm } from './fixtures';
 
@@ -68,5 +68,21 @@ describe('agents', () => {
     const end = agentActivityUntil(events, events.length - 1);
     expect(end.get('tst-1')?.status).toBe('terminated');
     expect(end.get('tst-1')?.errors).toBeGreaterThan(0);
+  });
+});
+
+describe('timeline clicks', () => {
+  it('time-travel from empty lane space and from outside the lanes', () => {
+    const a = [ev(1, { timestamp: 100 }), ev(3, { timestamp: 300 })];
+    const b = [ev(2, { timestamp: 200 }), ev(4, { timestamp: 900 })];
+    const toX = (t: number) => t;
+    const toTime = (x: number) => x;
+    // Far from any mark of lane 0 (x = 700): still its nearest event, not nothing.
+    expect(eventForClick([a, b], 0, 700, toX, toTime)?.seq).toBe(3);
+    expect(eventForClick([a, b], 1, 500, toX, toTime)?.seq).toBe(2);
+    // Below the lanes: the swarm at that time.
+    expect(eventForClick([a, b], 5, 850, toX, toTime)?.seq).toBe(3);
+    expect(latestAtOrBefore([a, b], 50)).toBeNull();
+    expect(latestAtOrBefore([a, b], 900)?.seq).toBe(4);
   });
 });

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ApiClient } from '../src/api/client';
 import type { FrameScheduler } from '../src/state/sessionModel';
-import { SessionModel } from '../src/state/sessionModel';
+import { NOTICE_MS, SessionModel } from '../src/state/sessionModel';
 import { effectiveSeq } from '../src/model/cursor';
 import { ev, storedSwarm } from './fixtures';
 
@@ -170,5 +170,49 @@ describe('SessionModel history of a big session', () => {
     expect(calls.filter((c) => c.includes('/events'))).toHaveLength(1);
     expect(m.log.length).toBe(events.length);
     m.stop();
+  });
+});
+
+describe('SessionModel notices', () => {
+  it('a step notice goes at the next cursor move, any notice after NOTICE_MS', () => {
+    vi.useFakeTimers();
+    try {
+      const m = new SessionModel('s', fakeApi({}), null, new ManualFrames());
+      m.ingest([ev(1), ev(2), ev(3)]);
+      m.goto(2);
+      m.notify('Step out: no enclosing span', 'info', { step: true });
+      expect(m.view.get().notice?.text).toContain('no enclosing span');
+      m.goto(2); // not a move
+      expect(m.view.get().notice).not.toBeNull();
+      m.goto(3);
+      expect(m.view.get().notice).toBeNull();
+      m.notify('Showing 250,000 events');
+      m.goto(1);
+      expect(m.view.get().notice).not.toBeNull(); // not about the cursor: it stays…
+      vi.advanceTimersByTime(NOTICE_MS + 1);
+      expect(m.view.get().notice).toBeNull(); // …until its time is up
+      // A newer notice is not cut short by the older one's timer.
+      m.notify('first');
+      vi.advanceTimersByTime(NOTICE_MS - 100);
+      m.notify('second');
+      vi.advanceTimersByTime(200);
+      expect(m.view.get().notice?.text).toBe('second');
+      m.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a session the gateway does not know is missing, not active, until its first events', async () => {
+    const m = new SessionModel('nope', fakeApi({}), null, new ManualFrames());
+    await m.start({ live: false });
+    expect(m.view.get().missing).toBe(false); // live: false does not wait for it
+    const waiting = new SessionModel('nope', fakeApi({}), null, new ManualFrames());
+    await waiting.start();
+    expect(waiting.view.get().missing).toBe(true);
+    expect(waiting.view.get().notice).toBeNull();
+    waiting.ingest([ev(1, { session_id: 'nope' })]);
+    expect(waiting.view.get().missing).toBe(false);
+    waiting.stop();
   });
 });

@@ -18,6 +18,7 @@ function view(patch: Partial<SessionView> = {}): SessionView {
     selection: null,
     search: SEARCH,
     notice: null,
+    missing: false,
     playing: false,
     ...patch,
   };

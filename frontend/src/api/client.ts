@@ -2,11 +2,13 @@ import type {
   AgentSummary,
   BreakpointHit,
   CallStack,
+  CompileResult,
   DeadLetter,
   Page,
   PerformanceReport,
   SearchDirection,
   SessionComparison,
+  SessionFacets,
   SessionSummary,
   StateCollectionName,
   StateDiff,
@@ -37,6 +39,23 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/** GET /sessions parameters (CONTRACT §4, the search by attribute is v1.1). */
+export interface SessionsQuery {
+  status?: string | undefined;
+  q?: string | undefined;
+  limit?: number;
+  cursor?: string | null;
+  agent_type?: string | undefined;
+  tool?: string | undefined;
+  model?: string | undefined;
+  error_type?: string | undefined;
+  from_ts?: number | undefined;
+  to_ts?: number | undefined;
+  min_cost?: number | undefined;
+  max_cost?: number | undefined;
+  system?: 'include' | 'exclude' | 'only';
 }
 
 export interface EventsQuery {
@@ -190,8 +209,14 @@ export class ApiClient {
     return (await res.json()) as T;
   }
 
-  sessions(p: { status?: string; q?: string; limit?: number; cursor?: string | null }, signal?: AbortSignal) {
-    return this.get<Page<SessionSummary>>(`${API}/sessions${queryString(p)}`, signal);
+  sessions(p: SessionsQuery, signal?: AbortSignal) {
+    return this.get<Page<SessionSummary>>(`${API}/sessions${queryString({ ...p })}`, signal);
+  }
+  facets(signal?: AbortSignal) {
+    return this.get<SessionFacets>(`${API}/facets`, signal);
+  }
+  compileExpressions(expressions: string[], use: 'condition' | 'watch', signal?: AbortSignal) {
+    return this.post<CompileResult>(`${API}/expressions/compile`, { expressions, use }, signal);
   }
   session(sid: string, signal?: AbortSignal) {
     return this.get<SessionSummary>(this.sessionPath(sid), signal);

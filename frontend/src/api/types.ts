@@ -368,3 +368,39 @@ export interface BatchEvents {
   session_id: string;
   events: StoredEvent[];
 }
+
+/** (v1.1) POST /expressions/compile. */
+export interface CompiledExpression {
+  expression: string;
+  ok: boolean;
+  error?: string | null;
+  column?: number | null;
+  variables?: string[];
+}
+
+export interface CompileResult {
+  results: CompiledExpression[];
+}
+
+/** (v1.1) GET /facets: the values sessions can be searched by. */
+export interface FacetValue {
+  value: string;
+  sessions: number;
+}
+
+export interface SessionFacets {
+  agent_type: FacetValue[];
+  tool: FacetValue[];
+  model: FacetValue[];
+  error_type: FacetValue[];
+}
+
+/** POST /import's answer (sessions is v1.1). */
+export interface ImportReport {
+  accepted: number;
+  rejected: number;
+  rejects: { line?: number; index?: number; code: string; message: string }[];
+  rejects_truncated?: boolean;
+  lines?: number | null;
+  sessions?: { session_id: string; events: number; stored_before?: number | null }[] | null;
+}

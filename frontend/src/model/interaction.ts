@@ -8,6 +8,8 @@ export interface InteractionEdge {
   type: 'message' | 'spawn';
   /** seqs of the events behind this edge, ascending: the count at any cursor is a binary search. */
   seqs: number[];
+  /** Producer timestamps of those events, in the same order (a brushed time range counts them). */
+  times: number[];
 }
 
 function ids(v: Json | undefined): string[] {
@@ -28,16 +30,22 @@ export class InteractionIndex {
   private readonly seenMessages = new Set<string>();
   version = 0;
 
-  private edge(source: string, target: string, type: 'message' | 'spawn', seq: number): void {
+  private edge(source: string, target: string, type: 'message' | 'spawn', seq: number, time: number): void {
     const key = `${type}:${source}->${target}`;
     let e = this.edges.get(key);
     if (!e) {
-      e = { key, source, target, type, seqs: [] };
+      e = { key, source, target, type, seqs: [], times: [] };
       this.edges.set(key, e);
     }
     const last = e.seqs[e.seqs.length - 1];
-    if (last === undefined || last <= seq) e.seqs.push(seq);
-    else e.seqs.splice(countAtOrBelow(e.seqs, seq), 0, seq);
+    if (last === undefined || last <= seq) {
+      e.seqs.push(seq);
+      e.times.push(time);
+    } else {
+      const at = countAtOrBelow(e.seqs, seq);
+      e.seqs.splice(at, 0, seq);
+      e.times.splice(at, 0, time);
+    }
     this.touch(source, seq);
     this.touch(target, seq);
   }
@@ -61,12 +69,12 @@ export class InteractionIndex {
         this.seenMessages.add(mid);
         const from = ids(m.from)[0] ?? ev.agent_id;
         if (!from) continue;
-        for (const to of ids(m.to)) this.edge(from, to, 'message', ev.seq);
+        for (const to of ids(m.to)) this.edge(from, to, 'message', ev.seq, ev.timestamp);
         this.version++;
       } else if (ev.type === 'agent_spawn' && ev.agent_id) {
         const parent = ids(d.parent_agent_id)[0];
         if (parent) {
-          this.edge(parent, ev.agent_id, 'spawn', ev.seq);
+          this.edge(parent, ev.agent_id, 'spawn', ev.seq, ev.timestamp);
           this.version++;
         }
       }

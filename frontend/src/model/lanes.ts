@@ -154,3 +154,31 @@ export function nearestInLane(
   }
   return best;
 }
+
+/** The last event of any lane at or before time t (the swarm as it was then), or null. */
+export function latestAtOrBefore(lanes: Iterable<readonly StoredEvent[]>, t: number): StoredEvent | null {
+  let best: StoredEvent | null = null;
+  for (const lane of lanes) {
+    const i = lowerByTime(lane, t + 1e-9) - 1;
+    const ev = lane[i];
+    if (ev && ev.timestamp <= t && (!best || ev.timestamp > best.timestamp || (ev.timestamp === best.timestamp && ev.seq > best.seq))) best = ev;
+  }
+  return best;
+}
+
+/**
+ * What a click on the timeline time-travels to: in a lane, that agent's event nearest the
+ * pointer however far (empty lane space is clickable too); above or below the lanes, the swarm at
+ * that time (the last event at or before it).
+ */
+export function eventForClick(
+  lanes: readonly (readonly StoredEvent[])[],
+  laneIndex: number,
+  x: number,
+  toX: (t: number) => number,
+  toTime: (x: number) => number,
+): StoredEvent | null {
+  const lane = lanes[laneIndex];
+  if (lane && lane.length) return nearestInLane(lane, toX, toTime, x, Infinity);
+  return latestAtOrBefore(lanes, toTime(x));
+}

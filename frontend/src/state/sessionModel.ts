@@ -7,6 +7,7 @@ import { InteractionIndex } from '../model/interaction';
 import { LaneIndex } from '../model/lanes';
 import { LiveBuffer } from '../model/liveBuffer';
 import { EMPTY_QUERY, isEmptyQuery, parseSearch, searchEvents, type SearchQuery } from '../model/search';
+import { SequenceIndex } from '../model/sequence';
 import { SpanIndex } from '../model/spans';
 import { Store } from '../lib/store';
 
@@ -33,10 +34,24 @@ export interface SessionView {
   summary: SessionSummary | null;
   selection: Selection;
   search: SearchState;
-  notice: { text: string; kind: 'info' | 'error'; at: number } | null;
+  notice: Notice | null;
+  /** The gateway answered 404 for this session: it does not exist (yet); the stream waits for it. */
+  missing: boolean;
   /** Playback is moving the cursor: views treat it like live (throttled), not like a click. */
   playing: boolean;
 }
+
+export interface Notice {
+  id: number;
+  text: string;
+  kind: 'info' | 'error';
+  at: number;
+  /** A step's outcome: the next cursor move makes it stale, so it goes then. */
+  step: boolean;
+}
+
+/** How long a notice stays up (unless dismissed, or a cursor move makes a step's notice stale). */
+export const NOTICE_MS = 6000;
 
 export interface FrameScheduler {
   request(cb: () => void): number;
@@ -73,6 +88,7 @@ export class SessionModel {
   readonly agents = new AgentIndex();
   readonly lanes = new LaneIndex();
   readonly interaction = new InteractionIndex();
+  readonly sequence = new SequenceIndex();
   readonly view: Store<SessionView>;
   readonly stats: ApplyStats = { batches: 0, events: 0, maxApplyMs: 0, totalApplyMs: 0, recentApplyMs: [] };
 
@@ -84,6 +100,8 @@ export class SessionModel {
   private stopped = false;
   private readonly abort = new AbortController();
   private searchedTo = 0;
+  private noticeTimer: ReturnType<typeof setTimeout> | null = null;
+  private noticeSeq = 0;
   /** session_end's status once the log has it (fresher than the summary fetched at open). */
   endStatus: string | null = null;
 
@@ -104,6 +122,7 @@ export class SessionModel {
       selection: null,
       search: { input: '', query: EMPTY_QUERY, hits: [], at: -1 },
       notice: null,
+      missing: false,
       playing: false,
     });
   }
@@ -169,8 +188,7 @@ export class SessionModel {
       if (err instanceof ApiError && err.status === 404 && this.log.length === 0 && opts.live !== false) {
         // Not stored yet (a deep link to a session about to start, or still in the pipeline):
         // follow the stream; its first events will fill the view.
-        this.view.set({ loading: false });
-        this.notify(`No events of ${this.sessionId} yet: waiting for them to arrive.`);
+        this.view.set({ loading: false, missing: true });
         void this.connect();
         return;
       }
@@ -189,6 +207,7 @@ export class SessionModel {
     if (this.retry) clearTimeout(this.retry);
     if (this.frame !== null) this.scheduler.cancel(this.frame);
     this.frame = null;
+    if (this.noticeTimer) clearTimeout(this.noticeTimer);
     this.view.set({ stream: 'closed' });
   }
 
@@ -293,6 +312,7 @@ export class SessionModel {
     this.agents.apply(added);
     this.lanes.apply(added);
     this.interaction.apply(added);
+    this.sequence.apply(added);
     const v = this.view.get();
     let search = v.search;
     if (!isEmptyQuery(search.query)) {
@@ -311,6 +331,8 @@ export class SessionModel {
       version: v.version + 1,
       cursor: cursorReducer(v.cursor, { type: 'events', lastSeq: this.log.lastSeq }),
       search,
+      // The session exists after all (it started after the page opened).
+      missing: false,
     });
     if (t0) {
       const dt = performance.now() - t0;
@@ -336,7 +358,12 @@ export class SessionModel {
   }
 
   dispatch(action: CursorAction): void {
-    this.view.set((v) => ({ cursor: cursorReducer(v.cursor, action) }));
+    this.view.set((v) => {
+      const cursor = cursorReducer(v.cursor, action);
+      // A step's notice describes where the cursor was: once it moves, the notice is stale.
+      const stale = cursor !== v.cursor && v.notice?.step;
+      return stale ? { cursor, notice: null } : { cursor };
+    });
   }
 
   /** Moves the cursor to an event (leaves live mode). */
@@ -357,8 +384,35 @@ export class SessionModel {
     this.view.set({ selection });
   }
 
-  notify(text: string, kind: 'info' | 'error' = 'info'): void {
-    this.view.set({ notice: { text, kind, at: Date.now() } });
+  /** Shows a notice for NOTICE_MS; `step` notices also go at the next cursor move. */
+  notify(text: string, kind: 'info' | 'error' = 'info', opts: { step?: boolean } = {}): void {
+    const id = ++this.noticeSeq;
+    this.view.set({ notice: { id, text, kind, at: Date.now(), step: opts.step ?? false } });
+    if (this.noticeTimer) clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = null;
+      if (this.view.get().notice?.id === id) this.view.set({ notice: null });
+    }, NOTICE_MS);
+  }
+
+  dismissNotice(): void {
+    if (this.noticeTimer) clearTimeout(this.noticeTimer);
+    this.noticeTimer = null;
+    this.view.set({ notice: null });
+  }
+
+  /** The events of one span, in log order (its start to its end, as far as the log holds them). */
+  spanEvents(spanId: string, limit = 200): StoredEvent[] {
+    const span = this.spans.get(spanId);
+    if (!span) return [];
+    const out: StoredEvent[] = [];
+    const last = span.endSeq ?? span.lastSeq;
+    for (let i = Math.max(0, this.log.indexAtOrBefore(span.startSeq)); i < this.log.length && out.length < limit; i++) {
+      const ev = this.log.events[i] as StoredEvent;
+      if (ev.seq > last) break;
+      if ((ev.span_id || ev.id) === spanId) out.push(ev);
+    }
+    return out;
   }
 
   // -- search -----------------------------------------------------------------------------------

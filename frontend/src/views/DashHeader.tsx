@@ -5,11 +5,12 @@ import { navigate } from '../lib/router';
 import { useStore, useStoreThrottled } from '../lib/store';
 import { liveWait, versionAndCursor } from '../state/throttle';
 import { sessionStatusGlyph } from '../model/categories';
+import { liveButton, sessionDisplay } from '../model/sessionStatus';
 import { effectiveSeq } from '../model/cursor';
 import { advancePlayback, PLAYBACK_SPEEDS } from '../model/playback';
 import type { SessionModel } from '../state/sessionModel';
 import { useApi } from './context';
-import { ExportLink } from './ImportExport';
+import { ExportLink } from './ExportLink';
 import { SearchBox } from './SearchBox';
 
 /** The dashboard header: session selector, live toggle, time controls with a scrubber, search. */
@@ -19,6 +20,7 @@ export function DashHeader({ model }: { model: SessionModel }) {
   const stream = useStore(model.view, (v) => v.stream);
   const summary = useStore(model.view, (v) => v.summary);
   const loading = useStore(model.view, (v) => v.loading);
+  const missing = useStore(model.view, (v) => v.missing);
   const [sessions, setSessions] = useState<SessionSummary[]>([]);
 
   // The selector's list waits for the session's own history: it must not slow the first render.
@@ -26,7 +28,7 @@ export function DashHeader({ model }: { model: SessionModel }) {
     if (loading) return;
     const ctl = new AbortController();
     api
-      .sessions({ limit: 100 }, ctl.signal)
+      .sessions({ limit: 100, system: 'exclude' }, ctl.signal)
       .then((p) => setSessions(p.items))
       .catch(() => undefined);
     return () => ctl.abort();
@@ -42,7 +44,9 @@ export function DashHeader({ model }: { model: SessionModel }) {
   const ev = idx >= 0 ? model.log.events[idx] : undefined;
   const origin = model.log.events[0]?.timestamp ?? 0;
   const agentCount = model.agents.order.filter((a) => a.id !== '(session)').length;
-  const status = model.endStatus ?? (summary?.status && summary.status !== 'active' ? summary.status : 'active');
+  const display = sessionDisplay({ missing, loading, endStatus: model.endStatus, summaryStatus: summary?.status });
+  const status = display.status;
+  const live = liveButton(cursor.live, display);
   void version;
 
   const options = sessions.some((s) => s.id === model.sessionId)
@@ -67,7 +71,7 @@ export function DashHeader({ model }: { model: SessionModel }) {
             </option>
           ))}
         </select>
-        <span className={`status-badge status-${status}`} data-testid="session-status">
+        <span className={`status-badge status-${status.replace(/\s+/g, '-')}`} data-testid="session-status">
           <span aria-hidden="true">{sessionStatusGlyph(status)}</span> {status}
         </span>
         <span className="muted small" data-testid="session-counts">
@@ -78,13 +82,13 @@ export function DashHeader({ model }: { model: SessionModel }) {
       <div className="hgroup time-controls" role="group" aria-label="time controls">
         <button
           type="button"
-          className={cursor.live ? 'btn live-toggle on' : 'btn live-toggle'}
+          className={`btn live-toggle ${live.className}`}
           aria-pressed={cursor.live}
           onClick={() => (cursor.live ? model.dispatch({ type: 'pause' }) : model.resume())}
-          title={cursor.live ? 'Live: the cursor follows the newest event. Click to pause.' : 'Paused at the cursor. Click (or F5) to follow live.'}
+          title={live.title}
           data-testid="live-toggle"
         >
-          {cursor.live ? '● LIVE' : '❚❚ PAUSED'}
+          {live.text}
         </button>
         <span className={`stream-dot stream-${stream}`} title={`stream ${stream}`}>
           <span className="sr-only">stream {stream}</span>
@@ -153,7 +157,7 @@ export function DashHeader({ model }: { model: SessionModel }) {
           aria-valuetext={ev ? `event ${idx + 1} of ${n}, seq ${ev.seq}` : 'no events'}
         />
         <span className="cursor-readout mono" data-testid="cursor-readout">
-          <span title="producer time of the event at the cursor">{fmtClock(ev?.timestamp)}</span>{' '}
+          <span className="clock" title="producer time of the event at the cursor">{fmtClock(ev?.timestamp)}</span>{' '}
           <span className="muted">{ev ? fmtOffset(ev.timestamp, origin) : ''}</span>{' '}
           <span className="muted">
             seq <span data-testid="cursor-seq">{ev?.seq ?? '—'}</span>

@@ -1,6 +1,6 @@
 import { lazy, memo, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { StepDirection, SystemState } from '../api/types';
-import { replaceQuery } from '../lib/router';
+import { onLinkClick, replaceQuery } from '../lib/router';
 import { useStore, useStoreThrottled } from '../lib/store';
 import { liveWait, versionAndCursor } from '../state/throttle';
 import { effectiveSeq } from '../model/cursor';
@@ -23,7 +23,7 @@ const PerformanceViewM = memo(lazy(() => import('./PerformanceView').then((m) =>
 const TimelineM = memo(Timeline);
 
 type CenterTab = 'graph' | 'events' | 'performance';
-const LAYOUTS: GraphLayoutName[] = ['hierarchical', 'force', 'timeline'];
+const LAYOUTS: GraphLayoutName[] = ['hierarchical', 'force', 'sequence', 'timeline'];
 const TABS: CenterTab[] = ['graph', 'events', 'performance'];
 
 declare global {
@@ -101,6 +101,7 @@ function DashboardBody({
   const loading = useStore(model.view, (v) => v.loading);
   const loadError = useStore(model.view, (v) => v.error);
   const notice = useStore(model.view, (v) => v.notice);
+  const missing = useStore(model.view, (v) => v.missing);
   const searchInput = useStore(model.view, (v) => v.search.input);
   const playing = useStore(model.view, (v) => v.playing);
   const seq = effectiveSeq(cursor);
@@ -146,10 +147,10 @@ function DashboardBody({
             model.goto(res.event.seq);
           } else {
             model.goto(ev.seq);
-            model.notify(`Step ${direction}: ${(res.reason ?? 'no further event').replace(/_/g, ' ')}`);
+            model.notify(`Step ${direction}: ${(res.reason ?? 'no further event').replace(/_/g, ' ')}`, 'info', { step: true });
           }
         } catch (err) {
-          model.notify(`Step ${direction} failed: ${errorText(err)}`, 'error');
+          model.notify(`Step ${direction} failed: ${errorText(err)}`, 'error', { step: true });
         }
       });
     },
@@ -177,18 +178,22 @@ function DashboardBody({
     return () => window.removeEventListener('keydown', onKey);
   }, [model, step]);
 
-  useEffect(() => {
-    if (!notice) return;
-    const t = setTimeout(() => model.view.set({ notice: null }), 6000);
-    return () => clearTimeout(t);
-  }, [notice, model]);
-
   return (
     <div className="dash">
       <DashHeaderM model={model} />
       {loadError && (
         <div className="error-box" role="alert">
           Could not load session {model.sessionId}: {loadError}
+        </div>
+      )}
+      {missing && (
+        <div className="notice-box" role="status" data-testid="session-missing">
+          <strong>No session {model.sessionId}</strong> — the gateway does not know it (HTTP 404). This page keeps listening and fills in
+          if its first events arrive;{' '}
+          <a href="/" onClick={onLinkClick}>
+            back to the sessions
+          </a>
+          .
         </div>
       )}
       <div className="dash-body">
@@ -233,7 +238,7 @@ function DashboardBody({
       {notice && (
         <div className={`toast ${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'}>
           {notice.text}
-          <button type="button" className="btn ghost small" onClick={() => model.view.set({ notice: null })} aria-label="dismiss">
+          <button type="button" className="btn ghost small" onClick={() => model.dismissNotice()} aria-label="dismiss">
             ✕
           </button>
         </div>

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import type { CallStack, Json, StateDiff, StepDirection, StoredEvent, SystemState, WatchResult } from '../api/types';
 import { fmtDuration, fmtOffset } from '../lib/format';
 import { useStoreThrottled } from '../lib/store';
@@ -10,7 +10,11 @@ import type { SessionModel } from '../state/sessionModel';
 import { useApi } from './context';
 import { JsonView } from './JsonView';
 import { StateView } from './StateView';
+import { useCompiled, type Compiled } from './useCompiled';
 import { errorText, useLatest, useThrottled, type AsyncState } from './useAsync';
+
+// Conversations and terminal runs show only at LLM and tool calls: loaded when first needed.
+const EventBody = lazy(() => import('./EventBody').then((m) => ({ default: m.EventBody })));
 
 interface Breakpoint {
   expr: string;
@@ -99,7 +103,17 @@ export function DebugPanel({
                 {ev.performance?.duration != null ? ` · ${fmtDuration(ev.performance.duration)}` : ''}
                 {span ? ` · span ${span.id}` : ''}
               </div>
-              <JsonView value={ev.data ?? {}} name="data" expandDepth={3} label="event data" />
+              {(ev.type === 'llm_call' || ev.type === 'tool_call') && (
+                <Suspense fallback={null}>
+                  <EventBody model={model} event={ev} />
+                </Suspense>
+              )}
+              <JsonView
+                value={ev.data ?? {}}
+                name="data"
+                expandDepth={ev.type === 'llm_call' || ev.type === 'tool_call' ? 1 : 3}
+                label="event data"
+              />
               <JsonView value={envelopeOf(ev)} name="envelope" expandDepth={0} label="event envelope" />
             </div>
           ) : (
@@ -224,6 +238,8 @@ function WatchSection({ model, seq, live }: { model: SessionModel; seq: number; 
   const api = useApi();
   const [watches, setWatches] = usePersisted<string[]>('swarmscope.watches', ['state.counters.errors']);
   const [draft, setDraft] = useState('');
+  const checked = useCompiled(api, [...watches, draft.trim()].filter(Boolean), 'watch');
+  const draftCheck = draft.trim() ? checked.get(draft.trim()) : undefined;
   const at = useThrottled(seq, live ? 800 : 150);
   const key = watches.join('\u0000');
   const res = useLatest<WatchResult>(
@@ -237,21 +253,33 @@ function WatchSection({ model, seq, live }: { model: SessionModel; seq: number; 
       </summary>
       <form
         className="inline-form"
-        onSubmit={(e) => {
+        onSubmit={async (e) => {
           e.preventDefault();
           const x = draft.trim();
-          if (x && !watches.includes(x)) setWatches([...watches, x]);
+          if (!x) return;
+          const c = await checked.check(x);
+          if (c && !c.ok) return; // the error is shown under the field
+          if (!watches.includes(x)) setWatches([...watches, x]);
           setDraft('');
         }}
       >
         <label htmlFor="watch-input" className="sr-only">
           Add a watch expression (CEL over state)
         </label>
-        <input id="watch-input" className="mono" placeholder='state.tasks["T3"].status' value={draft} onChange={(e) => setDraft(e.target.value)} />
-        <button type="submit" className="btn small" disabled={!draft.trim()}>
+        <input
+          id="watch-input"
+          className={`mono${draftCheck && !draftCheck.ok ? ' invalid' : ''}`}
+          placeholder='state.tasks["T3"].status'
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          aria-invalid={draftCheck ? !draftCheck.ok : undefined}
+          aria-describedby="watch-error"
+        />
+        <button type="submit" className="btn small" disabled={!draft.trim() || (draftCheck !== undefined && !draftCheck.ok)}>
           Add
         </button>
       </form>
+      <ExpressionError id="watch-error" source={draft.trim()} check={draftCheck} />
       {res.error && <p className="error-text small">{res.error}</p>}
       <ul className="watches" data-testid="watches">
         {watches.map((w, i) => {
@@ -284,14 +312,18 @@ function BreakpointSection({ model, seq }: { model: SessionModel; seq: number })
   const api = useApi();
   const [bps, setBps] = usePersisted<Breakpoint[]>('swarmscope.breakpoints', [{ expr: 'event.type == "error"', enabled: true }]);
   const [draft, setDraft] = useState('');
+  const checked = useCompiled(api, [...bps.map((b) => b.expr), draft.trim()].filter(Boolean), 'condition');
+  const draftCheck = draft.trim() ? checked.get(draft.trim()) : undefined;
+  const invalid = (b: Breakpoint) => checked.get(b.expr)?.ok === false;
   const [result, setResult] = useState<{ text: string; kind: 'hit' | 'miss' | 'error' } | null>(null);
   const [running, setRunning] = useState(false);
   useEffect(() => setResult(null), [model.sessionId]);
 
   const run = async (direction: 'forward' | 'backward') => {
-    const conditions = bps.filter((b) => b.enabled).map((b) => b.expr);
+    const skipped = bps.filter((b) => b.enabled && invalid(b)).length;
+    const conditions = bps.filter((b) => b.enabled && !invalid(b)).map((b) => b.expr);
     if (!conditions.length) {
-      setResult({ text: 'No breakpoint is enabled.', kind: 'miss' });
+      setResult({ text: skipped ? 'Every enabled breakpoint has an error: fix or remove it.' : 'No breakpoint is enabled.', kind: 'miss' });
       return;
     }
     setRunning(true);
@@ -319,14 +351,19 @@ function BreakpointSection({ model, seq }: { model: SessionModel; seq: number })
   return (
     <details open className="section">
       <summary>
-        Breakpoints <span className="muted small">{bps.filter((b) => b.enabled).length} on</span>
+        Breakpoints <span className="muted small">{bps.filter((b) => b.enabled && !invalid(b)).length} on</span>
       </summary>
       <form
         className="inline-form"
-        onSubmit={(e) => {
+        onSubmit={async (e) => {
           e.preventDefault();
           const x = draft.trim();
-          if (x && !bps.some((b) => b.expr === x)) setBps([...bps, { expr: x, enabled: true }]);
+          if (!x) return;
+          // Validated on entry: a condition that does not compile is not added (its error stays
+          // under the field until it is fixed).
+          const c = await checked.check(x);
+          if (c && !c.ok) return;
+          if (!bps.some((b) => b.expr === x)) setBps([...bps, { expr: x, enabled: true }]);
           setDraft('');
         }}
       >
@@ -335,31 +372,41 @@ function BreakpointSection({ model, seq }: { model: SessionModel; seq: number })
         </label>
         <input
           id="bp-input"
-          className="mono"
+          className={`mono${draftCheck && !draftCheck.ok ? ' invalid' : ''}`}
           placeholder='event.type == "tool_call" && event.agent_id == "tst-1"'
           value={draft}
           onChange={(e) => setDraft(e.target.value)}
+          aria-invalid={draftCheck ? !draftCheck.ok : undefined}
+          aria-describedby="bp-error"
         />
-        <button type="submit" className="btn small" disabled={!draft.trim()}>
+        <button type="submit" className="btn small" disabled={!draft.trim() || (draftCheck !== undefined && !draftCheck.ok)}>
           Add
         </button>
       </form>
+      <ExpressionError id="bp-error" source={draft.trim()} check={draftCheck} />
       <ul className="breakpoints" data-testid="breakpoints">
-        {bps.map((b, i) => (
-          <li key={b.expr}>
-            <label>
-              <input
-                type="checkbox"
-                checked={b.enabled}
-                onChange={(e) => setBps(bps.map((x, j) => (j === i ? { ...x, enabled: e.target.checked } : x)))}
-              />{' '}
-              <span className="mono">{b.expr}</span>
-            </label>
-            <button type="button" className="btn ghost icon" aria-label={`remove breakpoint ${b.expr}`} onClick={() => setBps(bps.filter((_, j) => j !== i))}>
-              ✕
-            </button>
-          </li>
-        ))}
+        {bps.map((b, i) => {
+          const bad = invalid(b);
+          return (
+            <li key={b.expr} className={bad ? 'bp-invalid' : undefined}>
+              <div className="bp-line">
+                <label>
+                  <input
+                    type="checkbox"
+                    checked={b.enabled && !bad}
+                    disabled={bad}
+                    onChange={(e) => setBps(bps.map((x, j) => (j === i ? { ...x, enabled: e.target.checked } : x)))}
+                  />{' '}
+                  <span className="mono">{b.expr}</span>
+                </label>
+                <button type="button" className="btn ghost icon" aria-label={`remove breakpoint ${b.expr}`} onClick={() => setBps(bps.filter((_, j) => j !== i))}>
+                  ✕
+                </button>
+              </div>
+              {bad && <ExpressionError source={b.expr} check={checked.get(b.expr)} />}
+            </li>
+          );
+        })}
       </ul>
       <div className="bp-actions">
         <button type="button" className="btn small" disabled={running} onClick={() => void run('backward')} data-testid="bp-prev">
@@ -376,5 +423,22 @@ function BreakpointSection({ model, seq }: { model: SessionModel; seq: number })
         </p>
       )}
     </details>
+  );
+}
+
+/** A compile error under its field: the parser's message, with a caret under the column. */
+function ExpressionError({ id, source, check }: { id?: string; source: string; check: Compiled | undefined }) {
+  if (!check || check.ok || !source) return <div id={id} className="expr-error-slot" />;
+  const message = check.error ?? 'does not compile';
+  // The parser's own caret lines (`| …` / `| ...^`) say where; shown as they are.
+  const hasCaret = /\n\|/.test(message);
+  return (
+    <div id={id} className="expr-error-slot">
+      <div className="expr-error error-text small" role="alert" data-testid="expression-error">
+        <pre className="mono">
+          {hasCaret || !check.column ? message : `${message}\n| ${source}\n| ${'.'.repeat(Math.max(0, check.column - 1))}^`}
+        </pre>
+      </div>
+    </div>
   );
 }

@@ -1,49 +1,10 @@
-import { useRef, useState } from 'react';
-import type { Json } from '../api/types';
-import { fmtBytes } from '../lib/format';
+import { useEffect, useRef, useState } from 'react';
+import type { ImportReport, Json } from '../api/types';
+import { fmtBytes, fmtInt } from '../lib/format';
+import { onLinkClick } from '../lib/router';
 import { useApi } from './context';
 import { JsonView } from './JsonView';
 import { errorText } from './useAsync';
-
-/** Download a session as JSONL (fetched with the key when the gateway requires one). */
-export function ExportLink({ sessionId }: { sessionId: string }) {
-  const api = useApi();
-  const [busy, setBusy] = useState(false);
-  const href = api.exportUrl(sessionId);
-  if (!api.apiKey) {
-    return (
-      <a className="btn small" href={href} download={`${sessionId}.jsonl`} aria-label={`export ${sessionId} as JSONL`}>
-        ⤓ Export
-      </a>
-    );
-  }
-  return (
-    <button
-      type="button"
-      className="btn small"
-      disabled={busy}
-      onClick={async () => {
-        setBusy(true);
-        try {
-          const res = await api.raw(href);
-          const blob = await res.blob();
-          const url = URL.createObjectURL(blob);
-          const a = document.createElement('a');
-          a.href = url;
-          a.download = `${sessionId}.jsonl`;
-          a.click();
-          setTimeout(() => URL.revokeObjectURL(url), 1000);
-        } catch (err) {
-          alert(`Export failed: ${errorText(err)}`);
-        } finally {
-          setBusy(false);
-        }
-      }}
-    >
-      ⤓ Export
-    </button>
-  );
-}
 
 /** Import a JSONL file of events (one event per line) into TRACES_RAW through the gateway. */
 export function ImportView() {
@@ -102,12 +63,149 @@ export function ImportView() {
           Import failed: {error}
         </div>
       )}
-      {result !== null && (
-        <section className="card" role="status" data-testid="import-result">
-          <h3>Imported</h3>
-          <JsonView value={result} expandDepth={2} label="import result" />
-        </section>
-      )}
+      {result !== null && <ImportResult result={result} />}
     </div>
+  );
+}
+
+interface Settled {
+  stored: number | null;
+  settled: boolean;
+}
+
+/** The session's stored count, polled until it stops moving (the pipeline is asynchronous). */
+function useSettledCount(sessionId: string, expect: number): Settled {
+  const api = useApi();
+  const [state, setState] = useState<Settled>({ stored: null, settled: false });
+  useEffect(() => {
+    const ctl = new AbortController();
+    let last = -1;
+    let still = 0;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const started = Date.now();
+    const poll = async () => {
+      let count: number | null = null;
+      try {
+        count = (await api.session(sessionId, ctl.signal)).event_count;
+      } catch {
+        count = null;
+      }
+      if (ctl.signal.aborted) return;
+      still = count !== null && count === last ? still + 1 : 0;
+      last = count ?? -1;
+      // Settled: every event accounted for, or no change for 3 s (the rest were duplicates), or 30 s.
+      const settled = (count !== null && count >= expect) || still >= 3 || Date.now() - started > 30_000;
+      setState({ stored: count, settled });
+      if (!settled) timer = setTimeout(() => void poll(), 1000);
+    };
+    void poll();
+    return () => {
+      ctl.abort();
+      if (timer) clearTimeout(timer);
+    };
+  }, [api, sessionId, expect]);
+  return state;
+}
+
+function ImportedSessionRow({ s }: { s: NonNullable<ImportReport['sessions']>[number] }) {
+  const before = s.stored_before ?? null;
+  const { stored, settled } = useSettledCount(s.session_id, (before ?? 0) + s.events);
+  const fresh = stored !== null && before !== null ? Math.max(0, stored - before) : null;
+  const dupes = fresh !== null ? Math.max(0, s.events - fresh) : null;
+  return (
+    <tr data-session={s.session_id}>
+      <td>
+        <a href={`/sessions/${encodeURIComponent(s.session_id)}`} onClick={onLinkClick} data-testid="imported-session-link">
+          {s.session_id}
+        </a>
+      </td>
+      <td className="num">{fmtInt(s.events)}</td>
+      <td className="num">{before === null ? '?' : fmtInt(before)}</td>
+      <td className="num">{stored === null ? '…' : fmtInt(stored)}</td>
+      <td data-testid="import-verdict">
+        {!settled || fresh === null
+          ? 'arriving…'
+          : dupes
+            ? `${fmtInt(fresh)} new · ${fmtInt(dupes)} already stored (duplicates are stored once)`
+            : `${fmtInt(fresh)} new`}
+        {before === 0 && settled ? ' · a new session' : ''}
+      </td>
+    </tr>
+  );
+}
+
+/** What an import did: per session a link, what was new and what were duplicates; the rejects. */
+function ImportResult({ result }: { result: Json }) {
+  const r = result as unknown as ImportReport;
+  if (!r || typeof r !== 'object' || typeof r.accepted !== 'number') {
+    return (
+      <section className="card" role="status" data-testid="import-result">
+        <h3>Imported</h3>
+        <JsonView value={result} expandDepth={2} label="import result" />
+      </section>
+    );
+  }
+  return (
+    <section className="card import-result" role="status" data-testid="import-result">
+      <h3>
+        Imported {fmtInt(r.accepted)} event{r.accepted === 1 ? '' : 's'}
+        {r.lines ? ` of ${fmtInt(r.lines)} lines` : ''}
+        {r.rejected ? ` · ${fmtInt(r.rejected)} rejected` : ''}
+      </h3>
+      {r.sessions && r.sessions.length > 0 && (
+        <table className="grid compact">
+          <thead>
+            <tr>
+              <th scope="col">session</th>
+              <th scope="col" className="num">
+                events sent
+              </th>
+              <th scope="col" className="num">
+                stored before
+              </th>
+              <th scope="col" className="num">
+                stored now
+              </th>
+              <th scope="col">result</th>
+            </tr>
+          </thead>
+          <tbody>
+            {r.sessions.map((s) => (
+              <ImportedSessionRow key={s.session_id} s={s} />
+            ))}
+          </tbody>
+        </table>
+      )}
+      {r.rejects.length > 0 && (
+        <>
+          <h4>Rejected lines</h4>
+          <table className="grid compact">
+            <thead>
+              <tr>
+                <th scope="col" className="num">
+                  line
+                </th>
+                <th scope="col">reason</th>
+                <th scope="col">message</th>
+              </tr>
+            </thead>
+            <tbody>
+              {r.rejects.slice(0, 50).map((x, i) => (
+                <tr key={i}>
+                  <td className="num">{x.line ?? x.index ?? ''}</td>
+                  <td className="mono">{x.code}</td>
+                  <td>{x.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {(r.rejects.length > 50 || r.rejects_truncated) && <p className="muted small">…and more: the gateway lists the first {r.rejects.length}.</p>}
+        </>
+      )}
+      <details className="small">
+        <summary>the gateway's answer</summary>
+        <JsonView value={result} expandDepth={1} label="import result" />
+      </details>
+    </section>
   );
 }

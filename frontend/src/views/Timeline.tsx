@@ -6,7 +6,7 @@ import { SESSION_LANE } from '../model/agents';
 import { CATEGORY_STYLES, categoryOf, type Category } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
 import { eventLabel } from '../model/labels';
-import { aggregateLane, nearestInLane } from '../model/lanes';
+import { aggregateLane, eventForClick, nearestInLane } from '../model/lanes';
 import { shapePath, isHollow } from '../model/shapes';
 import { spanStatusAt } from '../model/spans';
 import type { SessionModel } from '../state/sessionModel';
@@ -271,24 +271,39 @@ export function Timeline({ model, agentFilter }: { model: SessionModel; agentFil
     };
   }, [model, agentFilter]);
 
-  const pick = (clientX: number, clientY: number): StoredEvent | null => {
+  /** The scale and lanes as drawn, for turning a pointer position into an event. */
+  const geometry = () => {
     const c = canvas.current;
     if (!c) return null;
-    const r = c.getBoundingClientRect();
-    const px = clientX - r.left;
-    const py = clientY - r.top;
-    if (px < GUTTER) return null;
-    const lanes = model.agents.order.filter((a) => !agentFilter || a.id === agentFilter);
+    const lanes = model.agents.order.filter((a) => !agentFilter || a.id === agentFilter).map((a) => model.lanes.lanes.get(a.id) ?? []);
     const lo = model.lanes.minTime;
     const hi = model.lanes.maxTime;
     const x = scaleLinear()
       .domain(domain.current ?? [lo, hi > lo ? hi : lo + 1000])
       .range([GUTTER + 8, c.clientWidth - 10]);
-    const laneIdx = Math.floor((py - AXIS_H) / LANE_H);
-    const pickIn = (id: string) => nearestInLane(model.lanes.lanes.get(id) ?? [], (t) => x(t), (p) => x.invert(p), px, 8);
-    const lane = lanes[laneIdx];
-    if (lane) return pickIn(lane.id);
-    return null;
+    return { c, lanes, x };
+  };
+
+  /** The event under the pointer (hover: within 8 px of a mark). */
+  const pick = (clientX: number, clientY: number): StoredEvent | null => {
+    const g = geometry();
+    if (!g) return null;
+    const r = g.c.getBoundingClientRect();
+    const px = clientX - r.left;
+    if (px < GUTTER) return null;
+    const lane = g.lanes[Math.floor((clientY - r.top - AXIS_H) / LANE_H)];
+    return lane ? nearestInLane(lane, (t) => g.x(t), (p) => g.x.invert(p), px, 8) : null;
+  };
+
+  /** Where a click time-travels to: anywhere in a lane or on the axis, not only on a mark. */
+  const pickForClick = (clientX: number, clientY: number): StoredEvent | null => {
+    const g = geometry();
+    if (!g) return null;
+    const r = g.c.getBoundingClientRect();
+    const px = clientX - r.left;
+    if (px < GUTTER) return null;
+    const laneIndex = Math.floor((clientY - r.top - AXIS_H) / LANE_H);
+    return eventForClick(g.lanes, laneIndex, px, (t) => g.x(t), (p) => g.x.invert(p));
   };
 
   const zoomAt = (px: number, k: number) => {
@@ -317,7 +332,7 @@ export function Timeline({ model, agentFilter }: { model: SessionModel; agentFil
     <section className="timeline" aria-label="timeline">
       <div className="timeline-head">
         <h2 className="panel-title">Timeline</h2>
-        <span className="muted small timeline-hint">one lane per agent · shape + colour = type · click to time-travel · wheel zooms · drag pans</span>
+        <span className="muted small timeline-hint">one lane per agent · shape + colour = type · click anywhere to time-travel · wheel zooms · drag pans</span>
         <span className="spacer" />
         <button type="button" className="btn icon" aria-label="zoom timeline in" onClick={() => zoomAt((canvas.current?.clientWidth ?? 800) / 2 + GUTTER / 2, 1.5)}>
           ⊕
@@ -384,7 +399,7 @@ export function Timeline({ model, agentFilter }: { model: SessionModel; agentFil
             const d = drag.current;
             drag.current = null;
             if (d?.moved) return;
-            const ev = pick(e.clientX, e.clientY);
+            const ev = pickForClick(e.clientX, e.clientY);
             if (ev) model.goto(ev.seq);
           }}
           onDoubleClick={() => {

@@ -11,12 +11,15 @@ import { shapePath } from '../model/shapes';
 import { hasErrorAt, spanDurationAt, spanStatusAt, type Span } from '../model/spans';
 import type { SessionModel } from '../state/sessionModel';
 import { useZoom } from './useZoom';
+import { GraphFooter } from './GraphFooter';
+import { fitTransform } from '../model/viewport';
 import { zoomIdentity } from 'd3-zoom';
 
-export type GraphLayoutName = 'hierarchical' | 'force' | 'timeline';
+export type GraphLayoutName = 'hierarchical' | 'force' | 'sequence' | 'timeline';
 
 // The call tree is the default view; the other layouts (and d3-force) load when chosen.
-const ForceView = lazy(() => import('./ForceView').then((m) => ({ default: m.ForceView })));
+const AgentGraphView = lazy(() => import('./AgentGraphView').then((m) => ({ default: m.AgentGraphView })));
+const SequenceView = lazy(() => import('./SequenceView').then((m) => ({ default: m.SequenceView })));
 const WaterfallView = lazy(() => import('./WaterfallView').then((m) => ({ default: m.WaterfallView })));
 
 export interface GraphFilters {
@@ -25,7 +28,10 @@ export interface GraphFilters {
   maxDepth: number;
 }
 
+const LAYOUT_NAMES: Record<GraphLayoutName, string> = { hierarchical: 'Call tree', force: 'Agents', sequence: 'Sequence', timeline: 'Timeline' };
 const COL_W = 210;
+/** Characters of a node label that fit in a column at 11 px (DejaVu Sans, the widest common UI font). */
+const LABEL_CHARS = Math.floor((COL_W - 24) / 6.6);
 const ROW_H = 24;
 
 /** The main trace graph: call tree, agent interaction graph, or span timeline, at the cursor. */
@@ -56,12 +62,21 @@ export const TraceGraph = memo(function TraceGraph({
     <div className="trace-graph">
       <div className="graph-toolbar" role="toolbar" aria-label="graph controls">
         <div className="seg" role="group" aria-label="layout">
-          {(['hierarchical', 'force', 'timeline'] as GraphLayoutName[]).map((l) => (
-            <button key={l} type="button" className={layout === l ? 'seg-btn active' : 'seg-btn'} aria-pressed={layout === l} onClick={() => setLayout(l)}>
-              {l === 'hierarchical' ? 'Call tree' : l === 'force' ? 'Agents' : 'Timeline'}
+          {(['hierarchical', 'force', 'sequence', 'timeline'] as GraphLayoutName[]).map((l) => (
+            <button
+              key={l}
+              type="button"
+              className={layout === l ? 'seg-btn active' : 'seg-btn'}
+              aria-pressed={layout === l}
+              onClick={() => setLayout(l)}
+              data-testid={`layout-${l}`}
+            >
+              {LAYOUT_NAMES[l]}
             </button>
           ))}
         </div>
+        {layout !== 'sequence' && (
+          <>
         <button type="button" className="btn icon" aria-label="zoom in" title="zoom in" onClick={() => zoomCmd.current?.zoomBy(1.3)}>
           ⊕
         </button>
@@ -71,7 +86,11 @@ export const TraceGraph = memo(function TraceGraph({
         <button type="button" className="btn icon" aria-label="fit to view" title="fit to view" onClick={() => zoomCmd.current?.fit()}>
           ⤢
         </button>
-        <span className="sep" />
+                  </>
+        )}
+        {(layout === 'hierarchical' || layout === 'timeline') && (
+          <>
+<span className="sep" />
         <div className="cat-filters" role="group" aria-label="filter by event category">
           {ALL_CATEGORIES.filter((c) => c !== 'other').map((c) => {
             const on = !filters.categories || filters.categories.has(c);
@@ -94,13 +113,15 @@ export const TraceGraph = memo(function TraceGraph({
             );
           })}
         </div>
+          </>
+        )}
         {layout === 'hierarchical' && (
           <>
             <label className="small">
               <input type="checkbox" checked={filters.hideCompleted} onChange={(e) => setFilters({ ...filters, hideCompleted: e.target.checked })} /> open &amp;
               failed only
             </label>
-            <label className="small" htmlFor="depth-sel">
+            <label className="small depth-label" htmlFor="depth-sel">
               depth
             </label>
             <select id="depth-sel" value={filters.maxDepth} onChange={(e) => setFilters({ ...filters, maxDepth: Number(e.target.value) })}>
@@ -116,33 +137,16 @@ export const TraceGraph = memo(function TraceGraph({
       <div className="graph-body">
         {layout === 'hierarchical' && <HierarchyView model={model} filters={filters} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
         <Suspense fallback={<p className="muted pad">Loading layout…</p>}>
-          {layout === 'force' && <ForceView model={model} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
+          {layout === 'force' && <AgentGraphView model={model} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
+          {layout === 'sequence' && <SequenceView model={model} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
           {layout === 'timeline' && <WaterfallView model={model} filters={filters} agentFilter={agentFilter} zoomCmd={zoomCmd} />}
         </Suspense>
         {selection && <SelectionDetails model={model} />}
-        <Legend />
       </div>
+
     </div>
   );
 });
-
-function Legend() {
-  return (
-    <div className="legend" aria-label="legend">
-      {(['method', 'message', 'task', 'memory', 'tool', 'llm', 'error'] as Category[]).map((c) => (
-        <span key={c}>
-          <span style={{ color: CATEGORY_STYLES[c].color }} aria-hidden="true">
-            {CATEGORY_STYLES[c].glyph}
-          </span>{' '}
-          {CATEGORY_STYLES[c].label}
-        </span>
-      ))}
-      <span>
-        <span aria-hidden="true">┄</span> open
-      </span>
-    </div>
-  );
-}
 
 type PNode = HierarchyPointNode<TreeItem>;
 
@@ -168,7 +172,7 @@ function HierarchyView({
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
   const svgRef = useRef<SVGSVGElement>(null);
   const layerRef = useRef<SVGGElement>(null);
-  const { transform, zoomBy, fit, reveal, apply } = useZoom(svgRef, layerRef);
+  const { transform, zoomBy, reveal, apply } = useZoom(svgRef, layerRef);
   const seen = useRef<Set<string> | null>(null);
   const [size, setSize] = useState({ w: 800, h: 400 });
 
@@ -207,35 +211,32 @@ function HierarchyView({
       if (n.x > y1) y1 = n.x;
     }
     const byKey = new Map(nodes.map((n) => [n.data.key, n]));
-    return { nodes, links: t.links(), byKey, bounds: { x0, y0: y0 - 20, x1: x1 + COL_W, y1: y1 + 20 }, shown, total };
+    return { nodes, links: t.links(), byKey, bounds: { x0: x0 - 14, y0: y0 - 20, x1: x1 + COL_W, y1: y1 + 20 }, shown, total };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [model, layoutVersion, seq, expanded, agentFilter, filters, pinSpan]);
 
+  // Fit (the button, and the first layout): the whole tree when readable, else a readable zoom
+  // on the span at the cursor that keeps the tree's left edge on screen (model/viewport).
+  const fitView = () => {
+    const el = svgRef.current;
+    if (!el?.clientHeight) return;
+    const ev = model.log.atOrBefore(effectiveSeq(model.view.get().cursor));
+    const n = (ev && laid.byKey.get(ev.span_id || ev.id)) ?? laid.byKey.get('session');
+    const t = fitTransform(laid.bounds, { w: el.clientWidth, h: el.clientHeight }, n ? { x: n.y, y: n.x } : null);
+    apply(zoomIdentity.translate(t.x, t.y).scale(t.k));
+  };
   useEffect(() => {
-    zoomCmd.current = { zoomBy, fit: () => fit(laid.bounds) };
+    zoomCmd.current = { zoomBy, fit: fitView };
   });
 
-  // First layout: the whole tree when it fits at a readable scale; a big tree opens at a readable
-  // zoom on the span at the cursor (labels hide below 45%).
   const fitted = useRef(false);
   useEffect(() => {
     const el = svgRef.current;
-    if (fitted.current || loading || laid.shown === 0 || !el?.clientHeight) return;
+    if (fitted.current || loading || !el?.clientHeight) return;
     fitted.current = true;
-    const b = laid.bounds;
-    const kAll = Math.min((el.clientWidth - 48) / Math.max(1, b.x1 - b.x0), (el.clientHeight - 48) / Math.max(1, b.y1 - b.y0));
-    if (kAll >= 0.5) {
-      fit(b, 24, 1.2, 0.5);
-      return;
-    }
-    const ev = model.log.atOrBefore(seqNow);
-    const n = (ev && laid.byKey.get(ev.span_id || ev.id)) ?? laid.byKey.get('session');
-    const k = 0.8;
-    const x = n ? n.y : b.x0;
-    const y = n ? n.x : b.y0;
-    apply(zoomIdentity.translate(el.clientWidth / 2 - x * k, el.clientHeight / 2 - y * k).scale(k));
+    fitView();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [laid, fit, size.h, loading]);
+  }, [laid, size.h, loading]);
 
   // Nodes new since the last layout animate in (live); the first layout does not.
   const fresh = useMemo(() => {
@@ -351,10 +352,10 @@ function HierarchyView({
           </g>
         </g>
       </svg>
-      <div className="graph-status muted small" aria-live="polite">
+      <GraphFooter>
         {laid.shown.toLocaleString()} of {laid.total.toLocaleString()} spans · {Math.round(transform.k * 100)}%
         {laid.shown < laid.total ? ' · click +N to expand' : ''}
-      </div>
+      </GraphFooter>
     </div>
   );
 }
@@ -412,8 +413,12 @@ function TreeNodeView({
     fresh ? 'fresh' : '',
     animate ? 'anim' : '',
   ].join(' ');
-  const label = d.kind === 'span' && status === 'open' ? `${d.label} …` : d.label;
+  const full = d.kind === 'span' && status === 'open' ? `${d.label} …` : d.label;
   const dur = sp && !compact ? fmtDuration(spanDurationAt(sp, seq, sp.lastTime)) : '';
+  // A label stays inside its column (the next column's labels start there); the whole text is
+  // in the tooltip and the details drawer.
+  const room = LABEL_CHARS - (dur ? dur.length + 1 : 0) - (badge ? 2 : 0);
+  const label = full.length > room ? `${full.slice(0, Math.max(4, room - 1))}…` : full;
   return (
     <g
       className={cls}
@@ -424,6 +429,7 @@ function TreeNodeView({
       aria-label={`${d.kind} ${d.label}${status ? `, ${status}` : ''}`}
       data-key={d.key}
     >
+      <title>{full}</title>
       {(current || selected || hit) && <circle r={current ? 12 : 10} className="halo" />}
       {d.kind === 'collapsed' || d.kind === 'more' ? (
         <rect x={-6} y={-8} width={Math.max(26, d.label.length * 7 + 10)} height={16} rx={8} className="more-pill" />

@@ -9,6 +9,7 @@ import { effectiveSeq } from '../model/cursor';
 import { spanStatusAt, type Span } from '../model/spans';
 import type { SessionModel } from '../state/sessionModel';
 import type { GraphFilters } from './TraceGraph';
+import { GraphFooter } from './GraphFooter';
 import { useThrottled } from './useAsync';
 
 const ROW = 20;
@@ -106,6 +107,7 @@ export function WaterfallView({
 
   const cx = curEv ? x(curEv.timestamp) : null;
   return (
+    <div className="graph-svg-wrap">
     <div
       className="waterfall"
       ref={scroller}
@@ -154,6 +156,10 @@ export function WaterfallView({
         {cx !== null && <line x1={cx} x2={cx} y1={0} y2={Math.max(rows.length * ROW, size.h)} className="cursor-line" />}
       </svg>
       {!rows.length && <p className="muted pad">No spans at this point.</p>}
+    </div>
+    <GraphFooter>
+      {rows.length.toLocaleString()} spans · one row per span, by agent · Ctrl+wheel zooms time · click a bar to go there
+    </GraphFooter>
     </div>
   );
 }
