@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from swarmscope_gateway.testing import (
+from swarmscope_dev.gateway import (
     RunningGateway,
     ingest,
     new_session,
