@@ -37,6 +37,7 @@ from swarmscope_store.database import open_backend
 from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.ops import store_operations
 from swarmscope_store.postgres_backend import DAY_MS, PostgresBackend, partition_name
+from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries
 
 BIG = "big-session"
@@ -209,6 +210,7 @@ async def run(url: str, total: int, queries: int) -> list[dict[str, Any]]:
                     ops = store_operations(
                         StoreQueries(backend, lambda: int(serving.max_payload)),
                         GraphBuilder(backend),
+                        CommittedProgress(serving.jetstream()),
                     )
                     request_server = RequestServer(
                         serving, STORE_REQUEST_PREFIX, ops, CollectorRegistry(), queue="store"

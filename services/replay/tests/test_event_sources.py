@@ -62,7 +62,7 @@ async def loaded(stack_or_none: LocalStack | None, session_prefix: str) -> Async
         events = await publish_to_traces(js, merged)
         await wait_for_durable(js, DURABLE_STORE, max(e["seq"] for e in events))
         yield Loaded(
-            StoreEventSource(RequestClient(nc), js),
+            StoreEventSource(RequestClient(nc)),
             [e for e in events if e["session_id"] == sid_a],
             [e for e in events if e["session_id"] != sid_a],
         )
