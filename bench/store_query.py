@@ -29,9 +29,9 @@ import orjson
 from _support import postgres_database
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_schema.requests import EventsQuery, StoreOp
 from swarmscope_schema.subjects import STORE_REQUEST_PREFIX, store_request_subject
-from swarmscope_service.nats_server import start_nats_server
 from swarmscope_service.request_reply import RequestServer
 from swarmscope_store.database import open_backend
 from swarmscope_store.graph import GraphBuilder

@@ -24,7 +24,7 @@ import pytest
 from swarmscope import claude_hook
 from swarmscope.claude_hook import HookOptions
 from swarmscope.encoding import EventEncoder
-from swarmscope_service.stack import LocalStack
+from swarmscope_dev.stack import LocalStack
 
 API_KEY = "hook-test-key-0123"
 CONTRACT = Path(__file__).resolve().parents[3] / "docs" / "contract"

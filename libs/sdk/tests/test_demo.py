@@ -26,9 +26,9 @@ from swarmscope.demo import (
     run_live_session,
 )
 from swarmscope.testing import published_events
+from swarmscope_dev.nats_server import free_port, start_nats_server
 from swarmscope_schema.events import TraceEvent
 from swarmscope_schema.taxonomy import EventType
-from swarmscope_service.nats_server import free_port, start_nats_server
 from swarmscope_service.nats_setup import provision
 
 

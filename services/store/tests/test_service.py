@@ -19,6 +19,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from swarmscope_dev.nats_server import NatsServer, free_port
 from swarmscope_schema.requests import ErrorCode, StoreOp
 from swarmscope_schema.subjects import (
     DURABLE_STORE,
@@ -30,7 +31,6 @@ from swarmscope_schema.subjects import (
     store_request_subject,
 )
 from swarmscope_schema.testing import every_type_events, make_event
-from swarmscope_service.nats_server import NatsServer, free_port
 from swarmscope_service.request_reply import RequestClient, ServiceError
 from swarmscope_store import app
 from swarmscope_store.config import StoreSettings
