@@ -131,7 +131,11 @@ async def _run(
     durable = replica_durable(ordinal)
     if ordinal:
         await ensure_replica_durable(
-            js, STREAM_EVENTS, durable, idle_seconds=settings.replay_durable_idle_hours * 3600
+            js,
+            STREAM_EVENTS,
+            durable,
+            idle_seconds=settings.replay_durable_idle_hours * 3600,
+            ack_wait=settings.ack_wait_seconds,
         )
     if ownership is not None:
         # Partitions before the first batch: the consumer does not pass over what it could fold.
@@ -176,6 +180,7 @@ async def _run(
         batch_size=settings.batch_size,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
+        ack_wait=settings.ack_wait_seconds,
         dead_letter_redactor=(
             None
             if settings.dlq_keep_original

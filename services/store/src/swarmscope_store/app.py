@@ -80,6 +80,7 @@ async def main(
         ),
         metrics=consumer_metrics,
         batch_size=settings.store_batch_size,
+        ack_wait=settings.ack_wait_seconds,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
         dead_letter_redactor=None if settings.dlq_keep_original else redactor,
@@ -91,6 +92,7 @@ async def main(
         handler=DeadLetterHandler(backend, metrics, durable=DURABLE_STORE_DLQ),
         metrics=consumer_metrics,
         batch_size=min(settings.batch_size, 100),
+        ack_wait=settings.ack_wait_seconds,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
     )
