@@ -20,10 +20,10 @@ import httpx
 import nats
 import pytest
 
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.codec import dumps
 from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_DLQ, STREAM_RAW, raw_subject
 from swarmscope_schema.testing import make_event
-from swarmscope_service.stack import LocalStack
 
 SESSION = "secrets-at-rest"
 AGENT = "cod-1"

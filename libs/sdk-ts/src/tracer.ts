@@ -10,10 +10,22 @@
  */
 import { DropCounter, EventBuffer, FILTER_REASONS, LOSS_REASONS, type DropSnapshot, type Priority, type WireEvent } from "./buffer.js";
 import { TracerCore, type Clock } from "./core.js";
+import { MAX_EVENT_BYTES } from "./encoding.js";
+import { Publisher } from "./publisher.js";
 import { Emitter } from "./vocabulary.js";
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:14222";
 export const DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000";
+
+/** `$SWARMSCOPE_NATS_URL`, else the port `make run` starts NATS on. */
+export function defaultNatsUrl(): string {
+  return process.env["SWARMSCOPE_NATS_URL"] || DEFAULT_NATS_URL;
+}
+
+/** `$SWARMSCOPE_GATEWAY_URL`, else the gateway's default address. */
+export function defaultGatewayUrl(): string {
+  return process.env["SWARMSCOPE_GATEWAY_URL"] || DEFAULT_GATEWAY_URL;
+}
 
 export interface TracerOptions {
   /** The session every event belongs to (`[A-Za-z0-9_-]{1,128}`, not `_`). */
@@ -77,6 +89,8 @@ export interface TracerStats {
   dropped: DropSnapshot;
   lost: number;
   filtered: number;
+  redactedValues: number;
+  truncatedEvents: number;
   lastError: string | undefined;
 }
 
@@ -88,6 +102,8 @@ export class Tracer extends Emitter {
   /** Bound on the final flush, ms. */
   readonly closeTimeout: number;
   private closedFlag = false;
+  private closing: Promise<boolean> | undefined;
+  private readonly publisher: Publisher | undefined;
   private readonly onBeforeExit: (() => void) | undefined;
 
   constructor(options: TracerOptions) {
@@ -115,10 +131,46 @@ export class Tracer extends Emitter {
     if (transport === "memory") {
       core.sink = (_rank, _seq, event) => this.events.push(JSON.parse(JSON.stringify(event)) as WireEvent);
       this.transportDescription = "memory";
+      this.publisher = undefined;
       this.onBeforeExit = undefined;
       return;
     }
-    throw new RangeError(`transport ${JSON.stringify(transport)} is not available in this build yet; use "memory"`);
+    // Checked at run time too: JavaScript callers get no type check.
+    if ((transport as string) !== "nats" && (transport as string) !== "http") {
+      throw new RangeError(`transport must be "nats", "http" or "memory", got ${JSON.stringify(transport)}`);
+    }
+    const flushInterval = options.flushInterval ?? 10;
+    const publishTimeout = options.publishTimeout ?? 5000;
+    if (!(flushInterval >= 0) || !(publishTimeout > 0) || !(this.closeTimeout >= 0)) {
+      throw new RangeError("flushInterval and closeTimeout must be ≥ 0 and publishTimeout > 0 (milliseconds)");
+    }
+    if (options.maxValueBytes !== undefined && !(options.maxValueBytes >= 16)) {
+      throw new RangeError(`maxValueBytes must be at least 16, got ${options.maxValueBytes}`);
+    }
+    const target =
+      transport === "nats"
+        ? { kind: "nats" as const, url: options.natsUrl ?? defaultNatsUrl(), name: options.name ?? "swarmscope-sdk-ts", batches: options.batchMessages ?? true }
+        : { kind: "http" as const, url: options.httpUrl ?? defaultGatewayUrl(), apiKey: options.apiKey ?? process.env["SWARMSCOPE_API_KEY"] };
+    this.transportDescription = target.kind === "nats" ? `NATS ${target.url}` : `HTTP ${target.url.replace(/\/+$/, "")}/api/v1/ingest`;
+    this.publisher = new Publisher(buffer, drops, (type, data, priority, extra) => this.sdkEvent(type, data, priority, extra), {
+      flushInterval,
+      maxBatch,
+      dropReportInterval: options.dropReportInterval ?? 5000,
+      worker: {
+        transport: target,
+        publishTimeout,
+        redaction: { keys: options.redactKeys, values: options.redactValues ?? true, maxValueBytes: options.maxValueBytes },
+        maxEventBytes: MAX_EVENT_BYTES,
+      },
+    });
+    core.waker = this.publisher;
+    core.batchSize = maxBatch - 1;
+    if (options.closeOnExit ?? true) {
+      this.onBeforeExit = () => { void this.close(); };
+      process.once("beforeExit", this.onBeforeExit);
+    } else {
+      this.onBeforeExit = undefined;
+    }
   }
 
   get closed(): boolean {
@@ -129,8 +181,9 @@ export class Tracer extends Emitter {
    * Resolves once every event emitted so far is published (or dropped and counted): true, or false
    * if `timeoutMs` passed first (the events stay buffered).
    */
-  flush(_timeoutMs?: number): Promise<boolean> {
-    return Promise.resolve(true);
+  flush(timeoutMs?: number): Promise<boolean> {
+    if (this.publisher === undefined || this.closedFlag) return this.closing ?? Promise.resolve(true);
+    return this.publisher.flush(this.core.counter, timeoutMs);
   }
 
   /**
@@ -138,12 +191,46 @@ export class Tracer extends Emitter {
    * drops, and stops. Events emitted afterwards are dropped and counted. Idempotent. Resolves false
    * when some events could not be published in time (they are counted as `unsent_at_close`).
    */
-  close(_timeoutMs?: number): Promise<boolean> {
-    if (this.closedFlag) return Promise.resolve(true);
+  close(timeoutMs?: number): Promise<boolean> {
+    if (this.closing !== undefined) return this.closing;
     this.closedFlag = true;
     this.core.closed = true;
     if (this.onBeforeExit) process.off("beforeExit", this.onBeforeExit);
-    return Promise.resolve(this.core.drops.total(["unsent_at_close"]) === 0);
+    const publisher = this.publisher;
+    this.closing = (async () => {
+      const clean = publisher === undefined ? true : await publisher.stop(timeoutMs ?? this.closeTimeout);
+      return clean && this.core.drops.total(["unsent_at_close"]) === 0;
+    })();
+    return this.closing;
+  }
+
+  /** An event the SDK itself reports (drops, size errors); bypasses the caller's checks. */
+  private sdkEvent(
+    type: string,
+    data: Record<string, unknown>,
+    priority: "high" | "critical",
+    extra?: { agentId?: string | undefined; parentId?: string | undefined },
+  ): { rank: number; seq: number; event: WireEvent } {
+    const core = this.core;
+    const timestamp = core.now();
+    const seq = core.nextSeq();
+    const metadata: Record<string, unknown> = { priority, tags: ["sdk"] };
+    const event: WireEvent = {
+      id: core.eventId(timestamp, seq),
+      timestamp,
+      session_id: core.sessionId,
+      type,
+      phase: "complete",
+      data,
+      metadata,
+    };
+    const agent = extra !== undefined && "agentId" in extra ? extra.agentId : core.defaultAgent;
+    if (agent !== undefined) {
+      event["agent_id"] = agent;
+      event["agent_seq"] = core.nextAgentSeq(agent);
+    }
+    if (extra?.parentId) metadata["parent_id"] = extra.parentId;
+    return { rank: core.rank(priority), seq, event };
   }
 
   stats(): TracerStats {
@@ -153,19 +240,22 @@ export class Tracer extends Emitter {
       Object.entries(dropped)
         .filter(([reason]) => reasons.includes(reason))
         .reduce((n, [, by]) => n + Object.values(by).reduce((a, b) => a + b, 0), 0);
+    const stats = this.publisher?.stats;
     return {
       sessionId: core.sessionId,
       transport: this.transportDescription,
-      connected: true,
-      published: this.events.length,
-      batches: 0,
-      retries: 0,
+      connected: stats?.connected ?? true,
+      published: stats?.published ?? this.events.length,
+      batches: stats?.batches ?? 0,
+      retries: stats?.retries ?? 0,
       buffered: core.buffer.length,
       bufferCapacity: core.buffer.capacity,
       dropped,
       lost: sum(LOSS_REASONS),
       filtered: sum(FILTER_REASONS),
-      lastError: undefined,
+      redactedValues: stats?.redacted ?? 0,
+      truncatedEvents: stats?.truncated ?? 0,
+      lastError: stats?.lastError,
     };
   }
 }

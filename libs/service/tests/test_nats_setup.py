@@ -7,6 +7,7 @@ import asyncio
 import nats
 from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig, StreamSource
 
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_schema.subjects import (
     DURABLE_INGEST,
     DURABLES,
@@ -17,7 +18,6 @@ from swarmscope_schema.subjects import (
     STREAM_SUBJECTS,
     raw_subject,
 )
-from swarmscope_service.nats_server import start_nats_server
 from swarmscope_service.nats_setup import (
     STREAM_MAX_MSG_SIZE,
     StreamSettings,

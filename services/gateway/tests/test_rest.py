@@ -12,7 +12,7 @@ import nats
 import orjson
 import pytest
 
-from swarmscope_gateway.testing import (
+from swarmscope_dev.gateway import (
     RunningGateway,
     ingest,
     new_session,
@@ -20,9 +20,9 @@ from swarmscope_gateway.testing import (
     stored_events,
     wait_stored,
 )
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.subjects import MSG_ID_HEADER, raw_msg_id, raw_subject
 from swarmscope_schema.testing import make_event
-from swarmscope_service.stack import LocalStack
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:

@@ -23,7 +23,8 @@ from swarmscope_replay.operations import ReplayOperations
 from swarmscope_replay.ownership import LeaseOwnership, replica_durable
 from swarmscope_replay.repeats import RepeatFilter
 from swarmscope_replay.republish import Republisher
-from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
+from swarmscope_replay.snapshot_database import open_snapshot_store
+from swarmscope_replay.snapshots import SnapshotStore
 from swarmscope_replay.states import StateResolver
 from swarmscope_replay.store_source import StoreEventSource
 from swarmscope_replay.tracker import SessionTracker
@@ -108,7 +109,6 @@ async def _run(
     if source is None:
         source = StoreEventSource(
             RequestClient(nc, timeout=settings.replay_store_timeout_seconds),
-            js,
             timeout=settings.replay_store_timeout_seconds,
         )
     snapshot_cache = SnapshotCache(settings.replay_snapshot_cache_mb * 1024 * 1024, metrics)
