@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from swarmscope_service.nats_server import NatsServer, start_nats_server
+from swarmscope_dev.nats_server import NatsServer, start_nats_server
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

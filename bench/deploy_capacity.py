@@ -37,10 +37,10 @@ from _support import cpu_seconds, postgres_database
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.subjects import MSG_ID_HEADER, raw_subject
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
-from swarmscope_service.stack import LocalStack
 
 TARGET_PER_CORE = 15_000.0
 

@@ -325,7 +325,7 @@ def describe(name: str, phase: dict[str, Any], clients: int) -> tuple[float, flo
 @contextlib.contextmanager
 def running_gateway(nats_url: str, tmp: Path, name: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A fresh gateway process (so each phase's memory is its own)."""
-    from swarmscope_service.nats_server import free_port
+    from swarmscope_dev.nats_server import free_port
 
     port = free_port()
     env = {
@@ -403,7 +403,7 @@ async def transport_phase(
 
 
 async def main(args: argparse.Namespace) -> None:
-    from swarmscope_service.nats_server import start_nats_server
+    from swarmscope_dev.nats_server import start_nats_server
 
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp_dir:
         tmp = Path(tmp_dir)

@@ -39,8 +39,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.otel import OtelSpan, SpanEvent, map_spans, ordered_events
-from swarmscope_service.stack import LocalStack
 
 BATCH = 512  # BatchSpanProcessor's max_export_batch_size
 SPANS_PER_RUN = 5

@@ -33,11 +33,11 @@ import orjson
 from _support import cpu_seconds, postgres_database
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
+from swarmscope_dev.nats_server import free_port, start_nats_server
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.subjects import MSG_ID_HEADER, raw_subject
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
-from swarmscope_service.nats_server import free_port, start_nats_server
-from swarmscope_service.stack import LocalStack
 
 TARGET = 15_000.0
 SESSIONS = 20

@@ -38,7 +38,8 @@ import asyncpg
 import nats
 import orjson
 
-from swarmscope_replay.testing import publish_to_traces, stored, synthetic_session, wait_for_durable
+from swarmscope_dev.replay import publish_to_traces, stored, synthetic_session, wait_for_durable
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.requests import EventsQuery, StoreOp
 from swarmscope_schema.subjects import (
     DURABLE_REPLAY,
@@ -46,7 +47,6 @@ from swarmscope_schema.subjects import (
     replay_request_subject,
     store_request_subject,
 )
-from swarmscope_service.stack import LocalStack
 
 ADMIN_URL = os.environ.get("SWARMSCOPE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SESSION = "bench-replay-100k"

@@ -36,7 +36,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from swarmscope import Tracer
-from swarmscope_service.nats_server import start_nats_server
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_service.nats_setup import provision
 
 EMIT_ROUNDS = 40

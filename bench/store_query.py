@@ -29,14 +29,15 @@ import orjson
 from _support import postgres_database
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_schema.requests import EventsQuery, StoreOp
 from swarmscope_schema.subjects import STORE_REQUEST_PREFIX, store_request_subject
-from swarmscope_service.nats_server import start_nats_server
 from swarmscope_service.request_reply import RequestServer
 from swarmscope_store.database import open_backend
 from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.ops import store_operations
 from swarmscope_store.postgres_backend import DAY_MS, PostgresBackend, partition_name
+from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries
 
 BIG = "big-session"
@@ -209,6 +210,7 @@ async def run(url: str, total: int, queries: int) -> list[dict[str, Any]]:
                     ops = store_operations(
                         StoreQueries(backend, lambda: int(serving.max_payload)),
                         GraphBuilder(backend),
+                        CommittedProgress(serving.jetstream()),
                     )
                     request_server = RequestServer(
                         serving, STORE_REQUEST_PREFIX, ops, CollectorRegistry(), queue="store"

@@ -16,7 +16,7 @@ import os
 
 import nats
 
-from swarmscope_replay.testing import big_session, canonical, publish_to_traces, wait_for_durable
+from swarmscope_dev.replay import big_session, canonical, publish_to_traces, wait_for_durable
 from swarmscope_schema.subjects import DURABLE_REPLAY, DURABLE_STORE
 
 

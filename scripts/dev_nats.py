@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from swarmscope_service.nats_server import nats_server_binary, write_config
+from swarmscope_dev.nats_server import nats_server_binary, write_config
 from swarmscope_service.settings import DEFAULT_NATS_URL
 
 

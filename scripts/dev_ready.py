@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from swarmscope.local_stack import STATE_FILE, remove_state, write_state
-from swarmscope_service.stack import DEFAULT_PORTS, SERVICES, port_env_var, wait_ready
+from swarmscope_dev.stack import DEFAULT_PORTS, SERVICES, port_env_var, wait_ready
 
 
 def main() -> None:

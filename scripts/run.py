@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from swarmscope_dev.stack import DEFAULT_PORTS, port_env_var
 from swarmscope_service.settings import DEFAULT_NATS_URL
-from swarmscope_service.stack import DEFAULT_PORTS, port_env_var
 
 
 def main() -> None:

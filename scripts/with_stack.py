@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from swarmscope_service.stack import SERVICES, LocalStack
+from swarmscope_dev.stack import SERVICES, LocalStack
 
 
 def main() -> int:

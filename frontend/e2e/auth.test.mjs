@@ -94,3 +94,94 @@ test('with API keys the UI asks for a key once, then lists, opens and streams a 
   assert.equal(await page.evaluate(() => sessionStorage.getItem('swarmscope.apiKey')), KEY);
   assert.equal(await page.evaluate(() => localStorage.getItem('swarmscope.apiKey')), null, 'the key is not kept beyond the tab');
 });
+
+test('with API keys a refused key is asked again with the reason, and the right one then works', async (t) => {
+  const sid = uniqueId('e2e-auth-retry');
+  const events = makeSwarm({ sessionId: sid, workPerTask: 1 });
+  const res = await fetch(`${url}/api/v1/ingest`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` },
+    body: JSON.stringify(events),
+  });
+  assert.equal(res.status, 202);
+
+  const page = await newPage(browser, t);
+  await page.goto(`${url}/`);
+  const dialog = page.getByRole('dialog', { name: 'API key required' });
+  await dialog.waitFor({ timeout: 15_000 });
+  assert.equal(await page.getByTestId('api-key-error').count(), 0, 'no refusal before a key was given');
+  await page.locator('#api-key').fill('not-the-key-0000');
+  await page.getByRole('button', { name: 'Use key' }).click();
+  // The prompt comes back, saying why, with the field empty for another try.
+  const refusal = page.getByTestId('api-key-error');
+  await refusal.waitFor({ timeout: 15_000 });
+  assert.match(await refusal.innerText(), /refused that key: unknown API key/);
+  assert.equal(await page.locator('#api-key').inputValue(), '');
+  await shot(page, 'auth-prompt-refused');
+  await page.locator('#api-key').fill(KEY);
+  await page.getByRole('button', { name: 'Use key' }).click();
+  await page.locator(`tr[data-session="${sid}"]`).waitFor({ timeout: 30_000 });
+  assert.equal(await dialog.count(), 0);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('swarmscope.apiKey')), KEY);
+});
+
+test('with API keys the export links download the session (stream token in the URL, never the key)', async (t) => {
+  const sid = uniqueId('e2e-auth-export');
+  const events = makeSwarm({ sessionId: sid, workPerTask: 1 });
+  const res = await fetch(`${url}/api/v1/ingest`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` },
+    body: JSON.stringify(events),
+  });
+  assert.equal(res.status, 202);
+  assert.equal((await fetch(`${url}/api/v1/sessions/${sid}/export?format=jsonl`)).status, 401, 'the plain export link is closed');
+  // The store has every event before the export is compared with them.
+  await eventually(async () => {
+    const r = await fetch(`${url}/api/v1/sessions/${sid}`, { headers: { Authorization: `Bearer ${KEY}` } });
+    return r.ok && (await r.json()).event_count === events.length;
+  }, 'every event stored');
+
+  const page = await newPage(browser, t);
+  await page.goto(`${url}/`);
+  await page.getByRole('dialog', { name: 'API key required' }).waitFor({ timeout: 15_000 });
+  await page.locator('#api-key').fill(KEY);
+  await page.getByRole('button', { name: 'Use key' }).click();
+  const row = page.locator(`tr[data-session="${sid}"]`);
+  await row.waitFor({ timeout: 30_000 });
+
+  const exported = async (link) => {
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), link.click()]);
+    assert.equal(download.suggestedFilename(), `${sid}.jsonl`);
+    const u = new URL(download.url());
+    assert.match(u.searchParams.get('token') ?? '', /^v2\./, 'the download carries a stream token');
+    assert.ok(!download.url().includes(KEY), 'the API key never travels in a URL');
+    assert.equal(await download.failure(), null);
+    const body = await new Promise((resolve, reject) => {
+      download.createReadStream().then((s) => {
+        let out = '';
+        s.on('data', (d) => (out += d));
+        s.on('end', () => resolve(out));
+        s.on('error', reject);
+      }, reject);
+    });
+    const lines = body.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, events.length);
+    assert.deepEqual(new Set(lines.map((e) => e.session_id)), new Set([sid]));
+    assert.deepEqual(lines.map((e) => e.id).sort(), events.map((e) => e.id).sort());
+    return u;
+  };
+
+  // From the sessions list…
+  const fromList = await exported(row.getByRole('link', { name: `export ${sid} as JSONL` }));
+  // …and from the dashboard header.
+  await row.locator('a.session-link').click();
+  await page.locator('[data-testid=event-count]').waitFor();
+  const fromHeader = await exported(page.getByRole('link', { name: `export ${sid} as JSONL` }));
+  // The token opens this session's export only: another session's export refuses it.
+  const token = fromHeader.searchParams.get('token');
+  assert.ok(fromList.searchParams.get('token'));
+  const other = await fetch(`${url}/api/v1/sessions/other-${sid}/export?format=jsonl&token=${encodeURIComponent(token)}`);
+  assert.equal(other.status, 403);
+  const list = await fetch(`${url}/api/v1/sessions?token=${encodeURIComponent(token)}`);
+  assert.equal(list.status, 401, 'the token opens nothing but streams and exports');
+});

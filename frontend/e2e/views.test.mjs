@@ -227,6 +227,7 @@ describe('views', () => {
       ['agents', `/sessions/${crowd}?layout=force`],
       ['agents-small', `/sessions/${small}?layout=force`],
       ['sequence', `/sessions/${small}?layout=sequence`],
+      ['sequence-50', `/sessions/${crowd}?layout=sequence`],
       ['span-timeline', `/sessions/${small}?layout=timeline`],
       ['events', `/sessions/${small}?tab=events`],
       ['performance', `/sessions/${small}?tab=performance`],
@@ -234,6 +235,7 @@ describe('views', () => {
       ['dead-letters', '/dlq'],
       ['import', '/import'],
       ['missing-session', '/sessions/does-not-exist'],
+      ['no-such-view', '/no/such/view'],
     ];
     for (const viewport of VIEWPORTS) {
       const page = await newPage(browser, t, viewport);
@@ -256,7 +258,24 @@ describe('views', () => {
           }
         }
         if (name.startsWith('agents')) assert.deepEqual(await agentsGraphOverlaps(page), [], where);
-        if (name === 'call-tree') assert.deepEqual(await overlaps(page, '.node-label', '.node-label', { sameNode: '.node', tolerance: 2 }), [], where);
+        if (name === 'call-tree') {
+          assert.ok((await page.locator('.node').count()) > 10, `${where}: the call tree is drawn`);
+          assert.deepEqual(await overlaps(page, '.node-label', '.node-label', { sameNode: '.node', tolerance: 2 }), [], where);
+          // A label never covers another span's node (its own node sits at its left end).
+          assert.deepEqual(await overlaps(page, '.node-label', '.node > path', { sameNode: '.node' }), [], `${where}: label on a node`);
+        }
+        if (name.startsWith('sequence')) {
+          assert.ok((await page.locator('.sq-label').count()) > 5, `${where}: the sequence is drawn`);
+          assert.deepEqual(await overlaps(page, '.sq-label', '.sq-label'), [], `${where}: arrow labels`);
+          assert.deepEqual(await overlaps(page, '.sq-label', '.sq-time'), [], `${where}: arrow label on a time`);
+          assert.deepEqual(await overlaps(page, '.sq-head-cell', '.sq-head-cell'), [], `${where}: lifeline heads`);
+        }
+        if (name === 'span-timeline') {
+          assert.ok((await page.locator('.wf-label').count()) > 10, `${where}: the span timeline is drawn`);
+          assert.deepEqual(await overlaps(page, '.wf-label', '.wf-bar'), [], `${where}: span label on a bar`);
+          assert.deepEqual(await overlaps(page, '.wf-dur', '.wf-label'), [], `${where}: duration on a label`);
+        }
+        if (name === 'no-such-view') assert.match(await text(page, '.empty-page'), /No view at \/no\/such\/view/);
         if (name === 'performance') {
           const perf = await rect(page, '.perf');
           const timeline = await rect(page, '.timeline');

@@ -13,15 +13,18 @@ const SessionsList = lazy(() => import('./views/SessionsList').then((m) => ({ de
 export function App() {
   const api = useApi();
   const key = useLocationKey();
-  const [asking, setAsking] = useState<((k: string | null) => void) | null>(null);
+  const [asking, setAsking] = useState<{ refused: string | null; done: (k: string | null) => void } | null>(null);
 
   useEffect(() => {
     api.onKeyNeeded(
-      () =>
+      (refused) =>
         new Promise<string | null>((resolve) => {
-          setAsking(() => (k: string | null) => {
-            setAsking(null);
-            resolve(k);
+          setAsking({
+            refused,
+            done: (k: string | null) => {
+              setAsking(null);
+              resolve(k);
+            },
           });
         }),
     );
@@ -96,7 +99,7 @@ export function App() {
         )}
         </Suspense>
       </main>
-      {asking && <AuthPrompt onDone={asking} />}
+      {asking && <AuthPrompt refused={asking.refused} onDone={asking.done} />}
     </div>
   );
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { assert, describe, expect, it } from 'vitest';
 import { ApiClient, ApiError, itemsOf } from '../src/api/client';
 
 function memoryStorage() {
@@ -106,5 +106,84 @@ describe('declining the key prompt', () => {
     await expect(api.sessions({})).rejects.toMatchObject({ status: 401 });
     expect(asked).toBe(1);
     expect(api.declined).toBe(true);
+  });
+});
+
+describe('a refused key', () => {
+  const keyed = (good: string, asked: string[]) =>
+    (async (url: RequestInfo | URL, init?: RequestInit) => {
+      const auth = (init?.headers as Record<string, string> | undefined)?.Authorization ?? null;
+      asked.push(`${String(url)} ${auth ?? '-'}`);
+      if (auth !== `Bearer ${good}`) {
+        const message = auth ? 'unknown API key' : 'an API key is required';
+        return new Response(JSON.stringify({ error: { code: 'unauthorized', message } }), { status: 401 });
+      }
+      if (String(url).endsWith('/auth/token')) return new Response(JSON.stringify({ token: 'v2.9.k.s.sig' }), { status: 200 });
+      return new Response(JSON.stringify({ items: [], next_cursor: null }), { status: 200 });
+    }) as typeof fetch;
+
+  it('is asked again with the gateway reason until a key is accepted', async () => {
+    const storage = memoryStorage();
+    const api = new ApiClient(storage, keyed('right-key', []));
+    const prompts: (string | null)[] = [];
+    const answers = ['wrong-key', 'still-wrong', 'right-key'];
+    api.onKeyNeeded(async (refused) => {
+      prompts.push(refused);
+      return answers.shift() ?? null;
+    });
+    await expect(api.sessions({})).resolves.toEqual({ items: [], next_cursor: null });
+    // First ask: no key yet; then twice with the gateway's reason for refusing the key given.
+    expect(prompts).toEqual([null, 'unknown API key', 'unknown API key']);
+    expect(storage.getItem('swarmscope.apiKey')).toBe('right-key');
+    expect(api.declined).toBe(false);
+  });
+
+  it('is forgotten when the person cancels the prompt after it was refused', async () => {
+    const storage = memoryStorage();
+    storage.setItem('swarmscope.apiKey', 'stale-key');
+    const api = new ApiClient(storage, keyed('right-key', []));
+    const prompts: (string | null)[] = [];
+    api.onKeyNeeded(async (refused) => {
+      prompts.push(refused);
+      return null;
+    });
+    await expect(api.sessions({})).rejects.toMatchObject({ status: 401, message: 'unknown API key' });
+    expect(prompts).toEqual(['unknown API key']);
+    expect(storage.getItem('swarmscope.apiKey')).toBeNull();
+    expect(api.declined).toBe(true);
+  });
+
+  it('is asked for once when concurrent requests all fail with it', async () => {
+    const storage = memoryStorage();
+    const api = new ApiClient(storage, keyed('right-key', []));
+    let asked = 0;
+    const answers = ['wrong-key', 'right-key'];
+    api.onKeyNeeded(async () => {
+      asked++;
+      return answers.shift() ?? null;
+    });
+    await Promise.all([api.sessions({}), api.sessions({ q: 'a' }), api.facets()]);
+    expect(asked).toBe(2);
+  });
+});
+
+describe('export download URL', () => {
+  it('is the plain export without a key', async () => {
+    const api = new ApiClient(memoryStorage(), (async () => assert.fail('no request without a key')) as typeof fetch);
+    expect(await api.downloadUrl('s 1')).toBe('/api/v1/sessions/s%201/export?format=jsonl');
+  });
+
+  it('carries a stream token bound to the session when a key is in use', async () => {
+    const storage = memoryStorage();
+    storage.setItem('swarmscope.apiKey', 'right-key');
+    const bodies: unknown[] = [];
+    const api = new ApiClient(storage, (async (url: RequestInfo | URL, init?: RequestInit) => {
+      expect(String(url)).toBe('/api/v1/auth/token');
+      expect((init?.headers as Record<string, string>).Authorization).toBe('Bearer right-key');
+      bodies.push(JSON.parse(String(init?.body)));
+      return new Response(JSON.stringify({ token: 'v2.9.k.s-1.sig+/=' }), { status: 200 });
+    }) as typeof fetch);
+    expect(await api.downloadUrl('s-1')).toBe('/api/v1/sessions/s-1/export?format=jsonl&token=v2.9.k.s-1.sig%2B%2F%3D');
+    expect(bodies).toEqual([{ session_id: 's-1' }]);
   });
 });

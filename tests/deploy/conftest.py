@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmscope_service.stack import LocalStack
+from swarmscope_dev.stack import LocalStack
 
 HERE = Path(__file__).resolve().parent
 

@@ -368,7 +368,7 @@ def image_settings(
 
 
 def _free_port() -> int:
-    from swarmscope_service.nats_server import free_port
+    from swarmscope_dev.nats_server import free_port
 
     return free_port()
 

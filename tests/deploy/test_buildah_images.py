@@ -36,7 +36,7 @@ from swarmscope_deploy_support import (
     service_build_args,
 )
 
-from swarmscope_service.nats_server import free_port, start_nats_server
+from swarmscope_dev.nats_server import free_port, start_nats_server
 
 # Four image builds on vfs storage take minutes on this machine: beyond the suite's per-test limit.
 pytestmark = [pytest.mark.images, pytest.mark.slow, pytest.mark.timeout(3600)]

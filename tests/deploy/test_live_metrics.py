@@ -9,7 +9,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from swarmscope_service.stack import SERVICES, LocalStack
+from swarmscope_dev.stack import SERVICES, LocalStack
 
 Samples = dict[str, list[dict[str, str]]]
 

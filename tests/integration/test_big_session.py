@@ -20,15 +20,15 @@ import nats
 import orjson
 import pytest
 
+from swarmscope_dev.nats_server import MAX_PAYLOAD
+from swarmscope_dev.replay import big_session, canonical, publish_to_traces, wait_for_durable
+from swarmscope_dev.stack import LocalStack
 from swarmscope_replay.chunked import collection_value
 from swarmscope_replay.diff import diff_page
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.state_views import bounded_view
-from swarmscope_replay.testing import big_session, canonical, publish_to_traces, wait_for_durable
 from swarmscope_schema.state import STATE_COLLECTIONS
 from swarmscope_schema.subjects import DURABLE_REPLAY, DURABLE_STORE
-from swarmscope_service.nats_server import MAX_PAYLOAD
-from swarmscope_service.stack import LocalStack
 
 SESSION = "issue15-big"
 QUERIES = 200

@@ -17,10 +17,10 @@ import nats
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.codec import dumps
 from swarmscope_schema.subjects import MSG_ID_HEADER, raw_subject
 from swarmscope_schema.testing import make_event
-from swarmscope_service.stack import LocalStack
 
 VALID = 120
 BAD_JSON = 7

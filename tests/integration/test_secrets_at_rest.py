@@ -3,7 +3,8 @@
 Secrets of every shape the rule knows travel in good events (raw NATS with bare ids, HTTP ingest)
 and in dead letters (well formed but rejected, truncated JSON, invalid UTF-8). None of them may be
 found afterwards in Postgres (every table, every column), the SSE stream, an export, the replay
-state, `GET /api/v1/dlq` or TRACES_DLQ; the values around them must still be there.
+state, `GET /api/v1/dlq`, TRACES_DLQ or TRACES_RAW (which holds producers' bytes only until ingest
+has acknowledged them); the values around them must still be there.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import httpx
 import nats
 import pytest
 
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.codec import dumps
-from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_DLQ, raw_subject
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_DLQ, STREAM_RAW, raw_subject
 from swarmscope_schema.testing import make_event
-from swarmscope_service.stack import LocalStack
 
 SESSION = "secrets-at-rest"
 AGENT = "cod-1"
@@ -149,19 +150,33 @@ async def _database_text(url: str) -> str:
         await conn.close()
 
 
-async def _dlq_stream_text(nats_url: str) -> tuple[str, int]:
+async def _stream_text(nats_url: str, stream: str) -> tuple[str, int]:
+    """Every message a stream still holds, bodies and headers, and how many it holds."""
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        info = await js.stream_info(STREAM_DLQ)
+        info = await js.stream_info(stream)
         texts = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg(STREAM_DLQ, seq)
+            try:
+                msg = await js.get_msg(stream, seq)
+            except nats.js.errors.NotFoundError:  # removed (an interest stream's acked message)
+                continue
             texts.append((msg.data or b"").decode("utf-8", "replace"))
             texts.append(repr(msg.headers))
         return "\n".join(texts), info.state.messages
     finally:
         await nc.close()
+
+
+async def _raw_stream_drained(nats_url: str) -> tuple[str, int]:
+    # Ingest acks a raw message just after the store can already show its event: wait for the acks.
+    for _ in range(100):
+        text, count = await _stream_text(nats_url, STREAM_RAW)
+        if count == 0:
+            break
+        await asyncio.sleep(0.1)
+    return text, count
 
 
 def _leaks(where: str, text: str, s: dict[str, str]) -> list[str]:
@@ -234,8 +249,10 @@ async def test_no_secret_reaches_storage_streams_exports_or_dead_letters(stack: 
     reader.cancel()
 
     database = await _database_text(str(stack.database_url))
-    dlq_stream, dlq_count = await _dlq_stream_text(str(stack.nats_url))
+    dlq_stream, dlq_count = await _stream_text(str(stack.nats_url), STREAM_DLQ)
     assert dlq_count == 3
+    raw_stream, raw_count = await _raw_stream_drained(str(stack.nats_url))
+    assert raw_count == 0, raw_stream
     places = {
         "the database": database,
         "SSE": "\n".join(sse_lines),
@@ -243,6 +260,7 @@ async def test_no_secret_reaches_storage_streams_exports_or_dead_letters(stack: 
         "the replay state": state.text,
         "GET /dlq": str(letters),
         "TRACES_DLQ": dlq_stream,
+        "TRACES_RAW": raw_stream,
     }
     leaks = [leak for where, text in places.items() for leak in _leaks(where, text, s)]
     assert not leaks

@@ -26,6 +26,14 @@ import nats
 import orjson
 from nats.aio.client import Client as NatsClient
 
+from swarmscope_dev.nats_server import (
+    NatsCluster,
+    NatsServer,
+    free_port,
+    start_nats_cluster,
+    start_nats_server,
+)
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.subjects import (
     DURABLE_INGEST,
     DURABLE_STORE,
@@ -38,14 +46,6 @@ from swarmscope_schema.subjects import (
 )
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
-from swarmscope_service.nats_server import (
-    NatsCluster,
-    NatsServer,
-    free_port,
-    start_nats_cluster,
-    start_nats_server,
-)
-from swarmscope_service.stack import LocalStack
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -18,10 +18,10 @@ import orjson
 import pytest
 
 from swarmscope import Tracer
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.subjects import MSG_ID_HEADER, raw_subject
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
-from swarmscope_service.stack import LocalStack
 
 WINDOW_SECONDS = 1  # TRACES's duplicate window, short so a repeat can arrive after it
 SESSIONS = 50

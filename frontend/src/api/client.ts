@@ -71,7 +71,11 @@ export interface EventsQuery {
   to_ts?: number;
 }
 
-type KeyAsker = () => Promise<string | null>;
+/**
+ * Asks the person for an API key; `refused` is the gateway's message when the key it holds was
+ * just refused (so the prompt can say why it is asking again), null on the first ask.
+ */
+export type KeyAsker = (refused: string | null) => Promise<string | null>;
 
 function queryString(params: Record<string, string | number | boolean | null | undefined>): string {
   const qs = new URLSearchParams();
@@ -125,9 +129,8 @@ export class ApiClient {
     else this.storage.removeItem(KEY_STORAGE);
   }
 
-  private headers(extra?: Record<string, string>): Record<string, string> {
+  private headers(key: string | null, extra?: Record<string, string>): Record<string, string> {
     const h: Record<string, string> = { Accept: 'application/json', ...extra };
-    const key = this.apiKey;
     if (key) h.Authorization = `Bearer ${key}`;
     return h;
   }
@@ -135,12 +138,18 @@ export class ApiClient {
   /** True once the person dismissed the key prompt: refreshes then fail quietly instead of nagging. */
   declined = false;
 
-  private async requestKey(): Promise<string | null> {
+  private async requestKey(refused: string | null): Promise<string | null> {
     if (!this.askKey || this.declined) return null;
     // Many requests fail with 401 at once on first load; ask the person only once.
-    this.asking ??= this.askKey()
+    this.asking ??= this.askKey(refused)
       .then((key) => {
-        if (!key) this.declined = true;
+        if (!key) {
+          this.declined = true;
+          // A refused key is worth nothing: forget it, so the UI offers "Enter API key" again.
+          if (refused !== null) this.setApiKey(null);
+        } else {
+          this.setApiKey(key);
+        }
         return key;
       })
       .finally(() => {
@@ -149,26 +158,39 @@ export class ApiClient {
     return this.asking;
   }
 
-  /** A raw authorized fetch (for streaming bodies, uploads, downloads). */
-  async raw(path: string, init: RequestInit = {}, retried = false): Promise<Response> {
-    let res: Response;
-    try {
-      res = await this.fetchImpl(path, {
-        ...init,
-        headers: this.headers(init.headers as Record<string, string> | undefined),
-      });
-    } catch (err) {
-      throw new ApiError(0, 'network', `gateway unreachable: ${(err as Error).message}`);
-    }
-    if (res.status === 401 && !retried) {
-      const key = await this.requestKey();
-      if (key) {
-        this.setApiKey(key);
-        return this.raw(path, init, true);
+  /**
+   * A raw authorized fetch (for streaming bodies, uploads, downloads). On 401 the person is asked
+   * for a key, and asked again with the gateway's reason for as long as the key they give is
+   * refused, until one is accepted or they cancel (then the 401 is thrown).
+   */
+  async raw(path: string, init: RequestInit = {}): Promise<Response> {
+    let key = this.apiKey;
+    for (;;) {
+      let res: Response;
+      try {
+        res = await this.fetchImpl(path, {
+          ...init,
+          headers: this.headers(key, init.headers as Record<string, string> | undefined),
+        });
+      } catch (err) {
+        throw new ApiError(0, 'network', `gateway unreachable: ${(err as Error).message}`);
       }
+      if (res.status !== 401) {
+        if (!res.ok) throw await errorFrom(res);
+        return res;
+      }
+      // Another request may have obtained a new key while this one was in flight: use it
+      // rather than asking the person a second time.
+      const current = this.apiKey;
+      if (current && current !== key) {
+        key = current;
+        continue;
+      }
+      const refusal = await errorFrom(res);
+      const next = await this.requestKey(key ? refusal.message : null);
+      if (!next) throw refusal;
+      key = next;
     }
-    if (!res.ok) throw await errorFrom(res);
-    return res;
   }
 
   async get<T>(path: string, signal?: AbortSignal): Promise<T> {
@@ -278,6 +300,19 @@ export class ApiClient {
   exportUrl(sid: string): string {
     return `${API}/sessions/${enc(sid)}/export?format=jsonl`;
   }
+  /**
+   * The export URL a browser download can open. A download cannot carry an Authorization header,
+   * so with a key it carries a fresh stream token (POST /auth/token), which the gateway binds to
+   * this session and lets open nothing but its stream and export, read-only, for minutes.
+   */
+  async downloadUrl(sid: string): Promise<string> {
+    const url = this.exportUrl(sid);
+    if (!this.apiKey) return url;
+    return `${url}&token=${enc(await this.token(sid))}`;
+  }
+  private async token(sid: string): Promise<string> {
+    return (await this.post<{ token: string }>(`${API}/auth/token`, { session_id: sid })).token;
+  }
   async importJsonl(body: Blob | string, gzipped = false): Promise<Json> {
     const headers: Record<string, string> = { 'Content-Type': 'application/x-ndjson' };
     if (gzipped) headers['Content-Encoding'] = 'gzip';
@@ -300,10 +335,7 @@ export class ApiClient {
    */
   async streamUrl(sid: string, afterSeq: number): Promise<string> {
     const params: Record<string, string | number> = { after_seq: afterSeq };
-    if (this.apiKey) {
-      const tok = await this.post<{ token: string }>(`${API}/auth/token`, { session_id: sid });
-      params.token = tok.token;
-    }
+    if (this.apiKey) params.token = await this.token(sid);
     return `${API}/sessions/${enc(sid)}/stream${queryString(params)}`;
   }
 }

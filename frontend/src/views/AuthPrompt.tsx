@@ -1,7 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
 
-/** Asks once for the gateway API key (kept in sessionStorage for this tab only). */
-export function AuthPrompt({ onDone }: { onDone: (key: string | null) => void }) {
+/**
+ * Asks for the gateway API key (kept in sessionStorage for this tab only). `refused` is the
+ * gateway's answer to the key given last: shown beside the field, so the person can correct it.
+ */
+export function AuthPrompt({ refused, onDone }: { refused: string | null; onDone: (key: string | null) => void }) {
   const [key, setKey] = useState('');
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => input.current?.focus(), []);
@@ -30,7 +33,14 @@ export function AuthPrompt({ onDone }: { onDone: (key: string | null) => void })
           autoComplete="off"
           value={key}
           onChange={(e) => setKey(e.target.value)}
+          aria-invalid={refused !== null || undefined}
+          aria-describedby={refused !== null ? 'api-key-error' : undefined}
         />
+        {refused !== null && (
+          <p id="api-key-error" className="err-text small" role="alert" data-testid="api-key-error">
+            The gateway refused that key: {refused}
+          </p>
+        )}
         <div className="modal-actions">
           <button type="button" className="btn ghost" onClick={() => onDone(null)}>
             Cancel

@@ -18,6 +18,7 @@ import {
 } from '../model/sessionSearch';
 import { sourceClass, sourceStyle } from '../model/sources';
 import { useApi } from './context';
+import { ExportLink } from './ExportLink';
 import { errorText } from './useAsync';
 
 const REFRESH_MS = 3000;
@@ -298,9 +299,9 @@ export function SessionsList() {
                   <td className="num">{fmtInt(s.tokens)}</td>
                   <td className="num">{fmtCost(s.cost)}</td>
                   <td>
-                    <a href={api.exportUrl(s.id)} download={`${s.id}.jsonl`} className="small" aria-label={`Export ${s.id} as JSONL`}>
+                    <ExportLink sessionId={s.id} className="small">
                       JSONL
-                    </a>
+                    </ExportLink>
                   </td>
                 </tr>
               );

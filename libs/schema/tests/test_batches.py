@@ -4,6 +4,7 @@ member validated as a single event would be."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import orjson
 import pytest
@@ -16,9 +17,17 @@ from swarmscope_schema.batches import (
     array_body,
     batch_members,
     batch_runs,
+    raw_messages,
 )
 from swarmscope_schema.codec import MAX_EVENT_BYTES, DecodeError
-from swarmscope_schema.subjects import DlqReason, is_batch_subject, raw_batch_subject, raw_subject
+from swarmscope_schema.subjects import (
+    DlqReason,
+    is_batch_subject,
+    raw_batch_msg_id,
+    raw_batch_subject,
+    raw_msg_id,
+    raw_subject,
+)
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
 from swarmscope_schema.validation import Rejected, validate_batch
@@ -129,3 +138,54 @@ def test_a_whole_batch_is_rejected_when_no_member_can_be_told_apart() -> None:
     assert _reason(validate_batch(b"\n\n", subject)) is DlqReason.SCHEMA_VIOLATION
     assert _reason(validate_batch(b"x" * (MAX_BATCH_BYTES + 1), subject)) is DlqReason.TOO_LARGE
     assert _reason(validate_batch(b"[]", "traces.events.s1._.batch")) is DlqReason.INVALID_SUBJECT
+
+
+@dataclass(frozen=True)
+class _Item:
+    session_id: str
+    agent_id: str | None
+    event_id: str
+    payload: bytes
+
+    @property
+    def subject(self) -> str:
+        return raw_subject(self.session_id, self.agent_id, "tool_call")
+
+
+def _item(session: str, event_id: str, agent: str | None = "a1", pad: int = 0) -> _Item:
+    return _Item(session, agent, event_id, orjson.dumps({"id": event_id, "pad": "x" * pad}))
+
+
+def test_the_raw_message_plan_groups_by_session_and_keys_each_message() -> None:
+    items = [_item("s1", "e1"), _item("s2", "e9"), _item("s1", "e2", agent="a2")]
+    batch, single = raw_messages(items)
+    assert (batch.subject, batch.msg_id, batch.members) == (
+        raw_batch_subject("s1", None),
+        raw_batch_msg_id("s1", "e1", 2),
+        [0, 2],
+    )
+    assert [m.value["id"] for m in batch_members(batch.payload)] == ["e1", "e2"]
+    assert (single.subject, single.msg_id, single.members) == (
+        raw_subject("s2", "a1", "tool_call"),
+        raw_msg_id("s2", "e9"),
+        [1],
+    )
+    assert single.payload == items[1].payload
+
+
+def test_without_batches_every_event_is_a_message_of_its_own() -> None:
+    items = [_item("s1", "e1"), _item("s1", "e2")]
+    plan = raw_messages(items, batches=False)
+    assert [(m.msg_id, m.members) for m in plan] == [
+        (raw_msg_id("s1", "e1"), [0]),
+        (raw_msg_id("s1", "e2"), [1]),
+    ]
+
+
+def test_an_oversized_event_raises_or_sends_its_session_one_by_one() -> None:
+    items = [_item("s1", "small"), _item("s1", "huge", pad=3000), _item("s2", "a"), _item("s2", "b")]
+    with pytest.raises(BatchTooLarge, match="event 1 of the batch"):
+        raw_messages(items, max_bytes=2000)
+    plan = raw_messages(items, max_bytes=2000, oversize="alone")
+    assert [m.members for m in plan] == [[0], [1], [2, 3]]
+    assert plan[1].msg_id == raw_msg_id("s1", "huge")

@@ -12,7 +12,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from swarmscope_service.nats_server import NatsServer, start_nats_server
+from swarmscope_dev.nats_server import NatsServer, start_nats_server
 from swarmscope_service.nats_setup import provision
 
 Wait = Callable[..., None]

@@ -16,7 +16,7 @@ import nats
 import orjson
 import pytest
 
-from swarmscope.cli import main
+from swarmscope.cli import build_parser, main
 from swarmscope.demo import (
     BIG_SWARM,
     DEFAULT_AGENTS,
@@ -26,9 +26,9 @@ from swarmscope.demo import (
     run_live_session,
 )
 from swarmscope.testing import published_events
+from swarmscope_dev.nats_server import free_port, start_nats_server
 from swarmscope_schema.events import TraceEvent
 from swarmscope_schema.taxonomy import EventType
-from swarmscope_service.nats_server import free_port, start_nats_server
 from swarmscope_service.nats_setup import provision
 
 
@@ -185,6 +185,25 @@ def test_the_live_demo_fails_now_and_then_and_runs_a_big_swarm_now_and_then() ->
     assert {s.agents for s in fixed} == {("coordinator", "coder")}
     assert not any(s.failing for s in (live_story(i, fail_every=0) for i in range(10)))
     assert not any(len(s.agents) > 5 for s in (live_story(i, big_every=0) for i in range(10)))
+
+
+def test_the_default_pace_plays_each_story_in_one_to_three_minutes_a_few_at_once() -> None:
+    """Issue 17 #7: at the old default rate a session lasted 3.6 s. At the default speed every story
+    of the live demo (plain, failing, big swarm) lasts as long as a person can follow, and `make
+    run` (Procfile) plays a few side by side."""
+    args = build_parser().parse_args(["demo", "--loop"])
+    assert args.rate is None  # the default paces by speed, not by a rate that squeezes stories
+    for index in range(20):
+        story = live_story(index)
+        events = generate_session(100 + index, agents=story.agents, failing=story.failing)
+        seconds = (events[-1]["timestamp"] - events[0]["timestamp"]) / 1000 / args.speed
+        assert 60 <= seconds <= 180, (index, story, seconds)
+    procfile = (Path(__file__).resolve().parents[3] / "Procfile").read_text()
+    demo = next(line for line in procfile.splitlines() if line.startswith("demo:"))
+    played = build_parser().parse_args(demo.split()[2:])
+    assert played.loop
+    assert played.concurrency >= 2
+    assert played.rate is None
 
 
 def test_unknown_agent_types_are_refused() -> None:

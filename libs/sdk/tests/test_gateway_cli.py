@@ -22,8 +22,8 @@ from swarmscope.cli import main
 from swarmscope.demo import generate_session, run_live_session
 from swarmscope.gateway_client import GatewayClient, GatewayError
 from swarmscope.local_stack import ENV_STATE_FILE, STATE_FILE, remove_state, write_state
+from swarmscope_dev.stack import LocalStack
 from swarmscope_schema.events import TraceEvent
-from swarmscope_service.stack import LocalStack
 
 API_KEY = "sdk-test-key-0123"
 

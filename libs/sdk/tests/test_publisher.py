@@ -14,8 +14,8 @@ import pytest
 
 from swarmscope import DROPS_EVENT_TYPE, Tracer
 from swarmscope.testing import published_events
+from swarmscope_dev.nats_server import NatsServer, start_nats_server
 from swarmscope_schema.events import TraceEvent
-from swarmscope_service.nats_server import NatsServer, start_nats_server
 from swarmscope_service.nats_setup import provision
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.nats_server import free_port
 from swarmscope_schema.subjects import DURABLE_INGEST, STREAM_RAW
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics, Decision, Delivery
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lifecycle import run_until_signal
-from swarmscope_service.nats_server import free_port
 from swarmscope_service.runtime import ServiceParts, connect_and_provision, serve
 from swarmscope_service.settings import ServiceSettings
 

@@ -12,6 +12,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_schema.subjects import (
     DLQ_ERROR_HEADER,
     DLQ_REASON_HEADER,
@@ -29,7 +30,6 @@ from swarmscope_service.consumer import (
     Delivery,
     RetryableError,
 )
-from swarmscope_service.nats_server import start_nats_server
 from swarmscope_service.nats_setup import provision
 
 

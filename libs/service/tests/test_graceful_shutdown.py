@@ -11,8 +11,8 @@ from pathlib import Path
 
 import nats
 
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_schema.subjects import DURABLE_INGEST, STREAM_RAW
-from swarmscope_service.nats_server import start_nats_server
 from swarmscope_service.nats_setup import provision
 
 TOTAL = 3000

@@ -15,8 +15,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_service.lag import LagPoller
-from swarmscope_service.nats_server import start_nats_server
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_schema.codec import loads
 from swarmscope_schema.events import TraceEvent
 from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, SYSTEM_SESSION_ID, raw_msg_id, raw_subject
@@ -30,7 +31,6 @@ from swarmscope_service.monitor import (
     performance_monitor,
     thresholds_from_settings,
 )
-from swarmscope_service.nats_server import start_nats_server
 from swarmscope_service.nats_setup import provision
 
 

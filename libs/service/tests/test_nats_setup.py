@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import nats
-from nats.js.api import StorageType, StreamConfig, StreamSource
+import asyncio
 
+import nats
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamSource
+
+from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_schema.subjects import (
+    DURABLE_INGEST,
     DURABLES,
     MSG_ID_HEADER,
     STREAM_EVENTS,
@@ -14,7 +18,6 @@ from swarmscope_schema.subjects import (
     STREAM_SUBJECTS,
     raw_subject,
 )
-from swarmscope_service.nats_server import start_nats_server
 from swarmscope_service.nats_setup import STREAM_MAX_MSG_SIZE, StreamSettings, provision
 
 
@@ -79,3 +82,69 @@ async def test_traces_raw_never_drops_an_id_another_session_used(tmp_path: objec
     finally:
         await nc.close()
         server.stop()
+
+
+async def test_traces_raw_keeps_a_message_only_until_ingest_acknowledged_it(tmp_path: object) -> None:
+    """Producers' bytes are not yet redacted: TRACES_RAW is an interest stream (v1.1), so what
+    ingest acked (published, or dead-lettered and terminated) is gone, what it has not stays."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    server = start_nats_server(tmp_path / "nats")
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        # TRACES_RAW as an earlier release provisioned it: limits retention, holding a message.
+        for name, subject in STREAM_SUBJECTS.items():
+            await js.add_stream(StreamConfig(name=name, subjects=[subject], duplicate_window=120))
+        subject = raw_subject("s1", None, "tool_call")
+        await js.publish(subject, b'{"password":"hunter2"}', headers={MSG_ID_HEADER: "s1:old"})
+        await provision(js)
+        info = await js.stream_info(STREAM_RAW)
+        assert RetentionPolicy(info.config.retention) is RetentionPolicy.INTEREST
+        assert info.state.messages == 1  # nothing un-acked is lost by the change
+        assert (
+            RetentionPolicy((await js.stream_info(STREAM_EVENTS)).config.retention) is RetentionPolicy.LIMITS
+        )
+        for i in range(2):
+            await js.publish(subject, b"{}", headers={MSG_ID_HEADER: f"s1:{i}"})
+        sub = await js.pull_subscribe("", durable=DURABLE_INGEST, stream=STREAM_RAW)
+        acked, termed, nakked = await sub.fetch(3, timeout=5)
+        await acked.ack_sync()
+        await termed.term()
+        await nakked.nak(delay=60)
+        await nc.flush()
+
+        async def messages() -> int:
+            return int((await js.stream_info(STREAM_RAW)).state.messages or 0)
+
+        for _ in range(50):
+            if await messages() == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await messages() == 1
+        left = await js.get_msg(STREAM_RAW, (await js.stream_info(STREAM_RAW)).state.last_seq)
+        assert left.data == b"{}"
+        assert (left.headers or {}).get(MSG_ID_HEADER) == "s1:1"
+        await provision(js)  # idempotent: stays interest, keeps the un-acked message
+        assert await messages() == 1
+    finally:
+        await nc.close()
+        server.stop()
+
+
+async def test_after_provisioning_a_raw_publish_waits_for_ingest(
+    nats_url: str,
+) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await provision(js)
+        info = await js.stream_info(STREAM_RAW)
+        assert RetentionPolicy(info.config.retention) is RetentionPolicy.INTEREST
+        assert (await js.consumer_info(STREAM_RAW, DURABLE_INGEST)).config.durable_name == DURABLE_INGEST
+        before = info.state.messages
+        await js.publish(raw_subject("s-new", None, "tool_call"), b"{}", headers={MSG_ID_HEADER: "s-new:1"})
+        assert (await js.stream_info(STREAM_RAW)).state.messages == before + 1
+    finally:
+        await nc.close()

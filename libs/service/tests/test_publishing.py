@@ -11,6 +11,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import StreamConfig
 
+from swarmscope_dev.nats_server import NatsServer, start_nats_server
 from swarmscope_schema.batches import BatchTooLarge, batch_members
 from swarmscope_schema.subjects import (
     MSG_ID_HEADER,
@@ -21,7 +22,6 @@ from swarmscope_schema.subjects import (
     raw_msg_id,
     raw_subject,
 )
-from swarmscope_service.nats_server import NatsServer, start_nats_server
 from swarmscope_service.nats_setup import provision
 from swarmscope_service.publishing import (
     BatchPublisher,

@@ -8,8 +8,8 @@ import nats
 import pytest
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.nats_server import free_port
 from swarmscope_service.health import HttpServer, health_app
-from swarmscope_service.nats_server import free_port
 from swarmscope_service.runtime import ServiceParts, serve
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from swarmscope_dev.gateway import RunningGateway
+from swarmscope_dev.nats_server import free_port
+from swarmscope_dev.stack import LocalStack
 from swarmscope_gateway.config import GatewaySettings
-from swarmscope_gateway.testing import RunningGateway
-from swarmscope_service.nats_server import free_port
-from swarmscope_service.stack import LocalStack
 
 BACKENDS = ("ingest", "store", "replay")
 

@@ -14,11 +14,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from swarmscope_dev.gateway import RunningGateway, SseReader, ingest, new_session, session_events
+from swarmscope_dev.nats_server import free_port, start_nats_server
 from swarmscope_gateway.config import GatewaySettings
-from swarmscope_gateway.testing import RunningGateway, SseReader, ingest, new_session, session_events
 from swarmscope_schema.subjects import event_subject
 from swarmscope_schema.testing import make_event
-from swarmscope_service.nats_server import free_port, start_nats_server
 from swarmscope_service.nats_setup import provision
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import orjson
 
+from swarmscope_dev.gateway import RunningGateway, ingest, new_session, session_events, wait_stored
 from swarmscope_gateway.api_spec import ENDPOINTS
 from swarmscope_gateway.openapi import build_document, render
-from swarmscope_gateway.testing import RunningGateway, ingest, new_session, session_events, wait_stored
 
 COMMITTED = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 REGENERATE = "uv run python -m swarmscope_gateway openapi > docs/openapi.json"

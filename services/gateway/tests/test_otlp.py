@@ -27,10 +27,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
 
+from swarmscope_dev.gateway import RunningGateway, stored_events, wait_stored
+from swarmscope_dev.nats_server import free_port, start_nats_server
 from swarmscope_gateway.config import GatewaySettings
-from swarmscope_gateway.testing import RunningGateway, stored_events, wait_stored
 from swarmscope_schema.subjects import STREAM_RAW
-from swarmscope_service.nats_server import free_port, start_nats_server
 
 PROTOBUF = "application/x-protobuf"
 

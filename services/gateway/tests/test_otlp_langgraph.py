@@ -26,7 +26,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from swarmscope_gateway.testing import RunningGateway, stored_events, wait_stored
+from swarmscope_dev.gateway import RunningGateway, stored_events, wait_stored
 
 
 class ScriptedChatModel(FakeMessagesListChatModel):

@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 import httpx
+import nats
 import orjson
 import pytest
 
-from swarmscope_gateway.testing import (
+from swarmscope_dev.gateway import (
     RunningGateway,
     ingest,
     new_session,
@@ -19,6 +20,8 @@ from swarmscope_gateway.testing import (
     stored_events,
     wait_stored,
 )
+from swarmscope_dev.stack import LocalStack
+from swarmscope_schema.subjects import MSG_ID_HEADER, raw_msg_id, raw_subject
 from swarmscope_schema.testing import make_event
 
 
@@ -207,12 +210,20 @@ async def test_agents_graph_and_performance(client: httpx.AsyncClient, seeded: t
     assert_error(await client.get(f"/api/v1/sessions/{new_session()}/performance"), 404, "not_found")
 
 
-async def test_dead_letters(client: httpx.AsyncClient) -> None:
+async def test_dead_letters(client: httpx.AsyncClient, backend_stack: LocalStack) -> None:
     sid = new_session()
-    # Passes the gateway's minimal checks; ingest dead-letters it (unknown type).
+    # The gateway refuses such an event in its answer; a raw NATS producer's goes to the DLQ.
     bad = make_event("tool_call", session_id=sid)
     bad["type"] = "not_a_type"
-    assert (await client.post("/api/v1/ingest", json=bad)).status_code == 202
+    nc = await nats.connect(str(backend_stack.nats_url))
+    try:
+        await nc.jetstream().publish(
+            raw_subject(sid, bad["agent_id"], bad["type"]),
+            orjson.dumps(bad),
+            headers={MSG_ID_HEADER: raw_msg_id(sid, bad["id"])},
+        )
+    finally:
+        await nc.close()
     deadline = time.monotonic() + 30
     while True:
         page = (await client.get("/api/v1/dlq", params={"limit": 1000})).json()
@@ -272,6 +283,46 @@ async def test_ingest_single_array_and_rejects(client: httpx.AsyncClient) -> Non
     assert_error(await client.post("/api/v1/ingest", json=bad_id), 400, "bad_request")
 
 
+async def test_ingest_answers_what_ingest_would_dead_letter(client: httpx.AsyncClient) -> None:
+    """Issue 12.4: a 300-character session id and an unknown type were answered 202 "accepted" and
+    then dead-lettered; the answer now names them (index, dead-letter reason) and the good event
+    beside them is stored."""
+    sid = new_session()
+    good = make_event("agent_spawn", session_id=sid)
+    long_session = make_event("agent_spawn", session_id="s" * 300)
+    unknown = make_event("agent_spawn", session_id=sid)
+    unknown["type"] = "not_a_type"
+    wrong_payload = make_event("agent_spawn", session_id=sid, data={"agent_type": 7})
+    response = await client.post("/api/v1/ingest", json=[long_session, good, unknown, wrong_payload])
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (1, 3)
+    assert [(r["index"], r["code"]) for r in body["rejects"]] == [
+        (0, "schema_violation"),
+        (2, "schema_violation"),
+        (3, "schema_violation"),
+    ]
+    assert "session_id" in body["rejects"][0]["message"]
+    assert "type" in body["rejects"][1]["message"]
+    assert "data.agent_type" in body["rejects"][2]["message"]
+    await wait_stored(client, sid, 1)
+    assert [e["id"] for e in await stored_events(client, sid)] == [good["id"]]
+    # The rejected events were never published: the good one went in the same message as they
+    # would have, and it is stored, so their dead letters would exist by now.
+    letters = (await client.get("/api/v1/dlq", params={"limit": 1000})).json()["items"]
+    assert not [d for d in letters if unknown["id"] in d["payload_preview"]]
+    # Nothing accepted: 400, with every reject listed.
+    refused = await client.post("/api/v1/ingest", json=[long_session, unknown])
+    assert_error(refused, 400, "bad_request")
+    assert [(r["index"], r["code"]) for r in refused.json()["error"]["rejects"]] == [
+        (0, "schema_violation"),
+        (1, "schema_violation"),
+    ]
+    single = await client.post("/api/v1/ingest", json=unknown)
+    assert_error(single, 400, "bad_request")
+    assert single.json()["error"]["reason"] == "schema_violation"
+
+
 async def test_export_and_import_round_trip(client: httpx.AsyncClient, seeded: tuple[str, list]) -> None:
     sid, stored = seeded
     response = await client.get(f"/api/v1/sessions/{sid}/export", params={"format": "jsonl"})
@@ -303,7 +354,7 @@ async def test_export_and_import_round_trip(client: httpx.AsyncClient, seeded: t
     n = len(stored)  # then two blank lines, which are skipped
     assert [(r["line"], r["code"]) for r in report["rejects"]] == [
         (n + 3, "invalid_json"),
-        (n + 4, "missing_field"),
+        (n + 4, "schema_violation"),
         (n + 5, "too_large"),
     ]
     assert report["sessions"] == [{"session_id": copy, "events": len(stored), "stored_before": 0}]

@@ -22,9 +22,9 @@ from starlette.routing import BaseRoute
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from swarmscope_dev.gateway import RunningGateway, new_session
 from swarmscope_gateway.access import Access
 from swarmscope_gateway.guard import GuardedMount, GuardedRoute, GuardedWebSocketRoute
-from swarmscope_gateway.testing import RunningGateway, new_session
 
 # The columns: how each credential is sent.
 CREDENTIALS = (

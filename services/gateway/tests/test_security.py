@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from swarmscope_gateway.testing import (
+from swarmscope_dev.gateway import (
     RunningGateway,
     SseReader,
     ingest,
@@ -21,8 +21,8 @@ from swarmscope_gateway.testing import (
     session_events,
     wait_stored,
 )
+from swarmscope_dev.nats_server import free_port
 from swarmscope_schema.testing import make_event
-from swarmscope_service.nats_server import free_port
 
 
 def unique_key() -> str:

@@ -12,7 +12,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from swarmscope_gateway.testing import (
+from swarmscope_dev.gateway import (
     RunningGateway,
     SseReader,
     ingest,

@@ -8,7 +8,7 @@ import asyncio
 
 import httpx
 
-from swarmscope_gateway.testing import (
+from swarmscope_dev.gateway import (
     RunningGateway,
     SseReader,
     ingest,
@@ -17,7 +17,7 @@ from swarmscope_gateway.testing import (
     stored_events,
     wait_stored,
 )
-from swarmscope_service.stack import LocalStack
+from swarmscope_dev.stack import LocalStack
 
 
 def assert_contiguous(got: list[dict], expected: list[dict]) -> None:

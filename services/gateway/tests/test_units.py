@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from swarmscope_gateway.client_queue import ClientQueue, QueueClosed
-from swarmscope_gateway.edges import _lines, to_raw
+from swarmscope_gateway.edges import Reject, _lines, line_event, to_raw
 from swarmscope_gateway.errors import ApiError
 from swarmscope_gateway.frames import Frame, FrameKind, Transport, encode_events, sse_control, ws_history
 from swarmscope_gateway.live_event import LiveFilter, exact_dumps, from_stream_message
@@ -18,7 +18,10 @@ from swarmscope_gateway.openapi import _strip_null
 from swarmscope_gateway.origins import origin_allowed
 from swarmscope_gateway.params import MAX_INT, check_ranges
 from swarmscope_schema.codec import MAX_EVENT_BYTES
+from swarmscope_schema.subjects import raw_subject
 from swarmscope_schema.testing import make_event
+from swarmscope_schema.validation import Rejected, validate_event
+from swarmscope_service.publishing import RawEvent
 
 
 def live(seq: int, session: str = "s", agent: str | None = "a", event_type: str = "tool_call"):
@@ -173,23 +176,75 @@ async def test_lines_split_across_chunks_and_skip_overlong_ones() -> None:
     assert got == [(1, None)]
 
 
-def test_minimal_checks_before_publishing() -> None:
+def test_edge_checks_are_ingests_own() -> None:
     ok = to_raw(
-        {"id": "e1", "sessionId": "s1", "agentId": "a1", "type": "agent:spawned", "seq": 4, "received_at": 1}
+        {
+            "id": "e1",
+            "timestamp": 1.0,
+            "sessionId": "s1",
+            "agentId": "a1",
+            "type": "agent:spawned",
+            "data": {"agentType": "coder"},
+            "seq": 4,
+            "received_at": 1,
+        }
     )
-    assert not isinstance(ok, type(to_raw(None)))
+    assert isinstance(ok, RawEvent), ok
     assert (ok.session_id, ok.agent_id, ok.event_id, ok.event_type) == ("s1", "a1", "e1", "agent:spawned")
     assert b'"seq"' not in ok.payload
     assert b"received_at" not in ok.payload
-    assert to_raw("x").code == "not_an_object"  # type: ignore[union-attr]
-    assert to_raw({"id": "e", "type": "t"}).code == "missing_field"  # type: ignore[union-attr]
-    assert to_raw({"id": 5, "session_id": "s", "type": "t"}).code == "missing_field"  # type: ignore[union-attr]
-    assert to_raw({"id": "a\r\nb", "session_id": "s", "type": "t"}).code == "invalid_id"  # type: ignore[union-attr]
-    big = {"id": "e", "session_id": "s", "type": "t", "data": "x" * MAX_EVENT_BYTES}
-    assert to_raw(big).code == "too_large"  # type: ignore[union-attr]
-    moved = to_raw({"id": "e", "sessionId": "old", "type": "t"}, session_override="new")
-    assert orjson.loads(moved.payload)["session_id"] == "new"  # type: ignore[union-attr]
-    assert "sessionId" not in orjson.loads(moved.payload)  # type: ignore[union-attr]
+
+    def code(event: object) -> str:
+        result = to_raw(event)
+        assert isinstance(result, Reject), result
+        return result.code
+
+    assert code("x") == "schema_violation"
+    assert code({"id": "e", "type": "t"}) == "schema_violation"
+    assert code({"id": "a\r\nb", "session_id": "s", "type": "agent_spawn"}) == "schema_violation"
+    # What the old minimal checks let through and ingest then dead-lettered.
+    assert code(make_event(session_id="s" * 300)) == "schema_violation"
+    unknown = make_event()
+    unknown["type"] = "not_a_type"
+    assert code(unknown) == "schema_violation"
+    big = make_event(data={"x": "x" * MAX_EVENT_BYTES})
+    assert code(big) == "too_large"
+    # Exactly what ingest says of the same body: reason and detail.
+    wrong = make_event("agent_spawn", data={"agent_type": 5})
+    rejected = to_raw(dict(wrong))
+    assert isinstance(rejected, Reject)
+    expected = validate_event(dict(wrong), raw_subject(wrong["session_id"], wrong["agent_id"], wrong["type"]))
+    assert isinstance(expected, Rejected)
+    assert (rejected.code, rejected.message) == (expected.reason.value, expected.detail)
+    camel = make_event(session_id="old")
+    camel["sessionId"] = camel.pop("session_id")
+    moved = to_raw(camel, session_override="new")
+    assert isinstance(moved, RawEvent)
+    assert moved.session_id == "new"
+    assert orjson.loads(moved.payload)["session_id"] == "new"
+    assert "sessionId" not in orjson.loads(moved.payload)
+    # A lifted agent id (Claude-Flow's data.agentId) addresses the message as ingest will read it.
+    lifted = to_raw(
+        {
+            "id": "e",
+            "timestamp": 1,
+            "session_id": "s",
+            "type": "agent:spawned",
+            "data": {"agentId": "cf-a", "agentType": "coder"},
+        }
+    )
+    assert isinstance(lifted, RawEvent)
+    assert lifted.agent_id == "cf-a"
+
+
+def test_import_lines_name_ingests_decode_reasons() -> None:
+    assert line_event(b'{"a": 1}') == {"a": 1}
+    not_json = line_event(b"{nope")
+    assert isinstance(not_json, Reject)
+    assert not_json.code == "invalid_json"
+    not_utf8 = line_event(b'{"a": "\xff"}')
+    assert isinstance(not_utf8, Reject)
+    assert not_utf8.code == "invalid_utf8"
 
 
 # ------------------------------------------------------------------------------- params --

@@ -10,7 +10,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from swarmscope_gateway.testing import (
+from swarmscope_dev.gateway import (
     RunningGateway,
     ingest,
     new_session,

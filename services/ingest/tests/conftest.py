@@ -20,9 +20,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from swarmscope_dev.nats_server import NatsServer, free_port, start_nats_server
 from swarmscope_ingest import app
 from swarmscope_ingest.config import IngestSettings
-from swarmscope_service.nats_server import NatsServer, free_port, start_nats_server
 from swarmscope_service.nats_setup import StreamSettings, provision
 
 

@@ -12,10 +12,10 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.replay import Engine, make_engine
+from swarmscope_dev.stack import LocalStack
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
-from swarmscope_replay.testing import Engine, make_engine
-from swarmscope_service.stack import LocalStack
 
 
 @pytest.fixture

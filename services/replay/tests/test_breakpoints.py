@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from swarmscope_dev.replay import Engine, claude_flow_session, stored, synthetic_session
 from swarmscope_replay.breakpoints import Breakpoints
 from swarmscope_replay.expressions import ExpressionError, ExpressionPool
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.testing import Engine, claude_flow_session, stored, synthetic_session
 from swarmscope_schema.requests import BreakpointQuery, CompileQuery, WatchQuery
 from swarmscope_service.request_reply import ServiceError
 

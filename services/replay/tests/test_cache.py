@@ -9,10 +9,10 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from swarmscope_dev.replay import claude_flow_session, make_engine, stored
 from swarmscope_replay.cache import LruStateCache, RedisStateCache
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.snapshots import SnapshotStore
-from swarmscope_replay.testing import claude_flow_session, make_engine, stored
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from swarmscope_dev.replay import stored, synthetic_session
 from swarmscope_replay.chunked import (
     EMPTY_LAYOUT,
     ChunkCorrupt,
@@ -19,7 +20,6 @@ from swarmscope_replay.chunked import (
     materialize,
 )
 from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.testing import stored, synthetic_session
 from swarmscope_schema.state import STATE_COLLECTIONS
 
 

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import nats
 
+from swarmscope_dev.replay import publish_to_traces, stored, synthetic_session, wait_for_durable
+from swarmscope_dev.stack import LocalStack
 from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.testing import publish_to_traces, stored, synthetic_session, wait_for_durable
 from swarmscope_schema.subjects import DURABLE_REPLAY, DURABLE_STORE, STREAM_EVENTS, replay_request_subject
 from swarmscope_service.request_reply import RequestClient
-from swarmscope_service.stack import LocalStack
 
 
 async def replay_floor(js: Any) -> int:

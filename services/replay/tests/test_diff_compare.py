@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from swarmscope_dev.replay import Engine, claude_flow_session, stored
 from swarmscope_replay.compare import Comparer, align, summarize
 from swarmscope_replay.diff import diff_states
-from swarmscope_replay.testing import Engine, claude_flow_session, stored
 from swarmscope_schema.api import SessionComparison, StateDiff
 from swarmscope_schema.requests import CompareQuery
 

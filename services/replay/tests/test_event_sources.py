@@ -9,9 +9,7 @@ from typing import Any
 import nats
 import pytest
 
-from swarmscope_replay.event_source import EventSource, events_between, iter_pages
-from swarmscope_replay.store_source import StoreEventSource
-from swarmscope_replay.testing import (
+from swarmscope_dev.replay import (
     MemoryEventSource,
     claude_flow_session,
     publish_to_traces,
@@ -19,9 +17,11 @@ from swarmscope_replay.testing import (
     synthetic_session,
     wait_for_durable,
 )
+from swarmscope_dev.stack import LocalStack
+from swarmscope_replay.event_source import EventSource, events_between, iter_pages
+from swarmscope_replay.store_source import StoreEventSource
 from swarmscope_schema.subjects import DURABLE_STORE
 from swarmscope_service.request_reply import RequestClient
-from swarmscope_service.stack import LocalStack
 
 KEYS = ("id", "seq", "session_id", "agent_id", "type", "phase", "span_id", "data", "timestamp")
 
@@ -62,7 +62,7 @@ async def loaded(stack_or_none: LocalStack | None, session_prefix: str) -> Async
         events = await publish_to_traces(js, merged)
         await wait_for_durable(js, DURABLE_STORE, max(e["seq"] for e in events))
         yield Loaded(
-            StoreEventSource(RequestClient(nc), js),
+            StoreEventSource(RequestClient(nc)),
             [e for e in events if e["session_id"] == sid_a],
             [e for e in events if e["session_id"] != sid_a],
         )

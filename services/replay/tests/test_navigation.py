@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from swarmscope_dev.replay import Engine, stored
 from swarmscope_replay.navigation import Navigator
-from swarmscope_replay.testing import Engine, stored
 from swarmscope_service.request_reply import ServiceError
 
 

@@ -12,6 +12,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from swarmscope_dev.replay import make_engine, snapshot_state, stored, synthetic_session
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.ownership import (
     LeaseOwnership,
@@ -22,7 +23,6 @@ from swarmscope_replay.ownership import (
 )
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.snapshots import SnapshotStore
-from swarmscope_replay.testing import make_engine, snapshot_state, stored, synthetic_session
 from swarmscope_schema.subjects import event_subject
 from swarmscope_service.consumer import RetryableError
 

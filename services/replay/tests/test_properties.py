@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.replay import MemoryEventSource, make_engine, synthetic_session
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.snapshots import open_snapshot_store
-from swarmscope_replay.testing import MemoryEventSource, make_engine, synthetic_session
 from swarmscope_schema.taxonomy import EventType
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from swarmscope_dev.replay import claude_flow_session, stored
 from swarmscope_replay.reducer import COUNTER_KEYS, HANDLED_TYPES, fold, initial_state, reduce_event
-from swarmscope_replay.testing import claude_flow_session, stored
 from swarmscope_schema.api import SystemState
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import every_type_events, make_event

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from swarmscope_dev.replay import MemoryEventSource, claude_flow_session, deliveries, make_engine, stored
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.repeats import NS, RepeatFilter
 from swarmscope_replay.snapshots import SnapshotStore
-from swarmscope_replay.testing import MemoryEventSource, claude_flow_session, deliveries, make_engine, stored
 from swarmscope_service.consumer import Delivery, RetryableError
 
 

@@ -11,18 +11,19 @@ import asyncpg  # type: ignore[import-untyped]
 import nats
 import orjson
 
-from swarmscope_replay.chunked import decode_manifest
-from swarmscope_replay.ownership import partition_of
-from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.snapshots import open_snapshot_store
-from swarmscope_replay.state_views import bounded_view
-from swarmscope_replay.testing import (
+from swarmscope_dev.replay import (
     publish_to_traces,
     snapshot_state,
     stored,
     synthetic_session,
     wait_for_durable,
 )
+from swarmscope_dev.stack import LocalStack
+from swarmscope_replay.chunked import decode_manifest
+from swarmscope_replay.ownership import partition_of
+from swarmscope_replay.reducer import fold, initial_state
+from swarmscope_replay.snapshots import open_snapshot_store
+from swarmscope_replay.state_views import bounded_view
 from swarmscope_schema.subjects import (
     DURABLE_STORE,
     REPLAY_LEASES_BUCKET,
@@ -30,7 +31,6 @@ from swarmscope_schema.subjects import (
     replay_request_subject,
 )
 from swarmscope_service.request_reply import RequestClient
-from swarmscope_service.stack import LocalStack
 
 PARTITIONS = 16
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
+from swarmscope_dev.replay import claude_flow_session, make_engine, stored, synthetic_session
 from swarmscope_replay.cache import LruStateCache, SnapshotCache
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
@@ -19,7 +20,6 @@ from swarmscope_replay.snapshots import (
     make_snapshot,
 )
 from swarmscope_replay.states import StateResolver
-from swarmscope_replay.testing import claude_flow_session, make_engine, stored, synthetic_session
 
 
 def states_at(*seqs: int) -> list[dict[str, object]]:

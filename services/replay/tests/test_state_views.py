@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
+from swarmscope_dev.replay import stored, synthetic_session
 from swarmscope_replay.chunked import collection_value
 from swarmscope_replay.diff import diff_page
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.state_views import bounded_view, collection_page, whole_state_pieces
-from swarmscope_replay.testing import stored, synthetic_session
 from swarmscope_schema.api import StatePage, SystemState
 from swarmscope_schema.requests import StatePageQuery
 from swarmscope_schema.state import STATE_COLLECTIONS

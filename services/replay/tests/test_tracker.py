@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmscope_replay.metrics import ReplayMetrics
-from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
-from swarmscope_replay.testing import (
+from swarmscope_dev.replay import (
     Engine,
     MemoryEventSource,
     claude_flow_session,
@@ -20,6 +17,9 @@ from swarmscope_replay.testing import (
     stored,
     synthetic_session,
 )
+from swarmscope_replay.metrics import ReplayMetrics
+from swarmscope_replay.reducer import fold, initial_state
+from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
 from swarmscope_service.consumer import Delivery, RetryableError, Verdict
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
+from swarmscope_dev.nats_server import NatsServer, start_nats_server
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
 from swarmscope_schema.subjects import event_subject
 from swarmscope_service.consumer import Delivery
-from swarmscope_service.nats_server import NatsServer, start_nats_server
 from swarmscope_store.backend import StoreBackend
 from swarmscope_store.database import open_backend
 from swarmscope_store.graph import GraphBuilder

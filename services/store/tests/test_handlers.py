@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry, Histogram
 
 from swarmscope_schema.requests import ErrorCode, SessionRef
@@ -24,6 +25,7 @@ from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
 from swarmscope_store.metrics import LATENCY_BUCKETS, StoreMetrics, observe_many
 from swarmscope_store.ops import store_operations
+from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries
 from swarmscope_store.records import EventRecord
 from swarmscope_store.retention import RetentionJob
@@ -132,7 +134,12 @@ async def test_database_outage_raises_retryable_and_writing_resumes(
         with pytest.raises(RetryableError):
             await dlq([Delivery("traces.dlq.invalid_json", b"x", {}, 1, 1)])
         assert not await backend.ping()
-        ops = store_operations(StoreQueries(backend, lambda: 1 << 20), GraphBuilder(backend))
+        ops = store_operations(
+            StoreQueries(backend, lambda: 1 << 20),
+            GraphBuilder(backend),
+            # Never asked here: `progress` reads NATS, not the database.
+            CommittedProgress(NatsClient().jetstream()),
+        )
         with pytest.raises(ServiceError) as info:
             await ops["session"].handle(SessionRef(session_id="out"))
         assert info.value.code is ErrorCode.UNAVAILABLE

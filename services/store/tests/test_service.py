@@ -19,7 +19,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from swarmscope_schema.requests import StoreOp
+from swarmscope_dev.nats_server import NatsServer, free_port
+from swarmscope_schema.requests import ErrorCode, StoreOp
 from swarmscope_schema.subjects import (
     DURABLE_STORE,
     DURABLE_STORE_DLQ,
@@ -30,7 +31,6 @@ from swarmscope_schema.subjects import (
     store_request_subject,
 )
 from swarmscope_schema.testing import every_type_events, make_event
-from swarmscope_service.nats_server import NatsServer, free_port
 from swarmscope_service.request_reply import RequestClient, ServiceError
 from swarmscope_store import app
 from swarmscope_store.config import StoreSettings
@@ -98,15 +98,25 @@ async def nc(store_nats: NatsServer) -> AsyncIterator[NatsClient]:
         await client.close()
 
 
-async def publish(nc: NatsClient, events: Sequence[dict[str, Any]], *, msg_id_suffix: str = "") -> None:
+async def publish(
+    nc: NatsClient,
+    events: Sequence[dict[str, Any]],
+    *,
+    msg_id_suffix: str = "",
+    acked: list[int] | None = None,
+) -> list[int]:
+    """Publishes the events to TRACES; returns (and appends to `acked` as they come) their seqs."""
     js = nc.jetstream()
+    seqs = acked if acked is not None else []
     for event in events:
         body = canonical(event)
-        await js.publish(
+        ack = await js.publish(
             event_subject(body["session_id"], body.get("agent_id"), body["type"]),
             orjson.dumps(body),
             headers={"Nats-Msg-Id": canonical_msg_id(body["session_id"], body["id"]) + msg_id_suffix},
         )
+        seqs.append(ack.seq)
+    return seqs
 
 
 async def drained(nc: NatsClient, stream: str, durable: str) -> None:
@@ -192,6 +202,43 @@ async def test_published_events_are_stored_once_and_served(store: RunningStore, 
     assert samples[("swarmscope_store_duplicates_skipped_total", (("table", "events"),))] >= len(events)
     assert samples[("swarmscope_store_stored_latency_seconds_count", ())] >= len(events)
     assert any(name == "swarmscope_request_seconds_count" for name, _ in samples)
+
+
+async def test_progress_never_runs_ahead_of_what_can_be_read(store: RunningStore, nc: NatsClient) -> None:
+    session = f"progress-{store.settings.store_port}"
+    events = [make_event("tool_call", session_id=session, agent_id="a1") for _ in range(300)]
+    acked: list[int] = []
+    publishing = asyncio.create_task(publish(nc, events, acked=acked))
+    checks = 0
+    while not publishing.done() or checks == 0:
+        known = list(acked)  # taken before asking: each of these, if at or below the answer, is readable
+        progress = await call(nc, StoreOp.PROGRESS, {})
+        assert progress["stream"] == STREAM_EVENTS
+        committed = progress["committed_seq"]
+        try:
+            page = await call(
+                nc, StoreOp.EVENTS, {"session_id": session, "until_seq": committed, "limit": 500}
+            )
+        except ServiceError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:  # NOT_FOUND: nothing of the session committed yet
+                raise
+            page = {"items": []}
+        readable = {item["seq"] for item in page["items"]}
+        assert {seq for seq in known if seq <= committed} <= readable
+        checks += 1
+    seqs = await publishing
+
+    async def caught_up() -> int:
+        committed: int = (await call(nc, StoreOp.PROGRESS, {}))["committed_seq"]
+        assert committed >= max(seqs)
+        return committed
+
+    committed = await eventually(caught_up)
+    page = await call(nc, StoreOp.EVENTS, {"session_id": session, "until_seq": committed, "limit": 500})
+    assert sorted(item["seq"] for item in page["items"]) == sorted(seqs)
+    with pytest.raises(ServiceError) as info:
+        await call(nc, StoreOp.PROGRESS, {"stream": "TRACES_RAW"})
+    assert info.value.code is ErrorCode.BAD_REQUEST
 
 
 async def test_undecodable_canonical_events_end_in_the_dead_letters(

@@ -6,6 +6,11 @@ A batch travels on `traces.raw.<session>.<agent or _>.batch` with a body that is
 cut an event; ingest reads a body back into its members with `batch_members`, each member then
 validated, deduplicated and dead-lettered on its own.
 
+Which raw messages a run of events becomes — grouped by session, split by size, each with its
+subject and `Nats-Msg-Id` — is `raw_messages`, the one plan both producers (the Python SDK's
+transport and the services' `swarmscope_service.publishing`) send; they differ only in how they
+wait for the acknowledgements.
+
 Pure functions, no I/O: the Python SDK, the service publisher and ingest share them.
 """
 
@@ -13,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import orjson
 
 from swarmscope_schema.codec import MAX_EVENT_BYTES, DecodeError, dumps
+from swarmscope_schema.subjects import raw_batch_msg_id, raw_batch_subject, raw_msg_id
 
 # A batch body may be a little over the 1 MiB event limit, so that any event within the limit fits
 # in a batch of its own; the streams accept messages of up to 1 MiB + 64 KiB (headers included).
@@ -67,6 +73,86 @@ def batch_runs(
 def array_body(payloads: Sequence[bytes]) -> bytes:
     """The body of a batch message: the events' JSON, as one JSON array."""
     return b"[" + b",".join(payloads) + b"]"
+
+
+class RawItem(Protocol):
+    """What a producer knows of one encoded event: its keys, its single-event subject, its bytes."""
+
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def agent_id(self) -> str | None: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One TRACES_RAW message: subject, body, `Nats-Msg-Id`, and the indexes of the events it carries."""
+
+    subject: str
+    payload: bytes
+    msg_id: str
+    members: list[int]
+
+
+def raw_messages(
+    items: Sequence[RawItem],
+    *,
+    batches: bool = True,
+    max_bytes: int = MAX_BATCH_BYTES,
+    oversize: Literal["raise", "alone"] = "raise",
+) -> list[RawMessage]:
+    """The TRACES_RAW messages that carry `items` (CONTRACT §3, v1.1).
+
+    With `batches`, the events of each session (in their order) go as batch messages of at most
+    `max_bytes`, on `traces.raw.<session>.<agent or _>.batch` keyed `<session>:batch:<first
+    id>:<count>`; a session with one event, or every event without `batches`, goes as a
+    single-event message keyed `<session>:<id>`, exactly as v1. An event too big for any message
+    raises BatchTooLarge (`oversize="raise"`), or sends its session's events one by one
+    (`"alone"`: the stream's own limit then refuses only that event).
+    """
+    if not batches:
+        return [
+            RawMessage(item.subject, item.payload, raw_msg_id(item.session_id, item.event_id), [index])
+            for index, item in enumerate(items)
+        ]
+    by_session: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        by_session.setdefault(item.session_id, []).append(index)
+    out: list[RawMessage] = []
+    for session_id, indexes in by_session.items():
+        if len(indexes) == 1:
+            only = items[indexes[0]]
+            out.append(RawMessage(only.subject, only.payload, raw_msg_id(session_id, only.event_id), indexes))
+            continue
+        try:
+            runs = batch_runs([len(items[i].payload) for i in indexes], limit=max_bytes)
+        except BatchTooLarge:
+            if oversize == "raise":
+                raise
+            out.extend(
+                RawMessage(items[i].subject, items[i].payload, raw_msg_id(session_id, items[i].event_id), [i])
+                for i in indexes
+            )
+            continue
+        for start, end in runs:
+            members = indexes[start:end]
+            agents = {items[i].agent_id for i in members}
+            agent = next(iter(agents)) if len(agents) == 1 else None
+            out.append(
+                RawMessage(
+                    raw_batch_subject(session_id, agent),
+                    array_body([items[i].payload for i in members]),
+                    raw_batch_msg_id(session_id, items[members[0]].event_id, len(members)),
+                    members,
+                )
+            )
+    return out
 
 
 @dataclass(frozen=True, slots=True)

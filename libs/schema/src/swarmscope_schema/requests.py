@@ -36,6 +36,9 @@ class StoreOp(StrEnum):
     DLQ = "dlq"
     FACETS = "facets"
     EVENT_SEQS = "event_seqs"
+    # (v1.1) How far the store has committed TRACES (StoreProgress): other services ask this
+    # instead of reading the store's JetStream durable.
+    PROGRESS = "progress"
     PING = "ping"
 
 
@@ -380,6 +383,21 @@ class ReplayQuery(Request):
     session_id: str = SessionIdField
     new_session_id: str | None = Field(default=None, pattern=NAME_PATTERN)
     speed: float = Field(default=1.0, gt=0, le=1000)
+
+
+class StoreProgress(BaseModel):
+    """(v1.1) The answer of `swarmscope.store.progress` (request body `{}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stream: Literal["TRACES"] = Field(
+        default="TRACES", description="The stream the sequence numbers count (the events' `seq`)."
+    )
+    committed_seq: int = Field(
+        ge=0,
+        description="Every event of the stream with seq ≤ this is committed in the store and can be "
+        "read back from it (or was dead-lettered by it); 0 when nothing is known yet.",
+    )
 
 
 def ok_reply(result: Any) -> dict[str, Any]:

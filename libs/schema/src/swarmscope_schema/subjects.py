@@ -38,6 +38,11 @@ STREAM_SUBJECTS: dict[str, str] = {
 STREAM_NO_DEDUPE_ANCHOR = "TRACES_RAW_ANCHOR"
 NO_DEDUPE_ANCHOR_SUBJECT = "swarmscope.internal.raw-anchor"
 STREAMS_WITHOUT_DEDUPE: frozenset[str] = frozenset({STREAM_RAW})
+# (v1.1) Streams that keep a message only until every durable on it has acknowledged it (JetStream
+# interest retention). TRACES_RAW holds what producers sent, before ingest's redaction: once ingest
+# has published the redacted canonical event (or the redacted dead letter) and acked, the raw bytes
+# are gone, so no secret a producer leaked stays at rest there. TRACES is the log that is kept.
+STREAMS_KEPT_UNTIL_CONSUMED: frozenset[str] = frozenset({STREAM_RAW})
 
 DURABLE_INGEST = "ingest"
 DURABLE_STORE = "store"

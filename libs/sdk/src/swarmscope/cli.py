@@ -1,4 +1,4 @@
-"""The `swarmscope` command: demo, tail, export, import.
+"""The `swarmscope` command: demo, tail, export, import, and Claude Code's hook.
 
     swarmscope demo --sessions 3 --seed 7                # realistic swarms, at a pace a person can follow
     swarmscope demo --loop --concurrency 3               # continuous live data (make run)
@@ -6,6 +6,8 @@
     swarmscope tail --session swarm-demo-0007            # live events in the terminal
     swarmscope export swarm-demo-0007 -o run.jsonl       # a session's events as JSON Lines
     swarmscope import run.jsonl                          # events back in (republished to ingest)
+    swarmscope hooks install --project                   # trace Claude Code: hooks in .claude/settings.json
+    swarmscope hook < payload.json                       # what those hooks run (stdin: one hook's JSON)
 
 Event text is untrusted (LLM output, tool args): it is printed as plain text, never interpreted as
 terminal markup.
@@ -17,6 +19,7 @@ import argparse
 import contextlib
 import os
 import random
+import shlex
 import signal
 import sys
 import threading
@@ -40,9 +43,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from swarmscope import local_stack
+from swarmscope import claude_hook, claude_settings, local_stack
 from swarmscope.demo import AGENT_TYPES, DEFAULT_AGENTS, DemoStopped, LiveResult, live_story, run_live_session
 from swarmscope.gateway_client import GatewayClient, GatewayError
+from swarmscope_schema.claude_code import HOOK_EVENTS
 
 _TYPE_STYLES = {
     "agent_method": "green",
@@ -466,6 +470,77 @@ def cmd_import(args: argparse.Namespace, console: Console, client: GatewayClient
     return 0 if not rejected else 1
 
 
+# ------------------------------------------------------------------------------ claude code --
+
+
+def _hook_options(args: argparse.Namespace) -> claude_hook.HookOptions:
+    return claude_hook.resolve_options(
+        nats_url=args.nats_url,
+        gateway_url=args.gateway_url,
+        api_key=args.api_key,
+        state_dir=args.state_dir,
+        log_path=args.log,
+        timeout=args.timeout,
+    )
+
+
+def cmd_hook(args: argparse.Namespace, console: Console) -> int:
+    options = _hook_options(args)
+    if args.flush:
+        sent, left = claude_hook.flush(options, time.monotonic() + max(options.timeout, 10.0))
+        console.print(Text(f"{sent} spooled event(s) sent, {left} still spooled (log: {options.log_path})"))
+        return 0 if left == 0 else 1
+    if sys.stdin.isatty():
+        console.print(
+            Text(
+                "swarmscope hook reads one Claude Code hook payload (JSON) on stdin; Claude Code runs it "
+                "from the hooks `swarmscope hooks install` writes",
+                style="yellow",
+            )
+        )
+        return 1
+    return claude_hook.run(sys.stdin.buffer, options)
+
+
+def _hook_command(args: argparse.Namespace) -> str:
+    command = args.hook_command or claude_settings.default_command()
+    for flag, value in (("--nats-url", args.nats_url), ("--gateway-url", args.gateway_url)):
+        if value:
+            command += f" {flag} {shlex.quote(value)}"
+    return command
+
+
+def cmd_hooks(args: argparse.Namespace, console: Console) -> int:
+    path = claude_settings.settings_path(args.scope, Path(args.dir) if args.dir else None)
+    try:
+        if args.action == "uninstall":
+            result = claude_settings.uninstall(path)
+            console.print(
+                Text(
+                    f"swarmscope's hooks removed from {path} ({', '.join(result.events)})"
+                    if result.changed
+                    else f"no swarmscope hook in {path}; nothing changed"
+                )
+            )
+            return 0
+        events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
+        command = _hook_command(args)
+        if args.print:
+            settings = claude_settings.merged(
+                claude_settings.read_settings(path), command, events or HOOK_EVENTS
+            )
+            sys.stdout.write(orjson.dumps(settings, option=orjson.OPT_INDENT_2).decode() + "\n")
+            return 0
+        result = claude_settings.install(path, command, events or HOOK_EVENTS)
+    except claude_settings.SettingsError as exc:
+        console.print(Text(f"error: {exc}; nothing was written", style="red"))
+        return 2
+    state = "installed in" if result.changed else "already up to date in"
+    console.print(Text(f"swarmscope's hook on {len(result.events)} Claude Code events {state} {path}"))
+    console.print(Text(f"command: {command}", style="dim"))
+    return 0
+
+
 # ----------------------------------------------------------------------------------------- main --
 
 
@@ -553,12 +628,95 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help="JSON Lines file, one event per line")
     imp.add_argument("--session-id", default=None, help="import every event into this session instead")
     gateway_options(imp)
+
+    hook = sub.add_parser(
+        "hook",
+        help="Claude Code's hook command: maps the hook JSON on stdin to events and publishes them "
+        "(prints nothing, always exits 0, bounded time; errors go to the log)",
+    )
+    hook.add_argument(
+        "--nats-url",
+        default=None,
+        help="default $SWARMSCOPE_NATS_URL, else HTTP if "
+        "$SWARMSCOPE_GATEWAY_URL is set, else the NATS of a running `make run`",
+    )
+    hook.add_argument("--gateway-url", default=None, help="publish over HTTP to this gateway instead")
+    hook.add_argument("--api-key", default=None, help="for HTTP; default $SWARMSCOPE_API_KEY")
+    hook.add_argument(
+        "--state-dir",
+        default=None,
+        help="default $SWARMSCOPE_HOOK_STATE_DIR, else $XDG_STATE_HOME/swarmscope/claude-code",
+    )
+    hook.add_argument(
+        "--log", default=None, help="log file; default $SWARMSCOPE_HOOK_LOG, else <state dir>/hook.log"
+    )
+    hook.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="bound on one call in seconds (default $SWARMSCOPE_HOOK_TIMEOUT, else 2)",
+    )
+    hook.add_argument(
+        "--flush", action="store_true", help="send the events spooled while NATS or the gateway was away"
+    )
+
+    hooks = sub.add_parser(
+        "hooks", help="install or remove swarmscope's hooks in Claude Code's settings.json"
+    )
+    hooks.add_argument("action", choices=["install", "uninstall"])
+    scope = hooks.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--project",
+        dest="scope",
+        action="store_const",
+        const="project",
+        help=".claude/settings.json of the project (default)",
+    )
+    scope.add_argument(
+        "--user", dest="scope", action="store_const", const="user", help="~/.claude/settings.json"
+    )
+    scope.add_argument(
+        "--local",
+        dest="scope",
+        action="store_const",
+        const="local",
+        help=".claude/settings.local.json of the project (not committed)",
+    )
+    hooks.set_defaults(scope="project")
+    hooks.add_argument("--dir", default=None, help="the project directory (default: the current one)")
+    hooks.add_argument(
+        "--command",
+        dest="hook_command",
+        default=None,
+        help="the hook command line (default: this swarmscope's absolute path + ` hook`)",
+    )
+    hooks.add_argument("--nats-url", default=None, help="write this NATS URL into the hook command")
+    hooks.add_argument(
+        "--gateway-url", default=None, help="write this gateway URL into the hook command (HTTP)"
+    )
+    hooks.add_argument(
+        "--events", default=None, help="comma-separated hook events (default: every documented one)"
+    )
+    hooks.add_argument(
+        "--print", action="store_true", help="print the merged settings instead of writing them"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(arguments)
+    except SystemExit as exc:
+        if arguments[:1] == ["hook"] and exc.code not in (0, None):
+            # A mistyped hook command line must not block Claude Code (exit 2 would): say it, go on.
+            return 0
+        raise
     console = Console(stderr=True, soft_wrap=True)
+    if args.command == "hook":
+        return cmd_hook(args, console)
+    if args.command == "hooks":
+        return cmd_hooks(args, console)
     if args.command == "demo":
         if (
             args.sessions < 1

@@ -8,9 +8,13 @@ into exactly one stored event.
 Over NATS the events of one session travel as batch messages (CONTRACT §3, v1.1): a JSON array on
 `traces.raw.<session>.<agent or _>.batch`, split by size and never cutting an event, with
 `Nats-Msg-Id: <session>:batch:<first id>:<count>`; a session with a single event in the batch goes
-as a single-event message keyed `<session>:<id>`. The framing rules are `swarmscope_schema.batches`,
-shared with the services' publisher (which this SDK does not depend on: it would bring a web
-server, Prometheus and a nats-server binary into every agent's install).
+as a single-event message keyed `<session>:<id>`. Which messages a batch becomes (subjects, ids,
+framing, splitting) is `swarmscope_schema.batches.raw_messages`, the same plan the services'
+publisher (`swarmscope_service.publishing`) sends. Only the acknowledgement loop is this module's
+own: the SDK does not depend on libs/service, which would bring a web server (starlette, uvicorn),
+Prometheus and pydantic-settings into every agent's install, and the SDK's loop must ride out NATS
+restarts and report per event (OK / RETRY / drop reason) where the services' publisher raises and
+retries the whole batch.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from swarmscope.encoding import Encoded
-from swarmscope_schema.batches import MAX_BATCH_BYTES, BatchTooLarge, array_body, batch_runs
-from swarmscope_schema.subjects import MSG_ID_HEADER, raw_batch_msg_id, raw_batch_subject, raw_msg_id
+from swarmscope_schema.batches import raw_messages
+from swarmscope_schema.subjects import MSG_ID_HEADER
 
 log = logging.getLogger("swarmscope")
 
@@ -66,51 +70,6 @@ class _Round:
         self.outcomes = [RETRY] * size
         self.waiting: dict[str, list[int]] = {}
         self.done = asyncio.Event()
-
-
-def nats_messages(
-    batch: Sequence[Encoded], *, batches: bool = True, max_bytes: int = MAX_BATCH_BYTES
-) -> list[tuple[str, bytes, str, list[int]]]:
-    """(subject, payload, message id, indexes of the events it carries) of each NATS message.
-
-    With `batches`, the events of a session go as batch messages (v1.1); otherwise, and for a
-    session with one event here, one message per event. An event too big for a batch message of
-    its own is sent alone (the server's limits then refuse it, reported as `rejected`).
-    """
-    if not batches:
-        return [
-            (item.subject, item.payload, raw_msg_id(item.session_id, item.event_id), [index])
-            for index, item in enumerate(batch)
-        ]
-    by_session: dict[str, list[int]] = {}
-    for index, item in enumerate(batch):
-        by_session.setdefault(item.session_id, []).append(index)
-    out: list[tuple[str, bytes, str, list[int]]] = []
-    for session_id, indexes in by_session.items():
-        if len(indexes) == 1:
-            item = batch[indexes[0]]
-            out.append((item.subject, item.payload, raw_msg_id(session_id, item.event_id), indexes))
-            continue
-        try:
-            runs = batch_runs([len(batch[i].payload) for i in indexes], limit=max_bytes)
-        except BatchTooLarge:
-            # The publisher drops events over the event limit before they get here; anything left
-            # goes one by one, so one event never holds the others back.
-            out.extend(nats_messages([batch[i] for i in indexes], batches=False))
-            continue
-        for start, end in runs:
-            members = indexes[start:end]
-            agents = {batch[i].agent_id for i in members}
-            agent = next(iter(agents)) if len(agents) == 1 else None
-            out.append(
-                (
-                    raw_batch_subject(session_id, agent),
-                    array_body([batch[i].payload for i in members]),
-                    raw_batch_msg_id(session_id, batch[members[0]].event_id, len(members)),
-                    members,
-                )
-            )
-    return out
 
 
 class NatsTransport:
@@ -224,13 +183,16 @@ class NatsTransport:
         current = self._round = _Round(len(batch))
         prefix = f"{self._inbox}.{self._generation:x}x"
         try:
-            for number, (subject, payload, msg_id, indexes) in enumerate(
-                nats_messages(batch, batches=self.batches)
-            ):
+            # The publisher drops events over the event limit before they get here; anything left
+            # that fits no batch goes one by one, so one event never holds the others back.
+            for number, message in enumerate(raw_messages(batch, batches=self.batches, oversize="alone")):
                 token = f"{self._generation:x}x{number:x}"
-                current.waiting[token] = indexes
+                current.waiting[token] = message.members
                 await nc.publish(
-                    subject, payload, reply=prefix + f"{number:x}", headers={MSG_ID_HEADER: msg_id}
+                    message.subject,
+                    message.payload,
+                    reply=prefix + f"{number:x}",
+                    headers={MSG_ID_HEADER: message.msg_id},
                 )
         except Exception as exc:
             # What went out may still be acknowledged; the rest stays RETRY.

@@ -9,6 +9,11 @@ unique only within its session, and JetStream's window is keyed by `Nats-Msg-Id`
 stream. nats-server applies its 2-minute default to any stream without sources and refuses a window
 under 100 ms, so TRACES_RAW sources an empty anchor stream and states a window of 0. Duplicates are
 removed by (session_id, id) downstream: TRACES's window, then the store and replay.
+
+TRACES_RAW also keeps a message only until ingest has acknowledged it (interest retention, v1.1):
+what producers send is not yet redacted, and ingest acks only after the redacted event or dead
+letter is published. Provisioning turns an earlier release's limits-retention TRACES_RAW into an
+interest stream in place (nats-server allows that change; messages not yet acked stay).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from swarmscope_schema.subjects import (
     NO_DEDUPE_ANCHOR_SUBJECT,
     STREAM_NO_DEDUPE_ANCHOR,
     STREAM_SUBJECTS,
+    STREAMS_KEPT_UNTIL_CONSUMED,
     STREAMS_WITHOUT_DEDUPE,
 )
 
@@ -104,7 +110,7 @@ def stream_config(name: str, subject: str, settings: StreamSettings) -> StreamCo
     return StreamConfig(
         name=name,
         subjects=[subject],
-        retention=RetentionPolicy.LIMITS,
+        retention=RetentionPolicy.INTEREST if name in STREAMS_KEPT_UNTIL_CONSUMED else RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         num_replicas=settings.replicas,
         duplicate_window=0.0 if without_dedupe else settings.duplicate_window_seconds,
@@ -133,6 +139,10 @@ def _window(config: StreamConfig) -> float:
     return float(config.duplicate_window or 0.0)
 
 
+def _retention(config: StreamConfig) -> RetentionPolicy:
+    return RetentionPolicy(config.retention or RetentionPolicy.LIMITS)
+
+
 def _source_names(config: StreamConfig) -> list[str]:
     return sorted(s.name for s in config.sources or [])
 
@@ -159,13 +169,17 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
         log.info("stream created", extra={"stream": STREAM_NO_DEDUPE_ANCHOR})
     for name, subject in STREAM_SUBJECTS.items():
         config = stream_config(name, subject, settings)
+        # Retention turns to interest only once the durables exist (below): an interest stream
+        # without a consumer drops what it receives.
         try:
             info = await js.stream_info(name)
         except NotFoundError:
+            config.retention = RetentionPolicy.LIMITS
             await js.add_stream(config)
             log.info("stream created", extra={"stream": name})
             continue
         current = info.config
+        config.retention = _retention(current)
         if (
             _window(current) != _window(config)
             or _source_names(current) != _source_names(config)
@@ -173,17 +187,26 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
             or current.max_age != config.max_age
             or current.subjects != config.subjects
         ):
-            # Replicas and storage cannot change in place; everything else may.
-            config.num_replicas = current.num_replicas
-            config.storage = current.storage
-            await js.update_stream(config)
-            log.info("stream updated", extra={"stream": name})
+            await _update(js, config, current)
     for stream, durable in DURABLES:
         try:
             await js.consumer_info(stream, durable)
         except NotFoundError:
             await js.add_consumer(stream, durable_config(durable))
             log.info("durable created", extra={"stream": stream, "durable": durable})
+    for name, subject in STREAM_SUBJECTS.items():
+        config = stream_config(name, subject, settings)
+        current = (await js.stream_info(name)).config
+        if _retention(current) != _retention(config):
+            await _update(js, config, current)
+
+
+async def _update(js: JetStreamContext, config: StreamConfig, current: StreamConfig) -> None:
+    # Replicas and storage cannot change in place; everything else may.
+    config.num_replicas = current.num_replicas
+    config.storage = current.storage
+    await js.update_stream(config)
+    log.info("stream updated", extra={"stream": config.name, "retention": str(config.retention)})
 
 
 async def ensure_replica_durable(

@@ -13,9 +13,11 @@ retries the whole batch; `Nats-Msg-Id` headers (TRACES, TRACES_DLQ) and the down
 (session_id, id) make the retry harmless.
 
 The Python SDK (libs/sdk `transport.py`) speaks the same protocol with its own small loop: it ships
-to agents, and this package would bring a web server, Prometheus and a nats-server binary into
-their installs. What both must agree on — message ids, batch subjects, how a batch is framed and
-split — is defined once in `swarmscope_schema` (`subjects`, `batches`) and used by both.
+to agents, and this package would bring a web server and Prometheus into their installs. What both
+must agree on — which messages a run of events becomes, their subjects and `Nats-Msg-Id`s, how a
+batch is framed and split — is one function, `swarmscope_schema.batches.raw_messages`, that both
+send. Nothing else in the repository builds a raw message id (the monitor's single alert uses
+`subjects.raw_msg_id`, replay's republish goes through `publish_all`).
 """
 
 from __future__ import annotations
@@ -31,15 +33,9 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
-from swarmscope_schema.batches import MAX_BATCH_BYTES, array_body, batch_runs
-from swarmscope_schema.subjects import (
-    MSG_ID_HEADER,
-    STREAM_RAW,
-    raw_batch_msg_id,
-    raw_batch_subject,
-    raw_msg_id,
-    raw_subject,
-)
+from swarmscope_schema import batches
+from swarmscope_schema.batches import MAX_BATCH_BYTES
+from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_RAW, raw_subject
 
 EXPECTED_STREAM_HEADER = "Nats-Expected-Stream"
 
@@ -207,6 +203,11 @@ class RawEvent:
     event_type: str
     payload: bytes
 
+    @property
+    def subject(self) -> str:
+        """Its subject when it travels as a single-event message."""
+        return raw_subject(self.session_id, self.agent_id, self.event_type)
+
 
 def raw_messages(
     events: Sequence[RawEvent], *, max_bytes: int = MAX_BATCH_BYTES
@@ -214,46 +215,22 @@ def raw_messages(
     """The TRACES_RAW messages of some events, each with how many events it carries.
 
     Events are grouped by session (in their order) into batch messages (v1.1) of at most
-    `max_bytes`; a session with one event goes as a single-event message, exactly as v1. Raises
+    `max_bytes`; a session with one event goes as a single-event message, exactly as v1
+    (`swarmscope_schema.batches.raw_messages`, the plan the SDK sends too). Raises
     `swarmscope_schema.batches.BatchTooLarge` for an event too big for any message.
     """
-    by_session: dict[str, list[RawEvent]] = {}
-    for event in events:
-        by_session.setdefault(event.session_id, []).append(event)
-    out: list[tuple[Outgoing, int]] = []
-    for session_id, group in by_session.items():
-        if len(group) == 1:
-            only = group[0]
-            out.append(
-                (
-                    Outgoing(
-                        subject=raw_subject(session_id, only.agent_id, only.event_type),
-                        payload=only.payload,
-                        headers={MSG_ID_HEADER: raw_msg_id(session_id, only.event_id)},
-                        stream=STREAM_RAW,
-                    ),
-                    1,
-                )
-            )
-            continue
-        for start, end in batch_runs([len(e.payload) for e in group], limit=max_bytes):
-            members = group[start:end]
-            agents = {e.agent_id for e in members}
-            agent = next(iter(agents)) if len(agents) == 1 else None
-            out.append(
-                (
-                    Outgoing(
-                        subject=raw_batch_subject(session_id, agent),
-                        payload=array_body([e.payload for e in members]),
-                        headers={
-                            MSG_ID_HEADER: raw_batch_msg_id(session_id, members[0].event_id, len(members))
-                        },
-                        stream=STREAM_RAW,
-                    ),
-                    len(members),
-                )
-            )
-    return out
+    return [
+        (
+            Outgoing(
+                subject=message.subject,
+                payload=message.payload,
+                headers={MSG_ID_HEADER: message.msg_id},
+                stream=STREAM_RAW,
+            ),
+            len(message.members),
+        )
+        for message in batches.raw_messages(events, max_bytes=max_bytes)
+    ]
 
 
 async def publish_raw(

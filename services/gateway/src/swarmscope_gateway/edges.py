@@ -1,17 +1,18 @@
 """Events in and out over HTTP: POST /ingest, POST /import (JSON Lines, streamed) and export.
 
-In: the gateway only checks what it needs to publish safely (a JSON object with id, session_id and
-type as strings, an id usable as a header, at most 1 MiB) and publishes to TRACES_RAW through the
-services' one publisher, a session's events as batch messages (v1.1); ingest does the full
-validation and dead-letters what is wrong, exactly as for events published straight to NATS. Out: export pages the store and streams
-one StoredEvent per line, so a session of any size leaves in constant memory, redacted again on the
-way out (events stored before a rule was widened leave without what it now catches).
+In: each event goes through the contract's one validator (`swarmscope_schema.validation`, the checks
+ingest runs on every raw message) before anything is published, so the answer is exact: an event
+ingest would dead-letter is rejected in the answer with the dead-letter reason ingest would give
+(`schema_violation`, `too_large`, `invalid_json`, `invalid_utf8`) and is never published; the good
+ones go to TRACES_RAW through the services' one publisher, a session's events as batch messages
+(v1.1). Out: export pages the store and streams one StoredEvent per line, so a session of any size
+leaves in constant memory, redacted again on the way out (events stored before a rule was widened
+leave without what it now catches).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +27,11 @@ from swarmscope_gateway.bodies import read_body, stream_body
 from swarmscope_gateway.errors import ApiError, JsonResponse
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.params import ExportParams, ImportParams, parse_params
-from swarmscope_schema.codec import MAX_EVENT_BYTES
+from swarmscope_schema.codec import MAX_EVENT_BYTES, DecodeError, loads
 from swarmscope_schema.redaction import Redactor
 from swarmscope_schema.requests import ErrorCode, EventsQuery, SessionRef, StoreOp
+from swarmscope_schema.subjects import DlqReason
+from swarmscope_schema.validation import Rejected, check_object, check_schema
 from swarmscope_service.publishing import BatchPublisher, PublishError, RawEvent, publish_raw
 from swarmscope_service.request_reply import ServiceError
 
@@ -42,14 +45,18 @@ MAX_REPORTED_SESSIONS = 100
 EXPORT_PAGE = 1000
 # Assigned by the log, not by producers: an exported event carries its old ones.
 _ASSIGNED_FIELDS = ("seq", "received_at")
-# What a Nats-Msg-Id header can carry (no whitespace or control characters).
-_HEADER_SAFE = re.compile(r"^[\x21-\x7e]{1,512}$")
 
 
 @dataclass
 class Reject:
+    """Why one event was not published; `code` is the dead-letter reason ingest would have given."""
+
     code: str
     message: str
+
+    @classmethod
+    def of(cls, rejected: Rejected) -> Reject:
+        return cls(rejected.reason.value, rejected.detail)
 
 
 @dataclass
@@ -73,48 +80,45 @@ class PublishReport:
         }
 
 
-def _string(event: dict[str, Any], *names: str) -> Any:
-    for name in names:
-        if name in event:
-            return event[name]
-    return None
-
-
-def _missing(name: str) -> Reject:
-    return Reject("missing_field", f"{name} is required and must be a non-empty string")
-
-
 def to_raw(event: Any, *, session_override: str | None = None) -> RawEvent | Reject:
-    """The raw message of one event, or why it cannot be published."""
-    if not isinstance(event, dict):
-        return Reject("not_an_object", "an event must be a JSON object")
+    """The raw message of one event, or why ingest would dead-letter it (then it is not published).
+
+    The checks are ingest's own (size, then `check_schema`); the message is addressed from the
+    validated event, so its subject agrees with the body by construction.
+    """
+    raw = check_object(event)
+    if isinstance(raw, Rejected):
+        return Reject.of(raw)
     for key in _ASSIGNED_FIELDS:
-        event.pop(key, None)
+        raw.pop(key, None)
     if session_override is not None:
-        event.pop("sessionId", None)
-        event["session_id"] = session_override
-    event_id = event.get("id")
-    session_id = _string(event, "session_id", "sessionId")
-    event_type = event.get("type")
-    if not isinstance(event_id, str) or not event_id:
-        return _missing("id")
-    if not isinstance(session_id, str) or not session_id:
-        return _missing("session_id")
-    if not isinstance(event_type, str) or not event_type:
-        return _missing("type")
-    if not _HEADER_SAFE.match(event_id):
-        return Reject("invalid_id", "id must be printable ASCII without spaces, at most 512 characters")
-    payload = orjson.dumps(event)
+        raw.pop("sessionId", None)
+        raw["session_id"] = session_override
+    payload = orjson.dumps(raw)
     if len(payload) > MAX_EVENT_BYTES:
-        return Reject("too_large", f"the event is {len(payload)} bytes; at most {MAX_EVENT_BYTES}")
-    agent = _string(event, "agent_id", "agentId")
+        return Reject(
+            DlqReason.TOO_LARGE.value,
+            f"the event is {len(payload)} bytes; the limit is {MAX_EVENT_BYTES} bytes (1 MiB)",
+        )
+    body = check_schema(raw)
+    if isinstance(body, Rejected):
+        return Reject.of(body)
+    sent_type = raw.get("type")
     return RawEvent(
-        session_id=session_id,
-        agent_id=agent if isinstance(agent, str) and agent else None,
-        event_id=event_id,
-        event_type=event_type,
+        session_id=body["session_id"],
+        agent_id=body.get("agent_id"),
+        event_id=body["id"],
+        event_type=sent_type if isinstance(sent_type, str) else body["type"],
         payload=payload,
     )
+
+
+def line_event(line: bytes) -> Any:
+    """One import line parsed, or the Reject naming why it is not JSON (as ingest would)."""
+    try:
+        return loads(line)
+    except DecodeError as exc:
+        return Reject(exc.reason, str(exc))
 
 
 def _unavailable(exc: Exception, report: PublishReport, **extra: Any) -> ApiError:
@@ -209,25 +213,23 @@ def edge_handlers(
         try:
             async for line_no, line in _lines(stream_body(request, max_import_bytes)):
                 if line is None:
-                    problem = Reject("too_large", f"the line is longer than {MAX_EVENT_BYTES} bytes")
+                    problem = Reject(
+                        DlqReason.TOO_LARGE.value, f"the line is longer than {MAX_EVENT_BYTES} bytes"
+                    )
                     count_reject("import", problem)
                     report.reject({"line": line_no}, problem)
                     continue
                 if not line.strip():
                     continue
-                try:
-                    event = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    problem = Reject("invalid_json", f"not valid JSON: {exc}")
-                    count_reject("import", problem)
-                    report.reject({"line": line_no}, problem)
-                    continue
-                result = to_raw(event, session_override=params.session_id)
+                event = line_event(line)
+                result = (
+                    event if isinstance(event, Reject) else to_raw(event, session_override=params.session_id)
+                )
                 if isinstance(result, Reject):
                     count_reject("import", result)
                     report.reject({"line": line_no}, result)
                     continue
-                session_id = str(_string(event, "session_id", "sessionId"))
+                session_id = result.session_id
                 entry = sessions.get(session_id)
                 if entry is None and len(sessions) < MAX_REPORTED_SESSIONS:
                     entry = sessions[session_id] = {

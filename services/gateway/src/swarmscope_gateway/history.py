@@ -2,8 +2,8 @@
 has not committed yet.
 
 The store commits behind the live feed, so "everything the store has" is not "everything up to
-now". Its durable's ack floor says exactly how far it is complete (it acks only after commit), so a
-range is read from the store up to that floor and the rest straight from the stream with a
+now". The store says how far it is complete (`swarmscope.store.progress`, v1.1: its committed
+seq), so a range is read from the store up to there and the rest straight from the stream with a
 short-lived ephemeral consumer. A stream without a session filter (`/api/v1/stream`) is read from
 the stream alone: the store answers per session. If the store is unreachable the stream serves the
 whole range while it still holds it. Pages come in ascending seq; nothing in the range is skipped.
@@ -25,8 +25,8 @@ from swarmscope_gateway.live_event import (
     from_store_page,
     from_stream_message,
 )
-from swarmscope_schema.requests import ErrorCode, EventsQuery, StoreOp
-from swarmscope_schema.subjects import DURABLE_STORE, EVENTS_PREFIX, STREAM_EVENTS, subject_token
+from swarmscope_schema.requests import ErrorCode, EventsQuery, Request, StoreOp, StoreProgress
+from swarmscope_schema.subjects import EVENTS_PREFIX, STREAM_EVENTS, subject_token
 from swarmscope_service.request_reply import ServiceError
 
 log = logging.getLogger(__name__)
@@ -64,16 +64,14 @@ class History:
         self._backends = backends
 
     async def store_floor(self) -> int:
-        """The seq up to which the store has committed every event (0 if unknown)."""
+        """The seq up to which the store has committed every event (0 if unknown: the stream then
+        serves the whole range while it still holds it)."""
         try:
-            info = await self._js.consumer_info(STREAM_EVENTS, DURABLE_STORE, timeout=2.0)
-        except Exception as exc:
-            log.warning("store durable not readable", extra={"error": repr(exc)})
+            result = await self._backends.store(StoreOp.PROGRESS, Request(), timeout=2.0)
+            return StoreProgress.model_validate(result).committed_seq
+        except (ServiceError, ValueError) as exc:
+            log.warning("store progress unknown", extra={"error": repr(exc)})
             return 0
-        floor = int(info.ack_floor.stream_seq if info.ack_floor else 0)
-        if not info.num_pending and not info.num_ack_pending and info.delivered is not None:
-            floor = max(floor, int(info.delivered.stream_seq))
-        return floor
 
     async def read(
         self, live_filter: LiveFilter, after: int, until: int

@@ -130,8 +130,11 @@ class TokenResponse(BaseModel):
 class PublishReject(BaseModel):
     index: int | None = Field(default=None, description="position in the array (ingest)")
     line: int | None = Field(default=None, description="line number, from 1 (import)")
-    code: str
-    message: str
+    code: str = Field(
+        description="(v1.1) the dead-letter reason ingest would give the event: schema_violation, "
+        "too_large, invalid_json or invalid_utf8"
+    )
+    message: str = Field(description="why, as ingest words it (the field path for a schema violation)")
 
 
 class ImportedSession(BaseModel):
@@ -148,7 +151,9 @@ class ImportedSession(BaseModel):
 
 
 class PublishResult(BaseModel):
-    accepted: int = Field(description="events acknowledged by TRACES_RAW (ingest validates them next)")
+    accepted: int = Field(
+        description="events that passed ingest's validation and were acknowledged by TRACES_RAW"
+    )
     rejected: int
     rejects: list[PublishReject] = Field(default_factory=list, description="the first 1000 rejects")
     rejects_truncated: bool = False

@@ -108,7 +108,6 @@ async def _run(
     if source is None:
         source = StoreEventSource(
             RequestClient(nc, timeout=settings.replay_store_timeout_seconds),
-            js,
             timeout=settings.replay_store_timeout_seconds,
         )
     snapshot_cache = SnapshotCache(settings.replay_snapshot_cache_mb * 1024 * 1024, metrics)

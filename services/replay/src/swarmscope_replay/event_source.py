@@ -1,7 +1,7 @@
 """Where replay reads recorded events: the small interface it needs from the store.
 
 Replay owns no events; it asks the store (`StoreEventSource`) and, in unit tests, an in-memory
-fake (`swarmscope_replay.testing.MemoryEventSource`). One contract test runs against both.
+fake (`swarmscope_dev.replay.MemoryEventSource`). One contract test runs against both.
 Events are stored-event dicts (the canonical event plus `seq`).
 """
 

@@ -1,16 +1,15 @@
 """The event source in production: the store, over `swarmscope.store.*` request-reply.
 
-`covers(seq)` reads the store durable's ack floor from JetStream: the store acks an event only once
-it is committed, so every event up to the floor can be read back. The highest floor seen is
-remembered, so only questions about the live edge cost a round trip.
+`covers(seq)` asks the store how far it has committed (`swarmscope.store.progress`, v1.1): every
+event up to that seq can be read back. The highest answer seen is remembered, so only questions
+about the live edge cost a round trip. (It used to read the store's JetStream durable itself;
+that is the store's private business, issue 19.)
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any, Literal
-
-from nats.js import JetStreamContext
 
 from swarmscope_replay.event_source import MAX_PAGE, StoredEventDict
 from swarmscope_schema.requests import (
@@ -19,10 +18,12 @@ from swarmscope_schema.requests import (
     EventRef,
     EventSeqsQuery,
     EventsQuery,
+    Request,
     SessionRef,
     StoreOp,
+    StoreProgress,
 )
-from swarmscope_schema.subjects import DURABLE_STORE, STREAM_EVENTS, store_request_subject
+from swarmscope_schema.subjects import store_request_subject
 from swarmscope_service.request_reply import RequestClient, ServiceError
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,8 @@ log = logging.getLogger(__name__)
 class StoreEventSource:
     """EventSource backed by the store service."""
 
-    def __init__(self, client: RequestClient, js: JetStreamContext, *, timeout: float = 10.0) -> None:
+    def __init__(self, client: RequestClient, *, timeout: float = 10.0) -> None:
         self._client = client
-        self._js = js
         self._timeout = timeout
         self._floor = 0
 
@@ -134,12 +134,15 @@ class StoreEventSource:
         if seq <= self._floor:
             return True
         try:
-            info = await self._js.consumer_info(STREAM_EVENTS, DURABLE_STORE)
-        except Exception as exc:
+            result = await self._client.call(
+                store_request_subject(StoreOp.PROGRESS), Request(), timeout=self._timeout
+            )
+            progress = StoreProgress.model_validate(result)
+        except (ServiceError, ValueError) as exc:
+            # Unknown progress covers nothing: the caller waits or reads less, never more.
             log.warning("store progress unknown", extra={"error": repr(exc)})
             return False
-        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
-        self._floor = max(self._floor, int(floor or 0))
+        self._floor = max(self._floor, progress.committed_seq)
         return seq <= self._floor
 
 

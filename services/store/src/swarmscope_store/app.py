@@ -31,6 +31,7 @@ from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
 from swarmscope_store.metrics import StoreMetrics
 from swarmscope_store.migrations import pending_migrations
 from swarmscope_store.ops import store_operations
+from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries
 from swarmscope_store.retention import RetentionJob
 
@@ -134,7 +135,11 @@ async def main(
         consumers=[events, dead_letters],
         request_servers=[
             RequestServer(
-                nc, STORE_REQUEST_PREFIX, store_operations(queries, graphs), registry, queue="store"
+                nc,
+                STORE_REQUEST_PREFIX,
+                store_operations(queries, graphs, CommittedProgress(js)),
+                registry,
+                queue="store",
             )
         ],
         background=[retention.run, lag.run, *([monitor.run] if monitor else [])],

@@ -22,6 +22,7 @@ from swarmscope_schema.requests import (
 from swarmscope_service.request_reply import Operation, ServiceError
 from swarmscope_store.backend import DatabaseUnavailable
 from swarmscope_store.graph import GraphBuilder
+from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries
 
 RequestT = TypeVar("RequestT")
@@ -40,7 +41,9 @@ def _unavailable_as_503(
     return answer
 
 
-def store_operations(queries: StoreQueries, graphs: GraphBuilder) -> dict[str, Operation[Any]]:
+def store_operations(
+    queries: StoreQueries, graphs: GraphBuilder, progress: CommittedProgress
+) -> dict[str, Operation[Any]]:
     """Every StoreOp bound to its request model and handler."""
 
     async def ping(_: Request) -> dict[str, Any]:
@@ -57,6 +60,7 @@ def store_operations(queries: StoreQueries, graphs: GraphBuilder) -> dict[str, O
         StoreOp.DLQ: (DlqQuery, queries.dead_letters),
         StoreOp.FACETS: (FacetsQuery, queries.facets),
         StoreOp.EVENT_SEQS: (EventSeqsQuery, queries.event_seqs),
+        StoreOp.PROGRESS: (Request, progress.progress),
         StoreOp.PING: (Request, ping),
     }
     return {

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swarmscope_service.nats_server import NatsServer, free_port, start_nats_server
+from swarmscope_dev.nats_server import NatsServer, free_port, start_nats_server
 
 SERVICES: tuple[str, ...] = ("ingest", "store", "replay", "gateway")
 DEFAULT_PORTS: dict[str, int] = {"gateway": 8000, "ingest": 8101, "store": 8102, "replay": 8103}

@@ -1,0 +1,8 @@
+/** swarmscope TypeScript SDK: the public API. */
+export { Tracer, DEFAULT_GATEWAY_URL, DEFAULT_NATS_URL, type TracerOptions, type TracerStats } from "./tracer.js";
+export { Emitter } from "./vocabulary.js";
+export { EmitterBase, Span, describeError, type EmitOptions, type SpanOptions, type EventData, type Phase } from "./emitter.js";
+export { SESSION } from "./core.js";
+export { currentSpanId, type SpanContext } from "./context.js";
+export { PRIORITY_NAMES, type Priority, type DropSnapshot, type WireEvent } from "./buffer.js";
+export { ALIASES, REDACTION, REQUIRED_FIELDS, SDK } from "./contract.generated.js";
