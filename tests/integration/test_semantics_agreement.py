@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 import pytest
 
+from swarmscope_dev.replay import claude_flow_session, stored, synthetic_session
 from swarmscope_replay.reducer import State, initial_state, reduce_event
-from swarmscope_replay.testing import claude_flow_session, stored, synthetic_session
 from swarmscope_schema.contract_files import SEMANTICS_FIXTURE
 from swarmscope_schema.requests import SessionRef, SessionsQuery
 from swarmscope_schema.semantics import status_steps
