@@ -33,6 +33,7 @@ run: install frontend ## start everything (NATS, services, demo swarm) and print
 lint: install ## format check, lint and strict type check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
+	$(RUN) lint-imports
 	$(RUN) mypy libs/schema/src libs/service/src libs/sdk/src libs/devstack/src services/ingest/src services/store/src services/replay/src services/gateway/src
 
 format: install ## format and autofix

@@ -87,8 +87,6 @@ class Served:
 async def connections(nats_url: str) -> AsyncIterator[tuple[NatsClient, NatsClient]]:
     server_nc = await nats.connect(nats_url)
     client_nc = await nats.connect(nats_url)
-    # A request right after connecting can meet a spurious "no responders" (see ReplyMux.open).
-    await client_nc.flush()
     try:
         yield server_nc, client_nc
     finally:
@@ -209,6 +207,22 @@ async def test_an_error_before_any_chunk_is_raised_by_open(
     with pytest.raises(ServiceError) as failed:
         await client.open(served.subject("whole"), {"items": "many"})
     assert failed.value.code is ErrorCode.BAD_REQUEST
+
+
+async def test_a_server_answers_from_the_moment_start_returns(
+    connections: tuple[NatsClient, NatsClient],
+) -> None:
+    # nats-py's flush() lets its PING overtake a SUB still in the pending buffer; with start()
+    # ending on flush() about 1 in 20 of these first requests met "no responders" (issue 15).
+    server_nc, client_nc = connections
+    client = RequestClient(client_nc)
+    for _ in range(100):
+        served = Served(server_nc)
+        await served.server.start()
+        try:
+            assert await client.call(served.subject("whole"), Size(items=1)) == big_answer(Size(items=1))
+        finally:
+            await served.server.stop()
 
 
 async def test_nobody_answering_is_unavailable(connections: tuple[NatsClient, NatsClient]) -> None:

@@ -157,10 +157,9 @@ class ReplyMux:
             async with self._lock:
                 if self._prefix is None:
                     prefix = self._nc.new_inbox()
+                    # No round trip needed: the SUB goes out ahead of the request on the same
+                    # connection, and the server applies one connection's commands in order.
                     self._sub = await self._nc.subscribe(f"{prefix}.*", cb=self._route)
-                    # A request right after a fresh connection can be answered "no responders"
-                    # by the server although a responder is subscribed: one round trip first.
-                    await self._nc.flush()
                     self._prefix = prefix
         token = secrets.token_hex(10)
         queue: asyncio.Queue[Msg] = asyncio.Queue()

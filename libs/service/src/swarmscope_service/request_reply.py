@@ -74,6 +74,25 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+async def subscribed(nc: NatsClient, *, timeout: float = 10.0) -> None:
+    """Returns once the server has taken every command `nc` sent before the call (its SUBs above all).
+
+    `nc.flush()` is no such barrier in nats-py 2.16: it writes its PING straight to the socket while
+    earlier commands wait in the client's pending buffer for the flusher task, so the PONG can come
+    back before a SUB reached the server, and a request from another connection in that moment is
+    answered "no responders". A message to ourselves travels behind those commands instead: the
+    server handles one connection's commands in order, so when it comes back they were all applied.
+    (It needs echo, nats-py's default, which every swarmscope connection keeps.)
+    """
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, max_msgs=1)
+    try:
+        await nc.publish(inbox, b"")
+        await sub.next_msg(timeout=timeout)
+    finally:
+        await sub.unsubscribe()
+
+
 class RequestServer:
     """Serves a set of ops on `<prefix>.<op>` in a queue group."""
 
@@ -109,10 +128,11 @@ class RequestServer:
         )
 
     async def start(self) -> None:
+        """Subscribes every op; on return the server routes requests to them (see `subscribed`)."""
         for op in self._operations:
             sub = await self._nc.subscribe(f"{self._prefix}.{op}", queue=self._queue, cb=self._on_message)
             self._subs.append(sub)
-        await self._nc.flush()
+        await subscribed(self._nc)
 
     async def stop(self) -> None:
         """Stops taking requests and lets the ones in flight finish."""
