@@ -252,6 +252,13 @@ describe('views', () => {
           assert.ok(body.height >= (viewport.height >= 900 ? 450 : 330), `${where}: the main view gets ${body.height} px`);
           const timeline = await rect(page, '.timeline');
           assert.ok(body.bottom <= timeline.top + 1, `${where}: the main view ends above the timeline`);
+          // The drawing itself, not only its panel: at 1280×720 it had ~340 px (issue 17 #10).
+          const drawing = { 'call-tree': '.graph-svg', agents: '.graph-svg', 'agents-small': '.graph-svg', sequence: '.sequence-scroll', 'sequence-50': '.sequence-scroll', 'span-timeline': '.graph-svg-wrap' }[name];
+          if (drawing) {
+            const d = await rect(page, drawing);
+            assert.ok(d.height >= (viewport.height >= 900 ? 420 : 360), `${where}: the drawing gets ${d.height} px`);
+            assert.ok(d.width >= viewport.width * 0.6, `${where}: the drawing gets ${d.width} px wide`);
+          }
           if (['call-tree', 'span-timeline'].includes(name)) {
             const legend = await rect(page, '[data-testid=legend]');
             assert.ok(legend.width > 0 && legend.bottom <= viewport.height, `${where}: the legend is shown`);

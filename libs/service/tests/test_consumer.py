@@ -30,7 +30,7 @@ from swarmscope_service.consumer import (
     Delivery,
     RetryableError,
 )
-from swarmscope_service.nats_setup import provision
+from swarmscope_service.nats_setup import StreamSettings, provision
 
 
 @pytest.fixture
@@ -286,3 +286,62 @@ async def test_stop_finishes_the_batch_in_hand_and_acks_it(js: JetStreamContext)
     assert len(seen) == 40  # the batch in hand was finished; no new fetch after stop
     assert ack_pending == 0
     assert num_pending == 60
+
+
+@dataclass
+class Slow(Recorder):
+    """Takes `seconds` over its first batch (a slow COPY), then answers at once."""
+
+    seconds: float = 0.0
+
+    async def __call__(self, batch: Sequence[Delivery]) -> list[Decision]:
+        first = not self.seen
+        decisions = await super().__call__(batch)
+        if first:
+            await asyncio.sleep(self.seconds)
+        return decisions
+
+
+async def test_a_batch_slower_than_ack_wait_keeps_its_messages(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server = start_nats_server(tmp_path_factory.mktemp("nats-ack-wait"))
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        await provision(js, StreamSettings(ack_wait_seconds=1.0))
+        assert (await js.consumer_info(STREAM_RAW, DURABLE_INGEST)).config.ack_wait == 1.0
+        await publish_raw(js, 20)
+        # One replica takes three ack waits over its batch (a slow COPY); a second replica on the
+        # same durable would be handed that batch again after each ack wait without in-progress acks.
+        slow = Slow(seconds=3.0)
+        slow_consumer = make_consumer(js, slow, ack_wait=1.0)
+        slow_task = asyncio.create_task(slow_consumer.run())
+        async with asyncio.timeout(10):
+            while len(slow.seen) < 20:
+                await asyncio.sleep(0.02)
+        other = Recorder()
+        other_consumer = make_consumer(js, other, ack_wait=1.0)
+        other_task = asyncio.create_task(other_consumer.run())
+        # Past the slow batch's end and one more ack wait: a redelivery would have reached `other`.
+        await asyncio.sleep(4.5)
+        for consumer, task in ((other_consumer, other_task), (slow_consumer, slow_task)):
+            consumer.stop()
+            await task
+        assert other.seen == []
+        assert sorted(d.data for d in slow.seen) == sorted(f"m{i}".encode() for i in range(20))
+        assert {d.num_delivered for d in slow.seen} == {1}
+        assert slow_consumer.metrics.in_progress.labels(DURABLE_INGEST)._value.get() >= 20
+        info = await js.consumer_info(STREAM_RAW, DURABLE_INGEST)
+        assert (info.num_ack_pending, info.num_redelivered) == (0, 0)
+    finally:
+        await nc.close()
+        server.stop()
+
+
+async def test_redeliveries_are_counted(js: JetStreamContext) -> None:
+    await publish_raw(js, 3)
+    handler = Recorder(decide={b"m1": Decision.nak(0.05)})
+    consumer = make_consumer(js, handler)
+    await run_until(consumer, lambda: any(d.data == b"m1" and d.num_delivered > 1 for d in handler.seen))
+    assert consumer.metrics.redelivered.labels(DURABLE_INGEST)._value.get() >= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import nats
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamSource
+from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig, StreamSource
 
 from swarmscope_dev.nats_server import start_nats_server
 from swarmscope_schema.subjects import (
@@ -18,7 +18,12 @@ from swarmscope_schema.subjects import (
     STREAM_SUBJECTS,
     raw_subject,
 )
-from swarmscope_service.nats_setup import STREAM_MAX_MSG_SIZE, StreamSettings, provision
+from swarmscope_service.nats_setup import (
+    STREAM_MAX_MSG_SIZE,
+    StreamSettings,
+    ensure_replica_durable,
+    provision,
+)
 
 
 async def test_provision_creates_streams_and_durables_and_is_idempotent(nats_url: str) -> None:
@@ -146,5 +151,34 @@ async def test_after_provisioning_a_raw_publish_waits_for_ingest(
         before = info.state.messages
         await js.publish(raw_subject("s-new", None, "tool_call"), b"{}", headers={MSG_ID_HEADER: "s-new:1"})
         assert (await js.stream_info(STREAM_RAW)).state.messages == before + 1
+    finally:
+        await nc.close()
+
+
+async def test_provision_sets_and_updates_the_durables_ack_wait(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await provision(js, StreamSettings(ack_wait_seconds=30.0))
+        for stream, durable in DURABLES:
+            assert (await js.consumer_info(stream, durable)).config.ack_wait == 30.0
+        # A release with a shorter ack wait changes the existing durables in place, keeping
+        # their position and their other settings.
+        await js.publish(raw_subject("s-ack", None, "tool_call"), b"{}", headers={MSG_ID_HEADER: "s-ack:1"})
+        before = await js.consumer_info(STREAM_RAW, DURABLE_INGEST)
+        await provision(js, StreamSettings(ack_wait_seconds=4.0))
+        await provision(js, StreamSettings(ack_wait_seconds=4.0))  # idempotent
+        for stream, durable in DURABLES:
+            assert (await js.consumer_info(stream, durable)).config.ack_wait == 4.0
+        after = await js.consumer_info(STREAM_RAW, DURABLE_INGEST)
+        assert after.num_pending == before.num_pending
+        assert after.config.deliver_policy == before.config.deliver_policy
+        assert after.config.max_ack_pending == before.config.max_ack_pending
+        # A replica durable (deliver new, idle threshold) keeps both while its ack wait changes.
+        await ensure_replica_durable(js, STREAM_EVENTS, "replay-7", idle_seconds=3600, ack_wait=9.0)
+        await ensure_replica_durable(js, STREAM_EVENTS, "replay-7", idle_seconds=3600, ack_wait=3.0)
+        replica = (await js.consumer_info(STREAM_EVENTS, "replay-7")).config
+        assert (replica.ack_wait, replica.inactive_threshold) == (3.0, 3600)
+        assert replica.deliver_policy in (DeliverPolicy.NEW, "new")
     finally:
         await nc.close()

@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry
 from swarmscope_dev.replay import Engine, make_engine
 from swarmscope_dev.stack import LocalStack
 from swarmscope_replay.metrics import ReplayMetrics
-from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
+from swarmscope_replay.snapshot_database import open_snapshot_store
+from swarmscope_replay.snapshots import SnapshotStore
 
 
 @pytest.fixture

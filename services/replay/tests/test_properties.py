@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from swarmscope_dev.replay import MemoryEventSource, make_engine, synthetic_session
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.snapshots import open_snapshot_store
+from swarmscope_replay.snapshot_database import open_snapshot_store
 from swarmscope_schema.taxonomy import EventType
 
 

@@ -22,7 +22,7 @@ from swarmscope_dev.stack import LocalStack
 from swarmscope_replay.chunked import decode_manifest
 from swarmscope_replay.ownership import partition_of
 from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.snapshots import open_snapshot_store
+from swarmscope_replay.snapshot_database import open_snapshot_store
 from swarmscope_replay.state_views import bounded_view
 from swarmscope_schema.subjects import (
     DURABLE_STORE,

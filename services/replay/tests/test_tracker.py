@@ -19,7 +19,8 @@ from swarmscope_dev.replay import (
 )
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
-from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
+from swarmscope_replay.snapshot_database import open_snapshot_store
+from swarmscope_replay.snapshots import SnapshotStore
 from swarmscope_service.consumer import Delivery, RetryableError, Verdict
 
 

@@ -22,7 +22,7 @@ from swarmscope_schema.events import NAME_PATTERN
 from swarmscope_schema.taxonomy import REQUIRED_FIELDS
 
 if TYPE_CHECKING:
-    from swarmscope.emitter import EmitterBase as Emitter
+    from swarmscope.emitting import Emitting as Emitter
 
 log = logging.getLogger("swarmscope")
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 from swarmscope.context import CURRENT_SPAN, SpanContext
 
 if TYPE_CHECKING:
-    from swarmscope.emitter import EmitterBase as Emitter
+    from swarmscope.emitting import Emitting as Emitter
 
 INHERIT: Any = object()  # "take the parent from the context"
 SELF_SPAN = "\x00self"  # "this event opens a span: its span_id is its own id"

@@ -13,6 +13,12 @@ marks as permanently bad is dead-lettered with its reason and never retried. An 
 exception is treated as retryable, except that a message delivered `max_attempts` times is then
 dead-lettered as `unprocessable`, so one poison message can never stall a durable. A dead letter
 keeps its message's payload redacted (unless the service is told to keep originals).
+
+Durables redeliver what was not acked within a short `ack_wait` (nats_setup), so a crashed
+consumer's last batch comes back seconds after a restart. While a batch is being handled and
+settled, the loop sends in-progress acks for its messages every third of `ack_wait`: a batch
+slower than ack_wait (a slow COPY, a database failing over) keeps its messages instead of having
+them redelivered to another replica while it still works on them.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from swarmscope_schema.subjects import (
     DlqReason,
     dlq_subject,
 )
+from swarmscope_service.nats_setup import DEFAULT_ACK_WAIT_SECONDS
 from swarmscope_service.publishing import BatchPublisher, Outgoing, PublishError
 
 log = logging.getLogger(__name__)
@@ -121,6 +128,8 @@ class ConsumerMetrics:
     batch_size: Histogram
     batch_seconds: Histogram
     retryable_failures: Counter
+    redelivered: Counter
+    in_progress: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ConsumerMetrics:
@@ -163,6 +172,19 @@ class ConsumerMetrics:
                 ["durable"],
                 registry=registry,
             ),
+            redelivered=Counter(
+                "swarmscope_consumer_redelivered_total",
+                "Messages received again (JetStream delivery count above 1): after a nak, or after "
+                "ack_wait passed without an ack (a consumer that crashed or stalled)",
+                ["durable"],
+                registry=registry,
+            ),
+            in_progress=Counter(
+                "swarmscope_consumer_in_progress_acks_total",
+                "In-progress acks sent for messages of batches slower than a third of ack_wait",
+                ["durable"],
+                registry=registry,
+            ),
         )
 
 
@@ -185,6 +207,9 @@ class BatchConsumer:
     # Bytes a fetch should bring at most (0: no bound): with batch messages of many events each,
     # `batch_size` messages could be hundreds of MiB, so the count follows the sizes seen.
     fetch_bytes: int = 0
+    # The durable's ack wait (SWARMSCOPE_ACK_WAIT_SECONDS): a batch still in hand after a third of
+    # it sends in-progress acks.
+    ack_wait: float = DEFAULT_ACK_WAIT_SECONDS
     _message_bytes: float = 0.0
     # What a dead letter keeps of its message: the payload redacted by this (CONTRACT "Data
     # handling"); None keeps it as it came, secrets included (SWARMSCOPE_DLQ_KEEP_ORIGINAL).
@@ -232,8 +257,40 @@ class BatchConsumer:
 
     async def process(self, msgs: Sequence[Msg]) -> None:
         """Handles and settles one batch. Public so tests can drive a batch directly."""
+        keep_alive = asyncio.create_task(self._keep_in_progress(msgs))
+        try:
+            decisions = await self._handle_and_settle(msgs)
+        finally:
+            keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keep_alive
+        if any(d.verdict is Verdict.NAK for d in decisions):
+            # Back off as a whole: redelivery is already delayed, and not fetching at once keeps a
+            # down dependency from being hammered.
+            await self._sleep_unless_stopping(min(d.delay for d in decisions if d.verdict is Verdict.NAK))
+
+    async def _keep_in_progress(self, msgs: Sequence[Msg]) -> None:
+        interval = max(self.ack_wait / 3.0, 0.05)
+        counter = self.metrics.in_progress.labels(self.durable)
+        while True:
+            await asyncio.sleep(interval)
+            for msg in msgs:
+                try:
+                    await msg.in_progress()
+                except Exception as exc:
+                    # NATS reconnecting: the next round tries again; at worst a redelivery,
+                    # which changes nothing.
+                    log.debug("in-progress ack failed", extra={"durable": self.durable, "error": repr(exc)})
+                    break
+            else:
+                counter.inc(len(msgs))
+
+    async def _handle_and_settle(self, msgs: Sequence[Msg]) -> list[Decision]:
         started = time.perf_counter()
         deliveries = [_delivery(m) for m in msgs]
+        redelivered = sum(1 for d in deliveries if d.num_delivered > 1)
+        if redelivered:
+            self.metrics.redelivered.labels(self.durable).inc(redelivered)
         if self.fetch_bytes:
             mean = sum(len(d.data) for d in deliveries) / len(deliveries)
             # A moving average: one batch of large messages shrinks the next fetch at once.
@@ -262,10 +319,7 @@ class BatchConsumer:
             decisions = await self._isolate(deliveries, self._next_retry_delay())
         await self._settle(msgs, deliveries, decisions)
         self.metrics.batch_seconds.labels(self.durable).observe(time.perf_counter() - started)
-        if any(d.verdict is Verdict.NAK for d in decisions):
-            # Back off as a whole: redelivery is already delayed, and not fetching at once keeps a
-            # down dependency from being hammered.
-            await self._sleep_unless_stopping(min(d.delay for d in decisions if d.verdict is Verdict.NAK))
+        return decisions
 
     async def _isolate(self, deliveries: Sequence[Delivery], delay: float) -> list[Decision]:
         """After an unexpected exception, handles each message alone, so only the message that

@@ -14,6 +14,13 @@ TRACES_RAW also keeps a message only until ingest has acknowledged it (interest 
 what producers send is not yet redacted, and ingest acks only after the redacted event or dead
 letter is published. Provisioning turns an earlier release's limits-retention TRACES_RAW into an
 interest stream in place (nats-server allows that change; messages not yet acked stay).
+
+Durables wait `ack_wait` (default 5 s, `SWARMSCOPE_ACK_WAIT_SECONDS`) for a delivered message's
+ack before redelivering it, so the last batch of a consumer killed mid-stream is redelivered within
+seconds of its restart, not after half a minute. A batch that takes longer keeps its messages with
+in-progress acks (the consumer loop's keep-alive), so a slow Postgres COPY never causes a
+redelivery storm. Provisioning updates an existing durable whose ack wait differs (ack_wait is one
+of the fields nats-server lets a durable change in place).
 """
 
 from __future__ import annotations
@@ -53,13 +60,17 @@ log = logging.getLogger(__name__)
 STREAM_MAX_MSG_SIZE = MAX_EVENT_BYTES + 64 * 1024
 
 
+DEFAULT_ACK_WAIT_SECONDS = 5.0
+
+
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
-    """What every stream is provisioned with."""
+    """What every stream and durable is provisioned with."""
 
     replicas: int = 1
     duplicate_window_seconds: float = 120.0
     max_age_seconds: float = 0.0
+    ack_wait_seconds: float = DEFAULT_ACK_WAIT_SECONDS
 
 
 async def connect(
@@ -147,15 +158,40 @@ def _source_names(config: StreamConfig) -> list[str]:
     return sorted(s.name for s in config.sources or [])
 
 
-def durable_config(durable: str) -> ConsumerConfig:
-    """The configuration of a swarmscope durable: explicit acks, every message from the start."""
+def durable_config(durable: str, *, ack_wait: float = DEFAULT_ACK_WAIT_SECONDS) -> ConsumerConfig:
+    """The configuration of a swarmscope durable: explicit acks, every message from the start,
+    redelivery `ack_wait` seconds after a delivery nobody acked or kept in progress."""
     return ConsumerConfig(
         durable_name=durable,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
-        ack_wait=30.0,
+        ack_wait=ack_wait,
         max_ack_pending=20_000,
         max_deliver=-1,
+    )
+
+
+async def ensure_durable(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
+    """Creates the durable, or updates its ack wait in place when it differs (idempotent)."""
+    durable = str(config.durable_name)
+    try:
+        info = await js.consumer_info(stream, durable)
+    except NotFoundError:
+        await js.add_consumer(stream, config)
+        log.info("durable created", extra={"stream": stream, "durable": durable})
+        return
+    current = info.config
+    if current.ack_wait is not None and abs(float(current.ack_wait) - float(config.ack_wait or 0)) < 1e-3:
+        return
+    # Only the editable field changes: the rest is the durable's own (its deliver policy, an idle
+    # threshold), which nats-server refuses to change on an update.
+    current.ack_wait = config.ack_wait
+    # A create request for an existing durable is nats-server's update (2.10+; nats-py has no
+    # separate call).
+    await js.add_consumer(stream, current)
+    log.info(
+        "durable updated",
+        extra={"stream": stream, "durable": durable, "ack_wait_s": config.ack_wait},
     )
 
 
@@ -189,11 +225,7 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
         ):
             await _update(js, config, current)
     for stream, durable in DURABLES:
-        try:
-            await js.consumer_info(stream, durable)
-        except NotFoundError:
-            await js.add_consumer(stream, durable_config(durable))
-            log.info("durable created", extra={"stream": stream, "durable": durable})
+        await ensure_durable(js, stream, durable_config(durable, ack_wait=settings.ack_wait_seconds))
     for name, subject in STREAM_SUBJECTS.items():
         config = stream_config(name, subject, settings)
         current = (await js.stream_info(name)).config
@@ -210,18 +242,17 @@ async def _update(js: JetStreamContext, config: StreamConfig, current: StreamCon
 
 
 async def ensure_replica_durable(
-    js: JetStreamContext, stream: str, durable: str, *, idle_seconds: float
+    js: JetStreamContext,
+    stream: str,
+    durable: str,
+    *,
+    idle_seconds: float,
+    ack_wait: float = DEFAULT_ACK_WAIT_SECONDS,
 ) -> None:
     """Creates a durable for one replica of a service that reads the whole stream per replica
     (replay beyond its first): from the stream's end (what came before is read from the store),
     deleted by the server once unused for `idle_seconds`."""
-    try:
-        await js.consumer_info(stream, durable)
-        return
-    except NotFoundError:
-        pass
-    config = durable_config(durable)
+    config = durable_config(durable, ack_wait=ack_wait)
     config.deliver_policy = DeliverPolicy.NEW
     config.inactive_threshold = idle_seconds
-    await js.add_consumer(stream, config)
-    log.info("replica durable created", extra={"stream": stream, "durable": durable})
+    await ensure_durable(js, stream, config)

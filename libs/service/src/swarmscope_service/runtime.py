@@ -42,6 +42,7 @@ async def connect_and_provision(
             replicas=settings.stream_replicas,
             duplicate_window_seconds=settings.dedup_window_seconds,
             max_age_seconds=settings.stream_max_age_hours * 3600,
+            ack_wait_seconds=settings.ack_wait_seconds,
         ),
     )
     return nc, js

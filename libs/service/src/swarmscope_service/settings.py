@@ -35,6 +35,13 @@ class ServiceSettings(BaseSettings):
         default=5, ge=1, description="deliveries before a poison message is dead-lettered"
     )
     shutdown_grace_seconds: float = Field(default=20.0, gt=0.0)
+    ack_wait_seconds: float = Field(
+        default=5.0,
+        ge=1.0,
+        le=300.0,
+        description="seconds a durable waits for a delivery's ack before redelivering it (after a "
+        "consumer crash); batches that take longer are kept with in-progress acks",
+    )
     # Redaction (CONTRACT "Data handling"): ingest applies it to events, every consumer to the dead
     # letters it writes, the gateway to exports, the store to dead-letter previews.
     redact_keys: Annotated[tuple[str, ...], NoDecode] = Field(

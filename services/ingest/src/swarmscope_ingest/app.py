@@ -50,6 +50,7 @@ async def main(
             max_attempts=settings.max_attempts,
             publisher=publisher,
             fetch_bytes=settings.ingest_fetch_bytes,
+            ack_wait=settings.ack_wait_seconds,
             dead_letter_redactor=None if settings.dlq_keep_original else redactor,
         )
         for _ in range(settings.ingest_concurrency)

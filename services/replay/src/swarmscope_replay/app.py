@@ -23,7 +23,8 @@ from swarmscope_replay.operations import ReplayOperations
 from swarmscope_replay.ownership import LeaseOwnership, replica_durable
 from swarmscope_replay.repeats import RepeatFilter
 from swarmscope_replay.republish import Republisher
-from swarmscope_replay.snapshots import SnapshotStore, open_snapshot_store
+from swarmscope_replay.snapshot_database import open_snapshot_store
+from swarmscope_replay.snapshots import SnapshotStore
 from swarmscope_replay.states import StateResolver
 from swarmscope_replay.store_source import StoreEventSource
 from swarmscope_replay.tracker import SessionTracker
@@ -32,6 +33,7 @@ from swarmscope_schema.subjects import REPLAY_REQUEST_PREFIX, STREAM_EVENTS
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
+from swarmscope_service.lifecycle import retry_until_ready
 from swarmscope_service.monitor import MonitorSources, performance_monitor
 from swarmscope_service.nats_setup import ensure_replica_durable
 from swarmscope_service.request_reply import RequestClient, RequestServer
@@ -46,22 +48,18 @@ SERVICE_NAME = "swarmscope-replay"
 async def open_store_until_ready(url: str, stop: asyncio.Event) -> SnapshotStore | None:
     """Opens the snapshot store, retrying with backoff while its database is down; None if
     stopped first."""
-    delay = 0.5
-    while not stop.is_set():
+
+    async def attempt() -> SnapshotStore:
         store = open_snapshot_store(url)
         try:
             await store.open()
-            return store
-        except Exception as exc:
+        except Exception:
             with contextlib.suppress(Exception):
                 await store.close()
-            log.warning(
-                "snapshot database not reachable, retrying", extra={"error": repr(exc), "retry_in_s": delay}
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            delay = min(delay * 2, 10.0)
-    return None
+            raise
+        return store
+
+    return await retry_until_ready(attempt, stop, what="snapshot database", max_delay=10.0)
 
 
 async def main(
@@ -130,7 +128,11 @@ async def _run(
     durable = replica_durable(ordinal)
     if ordinal:
         await ensure_replica_durable(
-            js, STREAM_EVENTS, durable, idle_seconds=settings.replay_durable_idle_hours * 3600
+            js,
+            STREAM_EVENTS,
+            durable,
+            idle_seconds=settings.replay_durable_idle_hours * 3600,
+            ack_wait=settings.ack_wait_seconds,
         )
     if ownership is not None:
         # Partitions before the first batch: the consumer does not pass over what it could fold.
@@ -175,6 +177,7 @@ async def _run(
         batch_size=settings.batch_size,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
+        ack_wait=settings.ack_wait_seconds,
         dead_letter_redactor=(
             None
             if settings.dlq_keep_original

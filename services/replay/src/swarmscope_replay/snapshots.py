@@ -12,7 +12,7 @@ the snapshots, before the batch is acked, so after a crash the consumer knows ex
 the session's events it must fetch again (those after the snapshot, up to `applied_seq`).
 
 Replay owns this storage: tables `replay_snapshots` and `replay_sessions` on the shared Postgres,
-or its own SQLite file (see `open_snapshot_store`).
+or its own SQLite file (see `snapshot_database.open_snapshot_store`).
 """
 
 from __future__ import annotations
@@ -248,16 +248,3 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
         updated_at DOUBLE PRECISION NOT NULL
     )""",
 )
-
-
-def open_snapshot_store(url: str) -> SnapshotStore:
-    """The store for a URL: `postgresql://…` (tables in that database) or `sqlite:///<path>`."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from swarmscope_replay.postgres_snapshots import PostgresSnapshotStore
-
-        return PostgresSnapshotStore(url)
-    if url.startswith("sqlite:///"):
-        from swarmscope_replay.sqlite_snapshots import SqliteSnapshotStore
-
-        return SqliteSnapshotStore(url[len("sqlite:///") :])
-    raise ValueError(f"unsupported snapshot database URL {url!r}: use sqlite:///<path> or postgresql://…")

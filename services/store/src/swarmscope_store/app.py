@@ -30,7 +30,7 @@ from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
 from swarmscope_store.metrics import StoreMetrics
 from swarmscope_store.migrations import pending_migrations
-from swarmscope_store.ops import store_operations
+from swarmscope_store.operations import store_operations
 from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries
 from swarmscope_store.retention import RetentionJob
@@ -81,6 +81,7 @@ async def main(
         ),
         metrics=consumer_metrics,
         batch_size=settings.store_batch_size,
+        ack_wait=settings.ack_wait_seconds,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
         dead_letter_redactor=None if settings.dlq_keep_original else redactor,
@@ -92,6 +93,7 @@ async def main(
         handler=DeadLetterHandler(backend, metrics, durable=DURABLE_STORE_DLQ),
         metrics=consumer_metrics,
         batch_size=min(settings.batch_size, 100),
+        ack_wait=settings.ack_wait_seconds,
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
     )
