@@ -35,7 +35,7 @@ from swarmscope_schema.subjects import STORE_REQUEST_PREFIX, store_request_subje
 from swarmscope_service.request_reply import RequestServer
 from swarmscope_store.database import open_backend
 from swarmscope_store.graph import GraphBuilder
-from swarmscope_store.ops import store_operations
+from swarmscope_store.operations import store_operations
 from swarmscope_store.postgres_backend import DAY_MS, PostgresBackend, partition_name
 from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries

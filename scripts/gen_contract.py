@@ -6,17 +6,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from swarmscope_schema.contract_files import HOOK_FIXTURES, documents
+from swarmscope_schema.contract_files import HOOK_FIXTURES, SEMANTICS_FIXTURE, documents, frontend_documents
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "contract"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "contract"
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     fixtures = json.loads((OUT / HOOK_FIXTURES).read_text())
-    for name, text in documents(fixtures).items():
+    semantics = json.loads((OUT / SEMANTICS_FIXTURE).read_text())
+    for name, text in documents(fixtures, semantics).items():
         (OUT / name).write_text(text)
         print(f"wrote {OUT / name}")
+    for path, text in frontend_documents().items():
+        (ROOT / path).write_text(text)
+        print(f"wrote {ROOT / path}")
 
 
 if __name__ == "__main__":

@@ -15,18 +15,14 @@ import { GraphFooter } from './GraphFooter';
 import { fitTransform } from '../model/viewport';
 import { zoomIdentity } from 'd3-zoom';
 
-export type GraphLayoutName = 'hierarchical' | 'force' | 'sequence' | 'timeline';
+import type { GraphFilters, GraphLayoutName } from './graphProps';
+
+export type { GraphFilters, GraphLayoutName } from './graphProps';
 
 // The call tree is the default view; the other layouts (and d3-force) load when chosen.
 const AgentGraphView = lazy(() => import('./AgentGraphView').then((m) => ({ default: m.AgentGraphView })));
 const SequenceView = lazy(() => import('./SequenceView').then((m) => ({ default: m.SequenceView })));
 const WaterfallView = lazy(() => import('./WaterfallView').then((m) => ({ default: m.WaterfallView })));
-
-export interface GraphFilters {
-  categories: Set<Category> | null;
-  hideCompleted: boolean;
-  maxDepth: number;
-}
 
 const LAYOUT_NAMES: Record<GraphLayoutName, string> = { hierarchical: 'Call tree', force: 'Agents', sequence: 'Sequence', timeline: 'Timeline' };
 const COL_W = 210;

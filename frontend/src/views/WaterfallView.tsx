@@ -8,7 +8,7 @@ import { CATEGORY_STYLES } from '../model/categories';
 import { effectiveSeq } from '../model/cursor';
 import { spanStatusAt, type Span } from '../model/spans';
 import type { SessionModel } from '../state/sessionModel';
-import type { GraphFilters } from './TraceGraph';
+import type { GraphFilters } from './graphProps';
 import { GraphFooter } from './GraphFooter';
 import { useThrottled } from './useAsync';
 

@@ -10,7 +10,8 @@
  */
 import { DropCounter, EventBuffer, FILTER_REASONS, LOSS_REASONS, type DropSnapshot, type Priority, type WireEvent } from "./buffer.js";
 import { TracerCore, type Clock } from "./core.js";
-import { MAX_EVENT_BYTES } from "./encoding.js";
+import { MAX_EVENT_BYTES, encodeEvent } from "./encoding.js";
+import { Redactor } from "./redaction.js";
 import { Publisher } from "./publisher.js";
 import { Emitter } from "./vocabulary.js";
 
@@ -129,7 +130,9 @@ export class Tracer extends Emitter {
     this.closeTimeout = options.closeTimeout ?? 5000;
     const transport = options.transport ?? (options.httpUrl !== undefined && options.natsUrl === undefined ? "http" : "nats");
     if (transport === "memory") {
-      core.sink = (_rank, _seq, event) => this.events.push(JSON.parse(JSON.stringify(event)) as WireEvent);
+      // The event exactly as it would travel: encoded, redacted, truncated if asked.
+      const redactor = new Redactor({ keys: options.redactKeys, values: options.redactValues ?? true, maxValueBytes: options.maxValueBytes });
+      core.sink = (rank, _seq, event) => this.events.push(JSON.parse(redactor.prepare(encodeEvent(event, rank).payload).payload) as WireEvent);
       this.transportDescription = "memory";
       this.publisher = undefined;
       this.onBeforeExit = undefined;

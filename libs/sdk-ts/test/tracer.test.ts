@@ -23,7 +23,17 @@ test("emit returns the event id and builds the CONTRACT §1 envelope", () => {
   assert.equal(event["agent_seq"], 1);
   assert.equal(event["phase"], "complete");
   assert.deepEqual(event["data"], { tool: "Bash", args: { command: "ls" } });
-  assert.equal(event["metadata"], undefined);
+  assert.deepEqual(event["metadata"], { source: "sdk-ts" });
+});
+
+test("events are redacted by the contract's rule before they leave the tracer", () => {
+  const tracer = memoryTracer();
+  tracer.emit("tool_call", { tool: "Bash", args: { command: "curl -H 'Authorization: Bearer abc.def-123' https://u:pw@x.io" }, api_key: "k" });
+  assert.deepEqual(tracer.events[0]?.["data"], {
+    tool: "Bash",
+    args: { command: "curl -H 'Authorization: Bearer [REDACTED]' https://u:[REDACTED]@x.io" },
+    api_key: "[REDACTED]",
+  });
 });
 
 test("emit rejects unknown types, missing required fields and bad names with a clear error", () => {

@@ -110,4 +110,4 @@ def test_alignment_marks_changed_steps_when_the_same_step_did_something_else() -
         1,
         7,
     )
-    assert summarize(a[0]) == "tool_call Bash exit 0"
+    assert summarize(a[0]) == "tool Bash exit 0"

@@ -221,7 +221,7 @@ async def test_call_stack_innermost_first_with_open_and_closed_frames(nav: Navig
     assert frames[1]["start_event_id"] == "e4"
     assert frames[1]["duration_so_far_ms"] == pytest.approx(10.0)
     assert frames[3]["duration_so_far_ms"] == pytest.approx(40.0)
-    assert frames[0]["label"] == "tool_call t"
+    assert frames[0]["label"] == "tool t"
     assert frames[2]["type"] == "task_start"
     assert frames[2]["agent_id"] == "a1"
     # At a closing event its own span is a closed frame with its full duration.

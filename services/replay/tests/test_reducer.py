@@ -97,21 +97,35 @@ def test_task_lifecycle_and_agent_status_inference() -> None:
     assert failed["tasks"]["T1"]["status"] == "failed"
     done = fold(state, stored([ev("task_complete", "cod-1", {"task_id": "T1", "result": 42})], start=6))
     assert (done["tasks"]["T1"]["status"], done["tasks"]["T1"]["result"]) == ("completed", 42)
+    # A coordinator ending a worker's task names the worker (data.agent_id): the worker is freed.
     cancelled = fold(
-        state, stored([ev("task_cancel", "coord", {"task_id": "T1", "reason": "moot"})], start=6)
+        state,
+        stored(
+            [ev("task_cancel", "coord", {"task_id": "T1", "reason": "moot", "agent_id": "cod-1"})], start=6
+        ),
     )
     assert cancelled["tasks"]["T1"]["status"] == "cancelled"
     assert cancelled["agents"]["cod-1"]["status"] == "idle"
+    assert cancelled["agents"]["cod-1"]["current_task"] is None
 
 
-def test_an_agent_that_moved_on_is_not_freed_by_its_old_task_ending() -> None:
+def test_agent_effects_are_stateless_the_latest_statement_wins() -> None:
+    # semantics.py: an effect depends on the event alone (the store merges agent rows by seq and
+    # cannot look at the previous status), so an old task's ending frees the agent it names, and a
+    # terminated agent is made busy by a later assignment; data.agent_status states anything else.
     state = run(
         ev("task_assignment", "c", {"task_id": "T1", "agent_id": "a1"}),
         ev("task_assignment", "c", {"task_id": "T2", "agent_id": "a1"}),
+        ev("task_cancel", "c", {"task_id": "T1", "agent_id": "a1"}),
+    )
+    assert (state["agents"]["a1"]["status"], state["agents"]["a1"]["current_task"]) == ("idle", None)
+    # A cancel that names no worker speaks of the agent that sent it.
+    state = run(
+        ev("task_assignment", "c", {"task_id": "T1", "agent_id": "a1"}),
         ev("task_cancel", "c", {"task_id": "T1"}),
     )
-    assert state["agents"]["a1"]["status"] == "busy"
-    assert state["agents"]["a1"]["current_task"] == "T2"
+    assert (state["agents"]["a1"]["status"], state["agents"]["a1"]["current_task"]) == ("busy", "T1")
+    assert (state["agents"]["c"]["status"], state["agents"]["c"]["current_task"]) == ("idle", None)
 
 
 def test_explicit_statuses_win_over_inference() -> None:
@@ -137,11 +151,12 @@ def test_agent_statuses() -> None:
     agent = state["agents"]["a1"]
     assert (agent["agent_type"], agent["status"], agent["parent_agent_id"]) == ("tester", "paused", "c")
     assert agent["capabilities"] == ["py"]
-    state = fold(state, stored([ev("agent_terminate", "a1", {"reason": "done"})], start=3))
-    assert state["agents"]["a1"]["status"] == "terminated"
-    # A terminated agent is not made busy by inference.
-    state = fold(state, stored([ev("task_assignment", "c", {"task_id": "T9", "agent_id": "a1"})], start=4))
-    assert state["agents"]["a1"]["status"] == "terminated"
+    state = fold(state, stored([ev("task_start", "a1", {"task_id": "T8"})], start=3))
+    assert (state["agents"]["a1"]["status"], state["agents"]["a1"]["current_task"]) == ("busy", "T8")
+    state = fold(state, stored([ev("agent_terminate", "a1", {"reason": "done"})], start=4))
+    # Terminating ends the current task (the store's agent rows say the same).
+    assert (state["agents"]["a1"]["status"], state["agents"]["a1"]["current_task"]) == ("terminated", None)
+    assert state["agents"]["a1"]["terminated_reason"] == "done"
     state = run(ev("error", "a1", {"message": "crashed", "scope": "agent"}))
     assert state["agents"]["a1"]["status"] == "error"
     assert state["agents"]["a1"]["last_error"]["message"] == "crashed"
@@ -199,7 +214,7 @@ def test_open_spans_open_on_start_and_progress_and_close_on_complete_and_error()
     )
     assert set(state["open_spans"]) == {"sp1", "sp2"}
     assert state["open_spans"]["sp1"]["parent_id"] == "root"
-    assert state["open_spans"]["sp1"]["label"] == "tool_call Bash"
+    assert state["open_spans"]["sp1"]["label"] == "tool Bash"
     state = fold(
         state, stored([ev("tool_call", "a1", {"tool": "Bash"}, phase="error", span_id="sp1")], start=3)
     )
@@ -237,7 +252,7 @@ def test_counters_count_calls_once_tokens_and_cost() -> None:
     assert set(counters) >= set(COUNTER_KEYS)
 
 
-def test_custom_and_unknown_types_change_only_counters() -> None:
+def test_custom_and_unknown_types_change_only_counters_and_make_their_agent_known() -> None:
     base = run(ev("agent_spawn", "a1", {"agent_type": "coder"}))
     for event_type in ("custom.deploy", "no_such_type"):
         # An unknown type never passes ingest; replay must still not trip over one.
@@ -250,8 +265,12 @@ def test_custom_and_unknown_types_change_only_counters() -> None:
         event = {**stored([template], start=2)[0], "type": event_type}
         after = fold(base, [event])
         assert after["counters"]["events"] == 2
-        for key in ("session", "agents", "tasks", "memory", "communications", "open_spans"):
+        for key in ("session", "tasks", "memory", "communications", "open_spans"):
             assert after[key] == base[key], key
+        # The agent is known (the store gives it a row too) but no status is stated, not even the
+        # explicit data.agent_status of a type that is not canonical.
+        assert after["agents"] == {**base["agents"], "zz": {**after["agents"]["zz"], "status": "idle"}}
+        assert after["agents"]["zz"]["current_task"] is None
         assert after["seq"] == 2
 
 

@@ -183,7 +183,7 @@ async def test_debugging_operations_over_nats(replay: Replay, session_prefix: st
         ("sp_T3_a1", True),
         ("sp_root", True),
     ]
-    assert stack["frames"][2]["label"] == "task_start T3"
+    assert stack["frames"][2]["label"] == "start T3"
     hit = await replay(
         ReplayOp.BREAKPOINT, session_id=sid, conditions=['event.type == "error" && event.agent_id == "tst-1"']
     )

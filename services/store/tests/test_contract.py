@@ -398,9 +398,9 @@ async def test_relationships(write: Write, graphs: GraphBuilder) -> None:
     t1 = nodes["sp_T1"]
     assert (t1["type"], t1["status"], t1["depth"], t1["event_count"]) == ("task_start", "complete", 0, 2)
     assert (t1["start_time"], t1["end_time"], t1["duration_ms"]) == (T0 + 100, T0 + 2000, 1900.0)
-    assert t1["label"] == "task_start: T1"
+    assert t1["label"] == "start T1"
     assert (nodes["sp_tool1"]["depth"], nodes["sp_tool1"]["duration_ms"]) == (1, 200.0)
-    assert nodes["sp_llm1"]["label"] == "llm_call: claude"
+    assert nodes["sp_llm1"]["label"] == "llm claude"
     assert nodes["e13"]["status"] == "error"
 
     force = await graphs.graph(GraphQuery(session_id="s1", layout="force"))
@@ -814,8 +814,12 @@ async def test_session_facts_migration_backfills_sessions_stored_before_it(
     backend: StoreBackend, write: Write, queries: StoreQueries
 ) -> None:
     await write(searchable("old", T0, agents=["coder"], tools=["Bash"], model="opus", error_type="OSError"))
-    # As if the database predated migration 0002.
+    # As if the database predated migration 0002: its tool spans were labelled "tool_call: <tool>"
+    # (the label before semantics.event_label, which is what the migration reads).
     async with backend.transaction() as tx:
+        await tx.execute(
+            "UPDATE spans SET label = 'tool_call: ' || substr(label, 6) WHERE type = 'tool_call' AND label LIKE 'tool %'"
+        )
         await tx.execute("DROP TABLE session_facts")
         await tx.execute("DROP INDEX sessions_start_time")
         await tx.execute("DROP INDEX sessions_cost")

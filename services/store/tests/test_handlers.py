@@ -24,7 +24,7 @@ from swarmscope_store.database import open_backend
 from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
 from swarmscope_store.metrics import LATENCY_BUCKETS, StoreMetrics, observe_many
-from swarmscope_store.ops import store_operations
+from swarmscope_store.operations import store_operations
 from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries
 from swarmscope_store.records import EventRecord

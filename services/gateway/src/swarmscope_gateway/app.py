@@ -1,4 +1,4 @@
-"""Wiring of the gateway: settings → NATS, backends, live hub, handlers, HTTP app → serve."""
+"""Wiring of the gateway: settings → NATS, RPC clients of store and replay, live hub, handlers, HTTP app → serve."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from swarmscope_gateway.auth import Authenticator
-from swarmscope_gateway.backends import Backends
 from swarmscope_gateway.config import GatewaySettings
 from swarmscope_gateway.edges import edge_handlers
 from swarmscope_gateway.history import History
@@ -22,6 +21,7 @@ from swarmscope_gateway.openapi import render
 from swarmscope_gateway.otlp import OtlpMetrics, otlp_handlers
 from swarmscope_gateway.ratelimit import build_rate_limiter
 from swarmscope_gateway.rest import rest_handlers
+from swarmscope_gateway.rpc import RpcClients
 from swarmscope_gateway.sse import sse_handlers
 from swarmscope_gateway.ws import WebSocketEndpoint
 from swarmscope_gateway.ws_deflate import CheapDeflateProtocol
@@ -62,7 +62,7 @@ async def main(
     nc, js = await connect_and_provision(settings, SERVICE_NAME, nc)
     registry = CollectorRegistry()
     metrics = GatewayMetrics.create(registry)
-    backends = Backends(
+    rpc = RpcClients(
         nc,
         timeout=settings.gateway_request_timeout_seconds,
         slow_timeout=settings.gateway_slow_request_timeout_seconds,
@@ -81,7 +81,7 @@ async def main(
     )
     hub = LiveHub(
         js,
-        History(js, backends),
+        History(js, rpc),
         metrics,
         LiveConfig(
             batch_size=settings.gateway_batch_size,
@@ -101,10 +101,10 @@ async def main(
     # One publisher (one reply subscription) for every edge that writes events.
     publisher = BatchPublisher(nc, timeout=settings.gateway_publish_timeout_seconds)
     handlers = {
-        **rest_handlers(backends),
+        **rest_handlers(rpc),
         **edge_handlers(
             publisher,
-            backends,
+            rpc,
             metrics,
             max_body_bytes=settings.gateway_max_body_bytes,
             max_import_bytes=settings.gateway_max_import_bytes,
@@ -126,7 +126,7 @@ async def main(
         handlers=handlers,
         websocket=WebSocketEndpoint(
             hub,
-            backends,
+            rpc,
             metrics,
             allowed_origins=settings.allowed_origins,
             history_max_events=settings.gateway_history_max_events,
@@ -137,8 +137,8 @@ async def main(
         registry=registry,
         readiness={
             "nats": nats_ready(nc),
-            "store": backends.ping_store,
-            "replay": backends.ping_replay,
+            "store": rpc.ping_store,
+            "replay": rpc.ping_replay,
             "live": live_ready,
         },
         openapi_document=render(),

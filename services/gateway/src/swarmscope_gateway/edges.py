@@ -22,11 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from swarmscope_gateway.auth import Principal
-from swarmscope_gateway.backends import Backends
 from swarmscope_gateway.bodies import read_body, stream_body
 from swarmscope_gateway.errors import ApiError, JsonResponse
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.params import ExportParams, ImportParams, parse_params
+from swarmscope_gateway.rpc import RpcClients
 from swarmscope_schema.codec import MAX_EVENT_BYTES, DecodeError, loads
 from swarmscope_schema.redaction import Redactor
 from swarmscope_schema.requests import ErrorCode, EventsQuery, SessionRef, StoreOp
@@ -132,7 +132,7 @@ def _unavailable(exc: Exception, report: PublishReport, **extra: Any) -> ApiErro
 
 def edge_handlers(
     publisher: BatchPublisher,
-    backends: Backends,
+    rpc: RpcClients,
     metrics: GatewayMetrics,
     *,
     max_body_bytes: int,
@@ -148,7 +148,7 @@ def edge_handlers(
 
     async def stored_count(session_id: str) -> int | None:
         try:
-            summary = await backends.store(StoreOp.SESSION, SessionRef(session_id=session_id))
+            summary = await rpc.store(StoreOp.SESSION, SessionRef(session_id=session_id))
         except ServiceError as exc:
             return 0 if exc.code is ErrorCode.NOT_FOUND else None
         count = summary.get("event_count") if isinstance(summary, dict) else None
@@ -258,7 +258,7 @@ def edge_handlers(
     async def export_session(request: Request, _: Principal) -> Response:
         params = parse_params(ExportParams, request)
         # A typo should be a 404, not an empty download.
-        await backends.store(StoreOp.SESSION, SessionRef(session_id=params.session_id))
+        await rpc.store(StoreOp.SESSION, SessionRef(session_id=params.session_id))
 
         async def lines() -> AsyncIterator[bytes]:
             cursor = params.after_seq
@@ -274,7 +274,7 @@ def edge_handlers(
                     phase=params.phase,
                 )
                 try:
-                    result = await backends.store(StoreOp.EVENTS, query)
+                    result = await rpc.store(StoreOp.EVENTS, query)
                 except ServiceError as exc:
                     if exc.code is ErrorCode.PAYLOAD_TOO_LARGE and limit > 10:
                         limit = max(10, limit // 4)

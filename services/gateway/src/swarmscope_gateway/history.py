@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from swarmscope_gateway.backends import Backends
 from swarmscope_gateway.live_event import (
     LiveEvent,
     LiveFilter,
@@ -25,6 +24,7 @@ from swarmscope_gateway.live_event import (
     from_store_page,
     from_stream_message,
 )
+from swarmscope_gateway.rpc import RpcClients
 from swarmscope_schema.requests import ErrorCode, EventsQuery, Request, StoreOp, StoreProgress
 from swarmscope_schema.subjects import EVENTS_PREFIX, STREAM_EVENTS, subject_token
 from swarmscope_service.request_reply import ServiceError
@@ -59,15 +59,15 @@ class HistoryUnavailable(ServiceError):
 class History:
     """Reads (after, until] of the log for one filter."""
 
-    def __init__(self, js: JetStreamContext, backends: Backends) -> None:
+    def __init__(self, js: JetStreamContext, rpc: RpcClients) -> None:
         self._js = js
-        self._backends = backends
+        self._rpc = rpc
 
     async def store_floor(self) -> int:
         """The seq up to which the store has committed every event (0 if unknown: the stream then
         serves the whole range while it still holds it)."""
         try:
-            result = await self._backends.store(StoreOp.PROGRESS, Request(), timeout=2.0)
+            result = await self._rpc.store(StoreOp.PROGRESS, Request(), timeout=2.0)
             return StoreProgress.model_validate(result).committed_seq
         except (ServiceError, ValueError) as exc:
             log.warning("store progress unknown", extra={"error": repr(exc)})
@@ -113,7 +113,7 @@ class History:
                 type=_joined(live_filter.types),
             )
             try:
-                result = await self._backends.store(StoreOp.EVENTS, query)
+                result = await self._rpc.store(StoreOp.EVENTS, query)
             except ServiceError as exc:
                 if exc.code is ErrorCode.PAYLOAD_TOO_LARGE and limit > MIN_STORE_PAGE:
                     limit = max(MIN_STORE_PAGE, limit // 4)

@@ -19,7 +19,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from swarmscope_gateway.access import LIST_TARGET
 from swarmscope_gateway.auth import Principal, Refusal
-from swarmscope_gateway.backends import Backends
 from swarmscope_gateway.client_queue import QueueClosed
 from swarmscope_gateway.errors import ApiError, as_api_error
 from swarmscope_gateway.frames import Transport, ws_history, ws_message
@@ -29,6 +28,7 @@ from swarmscope_gateway.live_event import LiveFilter, from_store_page
 from swarmscope_gateway.metrics import GatewayMetrics
 from swarmscope_gateway.origins import origin_allowed
 from swarmscope_gateway.params import check_ranges
+from swarmscope_gateway.rpc import RpcClients
 from swarmscope_gateway.ws_protocol import (
     CLIENT_MESSAGE,
     CLIENT_TYPES,
@@ -51,19 +51,19 @@ GOING_AWAY = 1001
 
 
 class WebSocketEndpoint:
-    """An ASGI WebSocket endpoint bound to the gateway's hub, backends and security settings."""
+    """An ASGI WebSocket endpoint bound to the gateway's hub, RPC clients and security settings."""
 
     def __init__(
         self,
         hub: LiveHub,
-        backends: Backends,
+        rpc: RpcClients,
         metrics: GatewayMetrics,
         *,
         allowed_origins: tuple[str, ...],
         history_max_events: int,
     ) -> None:
         self._hub = hub
-        self._backends = backends
+        self._rpc = rpc
         self._metrics = metrics
         self._allowed_origins = allowed_origins
         self._history_max = history_max_events
@@ -225,7 +225,7 @@ class WebSocketEndpoint:
                 to_ts=message.time_range.end,
                 agent=",".join(sorted(agents)) if agents else None,
             )
-            result = await self._backends.store(StoreOp.EVENTS, query)
+            result = await self._rpc.store(StoreOp.EVENTS, query)
             events = from_store_page(result)
             more = bool(events) and bool(isinstance(result, dict) and result.get("next_cursor"))
             if events:
@@ -252,7 +252,7 @@ class WebSocketEndpoint:
 
     async def _state(self, client: LiveClient, message: WsTimeTravel) -> None:
         query = StateQuery(session_id=message.session_id, seq=message.seq, ts=message.timestamp)
-        state = await self._backends.replay(ReplayOp.STATE, query)
+        state = await self._rpc.replay(ReplayOp.STATE, query)
         seq = state.get("seq") if isinstance(state, dict) else None
         payload = {
             "type": "state",

@@ -33,6 +33,7 @@ from swarmscope_schema.subjects import REPLAY_REQUEST_PREFIX, STREAM_EVENTS
 from swarmscope_service.consumer import BatchConsumer, ConsumerMetrics
 from swarmscope_service.health import HttpServer, health_app
 from swarmscope_service.lag import LagPoller
+from swarmscope_service.lifecycle import retry_until_ready
 from swarmscope_service.monitor import MonitorSources, performance_monitor
 from swarmscope_service.nats_setup import ensure_replica_durable
 from swarmscope_service.request_reply import RequestClient, RequestServer
@@ -47,22 +48,18 @@ SERVICE_NAME = "swarmscope-replay"
 async def open_store_until_ready(url: str, stop: asyncio.Event) -> SnapshotStore | None:
     """Opens the snapshot store, retrying with backoff while its database is down; None if
     stopped first."""
-    delay = 0.5
-    while not stop.is_set():
+
+    async def attempt() -> SnapshotStore:
         store = open_snapshot_store(url)
         try:
             await store.open()
-            return store
-        except Exception as exc:
+        except Exception:
             with contextlib.suppress(Exception):
                 await store.close()
-            log.warning(
-                "snapshot database not reachable, retrying", extra={"error": repr(exc), "retry_in_s": delay}
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            delay = min(delay * 2, 10.0)
-    return None
+            raise
+        return store
+
+    return await retry_until_ready(attempt, stop, what="snapshot database", max_delay=10.0)
 
 
 async def main(

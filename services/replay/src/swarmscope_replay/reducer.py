@@ -10,8 +10,10 @@ n events into a state of size s therefore costs O(s + n), not O(s * n); the resu
 reducing the events one by one (the property tests check this).
 
 States are plain JSON-ready dicts; callers treat every state they are given as read-only.
-Explicit `task_status` / `agent_status` in an event's data win over what the reducer infers.
-Custom and unknown types change only counters (and the state's `seq` / `timestamp`).
+What an event does to agent, task and session status is the semantics table's
+(swarmscope_schema.semantics, which the store's projections read too): explicit `task_status` /
+`agent_status` in an event's data win over what it infers. Custom and unknown types change only
+counters (and the state's `seq` / `timestamp`), and make their agent known.
 
 Beyond the keys of §6 the reducer keeps, inside those keys, what the taxonomy says each type
 affects: decisions, the coordination log, errors and alerts are lists under `session`; an
@@ -23,6 +25,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from swarmscope_schema.semantics import (
+    AGENT_INITIAL_STATUS,
+    EFFECT_TYPES,
+    EXPLICIT_AGENT_STATUS,
+    EXPLICIT_TASK_STATUS,
+    SESSION_INITIAL_STATUS,
+    agent_change,
+    explicit_agent_target,
+    is_error,
+    session_status,
+    task_status,
+    text,
+)
+from swarmscope_schema.semantics import event_label as semantic_label
 
 State = dict[str, Any]
 Event = Mapping[str, Any]
@@ -53,7 +70,6 @@ MESSAGE_MATCH_WINDOW = 1000
 
 OPENING_PHASES = frozenset({"start", "progress"})
 CLOSING_PHASES = frozenset({"complete", "error"})
-TERMINAL_AGENT_STATUSES = frozenset({"terminated"})
 
 
 def initial_state(session_id: str) -> State:
@@ -174,15 +190,17 @@ def apply(writer: Writer, state: State, event: Event) -> State:
         data = {}
     phase = event.get("phase") or "complete"
     _count(writer, root, event, data, event_type, phase)
+    session = root.get("session")
+    if not isinstance(session, dict) or "status" not in session:
+        writer.child(root, "session")["status"] = SESSION_INITIAL_STATUS
+    # Any event that carries an agent id makes the agent known (custom types too), as in the store.
+    _touch_agent(writer, root, event.get("agent_id"))
     handler = _HANDLERS.get(event_type) if isinstance(event_type, str) else None
     if handler is None:
         return root
-    session = root.get("session")
-    if not isinstance(session, dict) or "status" not in session:
-        writer.child(root, "session")["status"] = "active"
     handler(writer, root, event, data)
     _track_span(writer, root, event, phase)
-    _explicit_statuses(writer, root, event, data)
+    _effects(writer, root, event, data)
     return root
 
 
@@ -200,7 +218,7 @@ def _count(
 ) -> None:
     counters = writer.child(root, "counters")
     _add(counters, "events", 1)
-    if event_type == "error" or phase == "error":
+    if is_error(event_type, phase):
         _add(counters, "errors", 1)
     if event_type in ("tool_call", "llm_call"):
         span = event.get("span_id") or event.get("id")
@@ -272,41 +290,9 @@ def _track_span(writer: Writer, root: State, event: Event, phase: str) -> None:
 
 
 def event_label(event: Event) -> str:
-    """A short human label of an event: its type and what it is about (task, tool, model, …)."""
-    event_type = str(event.get("type") or "event")
+    """A short human label of an event (semantics.event_label: one label for store, replay, UI)."""
     data = event.get("data")
-    data = data if isinstance(data, Mapping) else {}
-    detail: Any = None
-    if event_type.startswith("task_"):
-        detail = data.get("task_id")
-    elif event_type == "tool_call":
-        detail = data.get("tool")
-    elif event_type == "llm_call":
-        detail = data.get("model")
-    elif event_type == "agent_method":
-        detail = data.get("method")
-    elif event_type == "agent_spawn":
-        detail = data.get("agent_type")
-    elif event_type in ("agent_status", "session_end"):
-        detail = data.get("status")
-    elif event_type.startswith("memory_"):
-        detail = memory_key(data)
-    elif event_type in ("decision", "coordination"):
-        detail = data.get("kind")
-    elif event_type == "communication":
-        message = data.get("message")
-        if isinstance(message, Mapping):
-            to = message.get("to")
-            to_text = ",".join(str(t) for t in to) if isinstance(to, list) else str(to)
-            detail = f"{message.get('from')}->{to_text}"
-    elif event_type == "error":
-        detail = data.get("error_type") or data.get("message")
-    elif event_type == "performance_alert":
-        detail = data.get("metric")
-    elif event_type == "context_update":
-        detail = data.get("key")
-    label = f"{event_type} {detail}" if detail not in (None, "") else event_type
-    return label if len(label) <= 200 else label[:197] + "..."
+    return semantic_label(str(event.get("type") or "event"), data if isinstance(data, Mapping) else None)
 
 
 # -------------------------------------------------------------------------------------- agents --
@@ -323,7 +309,7 @@ def _agent(writer: Writer, root: State, agent_id: str) -> dict[str, Any]:
             {
                 "id": agent_id,
                 "agent_type": None,
-                "status": "idle",
+                "status": AGENT_INITIAL_STATUS,
                 "current_task": None,
                 "parent_agent_id": None,
                 "context": {},
@@ -338,12 +324,6 @@ def _touch_agent(writer: Writer, root: State, agent_id: Any) -> None:
         _agent(writer, root, agent_id)
 
 
-def _set_agent_status(agent: dict[str, Any], status: str) -> None:
-    # A terminated agent stays terminated unless an event states otherwise explicitly.
-    if agent.get("status") not in TERMINAL_AGENT_STATUSES:
-        agent["status"] = status
-
-
 def _agent_spawn(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
     agent_id = event.get("agent_id") or data.get("agent_id")
     if not isinstance(agent_id, str):
@@ -353,31 +333,23 @@ def _agent_spawn(writer: Writer, root: State, event: Event, data: Mapping[str, A
     for key in ("name", "capabilities", "parent_agent_id"):
         if data.get(key) is not None:
             agent[key] = data[key]
-    status = data.get("status")
-    agent["status"] = status if isinstance(status, str) else "idle"
     agent["spawned_seq"] = event.get("seq")
 
 
 def _agent_status(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
     agent_id = event.get("agent_id")
-    status = data.get("status")
-    if not isinstance(agent_id, str) or not isinstance(status, str):
+    if not isinstance(agent_id, str) or text(data.get("status")) is None:
         return
-    agent = _agent(writer, root, agent_id)
-    agent["status"] = status
     if data.get("reason") is not None:
-        agent["status_reason"] = data["reason"]
+        _agent(writer, root, agent_id)["status_reason"] = data["reason"]
 
 
 def _agent_terminate(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
     agent_id = event.get("agent_id")
     if not isinstance(agent_id, str):
         return
-    agent = _agent(writer, root, agent_id)
-    agent["status"] = "terminated"
-    agent["current_task"] = None
     if data.get("reason") is not None:
-        agent["terminated_reason"] = data["reason"]
+        _agent(writer, root, agent_id)["terminated_reason"] = data["reason"]
 
 
 def _context_update(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
@@ -430,32 +402,22 @@ def _task_id(data: Mapping[str, Any]) -> str | None:
     return task_id if isinstance(task_id, str) and task_id else None
 
 
-def _make_busy(writer: Writer, root: State, agent_id: Any, task_id: str) -> None:
-    if not isinstance(agent_id, str):
-        return
+def _change_agent(writer: Writer, root: State, agent_id: str, status: str | None, task: str | None) -> None:
+    """Sets an agent's status and current task (None: unchanged; task "": none), copying the
+    agent only when something changes, so unchanged agents stay shared with the previous state."""
     current = (root.get("agents") or {}).get(agent_id)
+    new_task = (task or None) if task is not None else None
     if (
         isinstance(current, dict)
-        and current.get("current_task") == task_id
-        and current.get("status") == "busy"
+        and (status is None or current.get("status") == status)
+        and (task is None or current.get("current_task") == new_task)
     ):
         return
     agent = _agent(writer, root, agent_id)
-    _set_agent_status(agent, "busy")
-    if agent.get("status") == "busy":
-        agent["current_task"] = task_id
-
-
-def _release_agent(writer: Writer, root: State, agent_id: Any, task_id: str) -> None:
-    if not isinstance(agent_id, str):
-        return
-    current = (root.get("agents") or {}).get(agent_id)
-    if isinstance(current, dict) and current.get("current_task") not in (None, task_id):
-        # The agent already moved on to another task; this ending does not free it.
-        return
-    agent = _agent(writer, root, agent_id)
-    agent["current_task"] = None
-    _set_agent_status(agent, "idle")
+    if status is not None:
+        agent["status"] = status
+    if task is not None:
+        agent["current_task"] = new_task
 
 
 def _task_create(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
@@ -479,13 +441,8 @@ def _task_assignment(writer: Writer, root: State, event: Event, data: Mapping[st
         return
     task = _task(writer, root, task_id)
     agent_id = data.get("agent_id")
-    previous = task.get("agent_id")
     if isinstance(agent_id, str):
-        if isinstance(previous, str) and previous != agent_id:
-            _release_agent(writer, root, previous, task_id)
         task["agent_id"] = agent_id
-    task["status"] = "assigned"
-    _make_busy(writer, root, task.get("agent_id"), task_id)
 
 
 def _task_start(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
@@ -497,9 +454,7 @@ def _task_start(writer: Writer, root: State, event: Event, data: Mapping[str, An
         task["agent_id"] = data.get("agent_id") or event.get("agent_id")
     attempt = _number(data.get("attempt"))
     task["attempts"] = int(attempt) if attempt is not None else int(task.get("attempts") or 0) + 1
-    task["status"] = "running"
     task["started_seq"] = event.get("seq")
-    _make_busy(writer, root, task.get("agent_id"), task_id)
 
 
 def _task_progress(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
@@ -513,39 +468,36 @@ def _task_progress(writer: Writer, root: State, event: Event, data: Mapping[str,
         task["message"] = data["message"]
 
 
-def _end_task(
-    writer: Writer, root: State, event: Event, data: Mapping[str, Any], status: str
-) -> dict[str, Any] | None:
+def _end_task(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    # The status (and the freed agent) come from the semantics table in _effects.
     task_id = _task_id(data)
     if task_id is None:
         return None
     task = _task(writer, root, task_id)
-    task["status"] = status
-    task["attempts"] = max(int(task.get("attempts") or 0), 1) if status != "cancelled" else task["attempts"]
+    if event.get("type") != "task_cancel":
+        task["attempts"] = max(int(task.get("attempts") or 0), 1)
     task["ended_seq"] = event.get("seq")
     if task.get("agent_id") is None and isinstance(event.get("agent_id"), str):
         task["agent_id"] = event.get("agent_id")
-    _release_agent(writer, root, task.get("agent_id"), task_id)
     return task
 
 
 def _task_complete(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
-    task = _end_task(writer, root, event, data, "completed")
+    task = _end_task(writer, root, event, data)
     if task is not None:
         task["result"] = data.get("result")
         task["error"] = None
 
 
 def _task_fail(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
-    status = "retrying" if data.get("will_retry") is True else "failed"
-    task = _end_task(writer, root, event, data, status)
+    task = _end_task(writer, root, event, data)
     if task is not None:
         task["error"] = data.get("error")
         _add(writer.child(root, "counters"), "task_failures", 1)
 
 
 def _task_cancel(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
-    task = _end_task(writer, root, event, data, "cancelled")
+    task = _end_task(writer, root, event, data)
     if task is not None and data.get("reason") is not None:
         task["cancel_reason"] = data["reason"]
 
@@ -558,15 +510,12 @@ def _session_start(writer: Writer, root: State, event: Event, data: Mapping[str,
     for key in ("objective", "name", "topology", "strategy"):
         if data.get(key) is not None:
             session[key] = data[key]
-    session["status"] = "active"
     session["start_time"] = event.get("timestamp")
     session["start_seq"] = event.get("seq")
 
 
 def _session_end(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
     session = writer.child(root, "session")
-    status = data.get("status")
-    session["status"] = status if isinstance(status, str) else "completed"
     session["end_time"] = event.get("timestamp")
     session["end_seq"] = event.get("seq")
     if data.get("reason") is not None:
@@ -642,9 +591,6 @@ def _error(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -
     if isinstance(agent_id, str):
         agent = _agent(writer, root, agent_id)
         agent["last_error"] = {"message": data.get("message"), "seq": event.get("seq")}
-        # An agent-scoped error that is not marked recoverable puts the agent in `error`.
-        if data.get("scope") == "agent" and data.get("recoverable") is not True:
-            _set_agent_status(agent, "error")
     task_id = _task_id(data)
     if task_id is not None and task_id in (root.get("tasks") or {}):
         _task(writer, root, task_id)["error"] = data.get("message")
@@ -777,20 +723,34 @@ def _communication(writer: Writer, root: State, event: Event, data: Mapping[str,
 # ------------------------------------------------------------------------------------ explicit --
 
 
-def _explicit_statuses(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
-    if "task_status" not in data and "agent_status" not in data:
-        return
-    task_status = data.get("task_status")
+def _effects(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
+    """Task, agent and session statuses by the semantics table (the store reads the same rows);
+    explicit data.task_status / data.agent_status win."""
+    event_type = str(event.get("type"))
+    if (
+        event_type not in EFFECT_TYPES
+        and EXPLICIT_AGENT_STATUS not in data
+        and EXPLICIT_TASK_STATUS not in data
+    ):
+        return  # most events (tool and LLM calls, messages, memory) change no status
+    status = task_status(event_type, data)
     task_id = _task_id(data)
-    if isinstance(task_status, str) and task_id is not None:
-        _task(writer, root, task_id)["status"] = task_status
-    agent_status = data.get("agent_status")
-    if isinstance(agent_status, str):
-        agent_id = event.get("agent_id")
-        if not isinstance(agent_id, str) and event.get("type") == "task_assignment":
-            agent_id = data.get("agent_id")
-        if isinstance(agent_id, str):
-            _agent(writer, root, agent_id)["status"] = agent_status
+    if status is not None and task_id is not None:
+        tasks = root.get("tasks") or {}
+        current = tasks.get(task_id)
+        if not (isinstance(current, dict) and current.get("status") == status):
+            _task(writer, root, task_id)["status"] = status
+    stated = session_status(event_type, data)
+    if stated is not None:
+        writer.child(root, "session")["status"] = stated
+    change = agent_change(event_type, event.get("agent_id"), data)
+    if change is not None:
+        _change_agent(writer, root, change.agent_id, change.status, change.task)
+    explicit = text(data.get(EXPLICIT_AGENT_STATUS))
+    if explicit is not None:
+        target = explicit_agent_target(event_type, event.get("agent_id"), data)
+        if target is not None:
+            _change_agent(writer, root, target, explicit, None)
 
 
 Handler = Callable[[Writer, State, Event, Mapping[str, Any]], None]

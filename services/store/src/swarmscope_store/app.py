@@ -30,7 +30,7 @@ from swarmscope_store.graph import GraphBuilder
 from swarmscope_store.handlers import DeadLetterHandler, EventsHandler
 from swarmscope_store.metrics import StoreMetrics
 from swarmscope_store.migrations import pending_migrations
-from swarmscope_store.ops import store_operations
+from swarmscope_store.operations import store_operations
 from swarmscope_store.progress import CommittedProgress
 from swarmscope_store.queries import StoreQueries
 from swarmscope_store.retention import RetentionJob

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from swarmscope_service.lifecycle import retry_until_ready
 from swarmscope_store.backend import DatabaseUnavailable, StoreBackend
 from swarmscope_store.postgres_backend import PostgresBackend
 from swarmscope_store.sqlite_backend import SqliteBackend
@@ -33,8 +33,8 @@ async def open_until_ready(
 
     Returns None when `stop` is set first.
     """
-    delay = 0.5
-    while not stop.is_set():
+
+    async def attempt() -> StoreBackend:
         backend: StoreBackend | None = None
         try:
             backend = await open_backend(url, pool_size=pool_size)
@@ -43,11 +43,9 @@ async def open_until_ready(
                 if applied:
                     log.info("migrations applied", extra={"applied": applied})
             return backend
-        except DatabaseUnavailable as exc:
+        except DatabaseUnavailable:
             if backend is not None:
                 await backend.close()
-            log.warning("database not ready, retrying", extra={"error": str(exc), "retry_in_s": delay})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        delay = min(delay * 2, 5.0)
-    return None
+            raise
+
+    return await retry_until_ready(attempt, stop, what="database", retry_on=(DatabaseUnavailable,))

@@ -9,22 +9,23 @@ Rules (the contract of the `graph`, `agents`, `sessions` and `performance` answe
 Sessions: created at a session's first event with status `active`; `source` is that first event's
 `metadata.source`, else `nats` (v1.1). `session_start` sets name and
 objective and status `active`; `session_end` sets status to its `data.status` (default
-`completed`) and end_time to its timestamp. The status of the highest seq that stated one wins.
+`completed`) and end_time to its timestamp (statuses by the semantics table). The status of the
+highest seq that stated one wins.
 start_time / last_event_time are the lowest / highest producer timestamps; event, error and agent
 counts, tokens and cost are sums over stored events. An event is an error when its type is
 `error` or `task_fail`, or its phase is `error`.
 
-Agents: a row per agent_id an event carries, plus the agent a `task_assignment` names. Status is
-the last one stated or implied, by seq: `agent_spawn` → data.status or `idle`; `agent_status` →
-data.status; `agent_terminate` → `terminated`; `task_assignment` → the assignee `busy` with
-current_task; `task_start` → `busy` with current_task; `task_complete` / `task_fail` /
-`task_cancel` → `idle`, no current task; an explicit `data.agent_status` on any event wins.
+Agents: a row per agent_id an event carries, plus the agent an effect names (a `task_assignment`'s
+assignee). Status and current task are the semantics table's (swarmscope_schema.semantics, which the
+replay reducer reads too): the highest seq that stated one wins (status_seq / task_seq), an
+explicit `data.agent_status` wins over inference, and an agent no event stated a status of is
+`idle` (at status_seq 0, so any stated status wins over it).
 tool_calls / llm_calls count spans of those types (a call with start and complete events is one
 call). Messages are counted once per message id: the sender's messages_sent and each recipient's
 messages_received (for agents that have a row).
 
-Spans: every event belongs to a span (span_id, default its own id). A span's type, label, agent and
-parent come from its first event; its status is `open` until an event with phase `complete`
+Spans: every event belongs to a span (span_id, default its own id). A span's type, label
+(semantics.event_label), agent and parent come from its first event; its status is `open` until an event with phase `complete`
 (→ `complete`) or an error event (→ `error`, which sticks). start_time is its first timestamp,
 end_time the timestamp of its last complete/error event, duration_ms the larger of
 end_time - start_time and any `performance.duration` its events report.
@@ -63,7 +64,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from swarmscope_schema.otel import OTEL_SPAN_TYPE
+from swarmscope_schema.semantics import (
+    AGENT_EFFECTS,
+    AGENT_INITIAL_STATUS,
+    ERROR_TYPES,
+    EXPLICIT_AGENT_STATUS,
+    STATUS_TYPES,
+    agent_change,
+    event_label,
+    explicit_agent_target,
+    session_status,
+    text,
+)
 from swarmscope_schema.sources import DEFAULT_SESSION_SOURCE, event_source
 from swarmscope_store.records import EventRecord, clean_text, number_or_none, text_or_none
 
@@ -71,8 +83,6 @@ BUCKET_MS = 1000
 MAX_PARALLEL_EDGES = 8
 MAX_TOKENS = 2**53  # keeps sums far inside a bigint whatever a producer claims
 
-ERROR_TYPES = frozenset({"error", "task_fail"})
-TASK_END_TYPES = frozenset({"task_complete", "task_fail", "task_cancel"})
 
 SessionKey = tuple[str, str]  # (session_id, id)
 
@@ -140,47 +150,10 @@ def measures(record: EventRecord) -> Measures:
     )
 
 
-_LABEL_KEYS: dict[str, tuple[str, ...]] = {
-    "tool_call": ("tool",),
-    "llm_call": ("model",),
-    "agent_method": ("method",),
-    "agent_spawn": ("name", "agent_type"),
-    "agent_status": ("status",),
-    "session_start": ("name", "objective"),
-    "session_end": ("status",),
-    "decision": ("kind",),
-    "coordination": ("kind",),
-    "context_update": ("key",),
-    "error": ("message",),
-    "performance_alert": ("metric",),
-    "memory_write": ("key",),
-    "memory_read": ("key",),
-    "memory_delete": ("key",),
-    OTEL_SPAN_TYPE: ("name",),  # (v1.1) a span from OTLP that maps to no contract type
-}
-
-
 def span_label(event_type: str, data: dict[str, Any]) -> str:
-    """A short human label of a span from its first event: the tool, model, task, method, …"""
-    detail: str | None = None
-    if event_type.startswith("task_"):
-        detail = text_or_none(data.get("task_id"))
-    elif event_type == "communication":
-        message = data.get("message")
-        if isinstance(message, dict):
-            sender = text_or_none(message.get("from"))
-            kind = text_or_none(message.get("type"))
-            detail = " ".join(p for p in (kind, f"from {sender}" if sender else None) if p) or None
-    else:
-        for key in _LABEL_KEYS.get(event_type, ()):
-            detail = text_or_none(data.get(key))
-            if detail:
-                break
-        if detail and event_type.startswith("memory_"):
-            namespace = text_or_none(data.get("namespace"))
-            detail = f"{namespace}/{detail}" if namespace else detail
-    label = f"{event_type}: {detail}" if detail else event_type
-    return label[:160]
+    """A short human label of a span from its first event (semantics.event_label, one label for
+    the store, replay and the UI)."""
+    return clean_text(event_label(event_type, data))
 
 
 @dataclass(slots=True)
@@ -378,7 +351,8 @@ class _AgentDelta:
             self.agent_type,
             self.name,
             self.parent_agent_id,
-            self.status,
+            # Not stated yet: the initial status, at seq 0 so that any stated one wins over it.
+            self.status or AGENT_INITIAL_STATUS,
             self.status_seq,
             self.current_task,
             self.task_seq,
@@ -592,12 +566,7 @@ class _Planner:
         span, is_new = self._span(r, m, data)
         if r.agent_id is not None:
             self._agent(r, m, data, span, is_new)
-        if r.type == "task_assignment":
-            assignee = text_or_none(data.get("agent_id"))
-            if assignee:
-                delta = self.agent(r, assignee)
-                delta.set_status("busy", r.seq)
-                delta.set_task(text_or_none(data.get("task_id")), r.seq)
+        self._agent_effects(r, data)
         self._links(r, data)
         self.event_spans[(r.session_id, r.event_id)] = r.span_id
         bucket = float(math.floor(r.ts / BUCKET_MS) * BUCKET_MS)
@@ -649,14 +618,13 @@ class _Planner:
         s.errors += int(m.is_error)
         s.tokens += m.tokens
         s.cost += m.cost
+        status = session_status(r.type, data)
+        if status is not None and r.seq >= s.status_seq:
+            s.status, s.status_seq = clean_text(status), r.seq
         if r.type == "session_start":
             s.name = text_or_none(data.get("name"), 200) or s.name
             s.objective = text_or_none(data.get("objective"), 2000) or s.objective
-            if r.seq >= s.status_seq:
-                s.status, s.status_seq = "active", r.seq
         elif r.type == "session_end":
-            if r.seq >= s.status_seq:
-                s.status, s.status_seq = text_or_none(data.get("status"), 64) or "completed", r.seq
             s.end_time = r.ts
 
     def _span(self, r: EventRecord, m: Measures, data: dict[str, Any]) -> tuple[SpanRow, bool]:
@@ -757,26 +725,28 @@ class _Planner:
             a.tool_calls += 1
         if is_new_span and span.type == "llm_call":
             a.llm_calls += 1
-        t = r.type
-        if t == "agent_spawn":
+        if r.type == "agent_spawn":
             a.agent_type = text_or_none(data.get("agent_type"), 200) or a.agent_type
             a.name = text_or_none(data.get("name"), 200) or a.name
             a.parent_agent_id = r.parent_agent_id or a.parent_agent_id
             a.spawn_span_id = r.span_id
-            a.set_status(text_or_none(data.get("status"), 64) or "idle", r.seq)
-        elif t == "agent_status":
-            a.set_status(text_or_none(data.get("status"), 64), r.seq)
-        elif t == "agent_terminate":
-            a.set_status("terminated", r.seq)
-        elif t == "task_start":
-            a.set_status("busy", r.seq)
-            a.set_task(text_or_none(data.get("task_id")), r.seq)
-        elif t in TASK_END_TYPES:
-            a.set_status("idle", r.seq)
-            a.set_task(None, r.seq)
-        explicit = text_or_none(data.get("agent_status"), 64)
-        if explicit:
-            a.set_status(explicit, r.seq)
+
+    def _agent_effects(self, r: EventRecord, data: dict[str, Any]) -> None:
+        # Status and current task by the semantics table (the replay reducer reads the same rows).
+        if r.type not in AGENT_EFFECTS and (EXPLICIT_AGENT_STATUS not in data or r.type not in STATUS_TYPES):
+            return  # most events (tool and LLM calls, messages, memory) change no agent
+        change = agent_change(r.type, r.agent_id, data)
+        if change is not None:
+            delta = self.agent(r, change.agent_id)
+            if change.status is not None:
+                delta.set_status(clean_text(change.status), r.seq)
+            if change.task is not None:
+                delta.set_task(clean_text(change.task) or None, r.seq)
+        explicit = text(data.get(EXPLICIT_AGENT_STATUS))
+        if explicit is not None:
+            target = explicit_agent_target(r.type, r.agent_id, data)
+            if target is not None:
+                self.agent(r, target).set_status(clean_text(explicit), r.seq)
 
     def _links(self, r: EventRecord, data: dict[str, Any]) -> None:
         session = r.session_id

@@ -1,4 +1,6 @@
-"""The gateway's only way to data: store and replay ops over NATS request-reply.
+"""The gateway's only way to data: RPC clients of the store and replay ops (NATS request-reply).
+
+(Named `rpc`, not `backends`: in the store, "backend" is its database; here it never was one.)
 
 The gateway has no database (ARCHITECTURE): every REST answer is a store or replay result, passed
 through as the op returned it. Long ops (breakpoint search, compare, replay) get a longer timeout.
@@ -20,7 +22,7 @@ from swarmscope_service.request_reply import RequestClient
 SLOW_REPLAY_OPS = frozenset({ReplayOp.BREAKPOINT, ReplayOp.COMPARE, ReplayOp.REPLAY})
 
 
-class Backends:
+class RpcClients:
     """Calls store and replay; raises ServiceError with their error (or unavailable / timeout)."""
 
     def __init__(self, nc: NatsClient, *, timeout: float, slow_timeout: float) -> None:
