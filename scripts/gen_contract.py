@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from swarmscope_schema.contract_files import HOOK_FIXTURES, SEMANTICS_FIXTURE, documents
+from swarmscope_schema.contract_files import HOOK_FIXTURES, SEMANTICS_FIXTURE, documents, frontend_documents
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "contract"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "contract"
 
 
 def main() -> None:
@@ -18,6 +19,9 @@ def main() -> None:
     for name, text in documents(fixtures, semantics).items():
         (OUT / name).write_text(text)
         print(f"wrote {OUT / name}")
+    for path, text in frontend_documents().items():
+        (ROOT / path).write_text(text)
+        print(f"wrote {ROOT / path}")
 
 
 if __name__ == "__main__":

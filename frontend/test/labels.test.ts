@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { eventLabel } from '../src/model/labels';
 
 describe('labels of OTel-born events', () => {
-  it('names an agent once when its type is its name', () => {
+  it('names a spawned agent by its type, else its name (the semantics table)', () => {
     expect(eventLabel({ type: 'agent_spawn', data: { agent_type: 'planner', name: 'planner' } })).toBe('spawn planner');
-    expect(eventLabel({ type: 'agent_spawn', data: { agent_type: 'coder', name: 'Coder 1' } })).toBe('spawn coder Coder 1');
+    expect(eventLabel({ type: 'agent_spawn', data: { agent_type: 'coder', name: 'Coder 1' } })).toBe('spawn coder');
+    expect(eventLabel({ type: 'agent_spawn', data: { name: 'Coder 1' } })).toBe('spawn Coder 1');
   });
 
   it('labels an unmapped span by its name', () => {

@@ -47,7 +47,7 @@ describe('SpanIndex', () => {
     const a2 = idx.get('s-T3-a2');
     expect(a1?.status).toBe('error');
     expect(a2?.status).toBe('complete');
-    expect(a1?.label).toBe('task T3');
+    expect(a1?.label).toBe('start T3');
     expect(idx.get('s-T3-a1-bash')?.parentId).toBe('s-T3-a1');
   });
 });

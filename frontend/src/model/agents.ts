@@ -1,5 +1,6 @@
 import type { Json, StoredEvent } from '../api/types';
 import { isErrorEvent } from './categories';
+import { AGENT_INITIAL_STATUS, agentChange, explicitAgentStatus, explicitAgentTarget } from './semantics';
 
 /** The lane key of events without an agent (session-level events). */
 export const SESSION_LANE = '(session)';
@@ -70,6 +71,18 @@ export interface AgentActivity {
   currentTask: string | null;
 }
 
+function activity(out: Map<string, AgentActivity>, id: string): AgentActivity {
+  let a = out.get(id);
+  if (!a) {
+    // An agent is `idle` until an event states otherwise (the table's initial status); the
+    // session lane is no agent and has none.
+    const status = id === SESSION_LANE ? null : AGENT_INITIAL_STATUS;
+    a = { events: 0, errors: 0, lastSeq: 0, lastType: null, status, currentTask: null };
+    out.set(id, a);
+  }
+  return a;
+}
+
 /**
  * Per-agent counts and inferred status over events[0..index] (the swarm at the cursor). A linear
  * scan: ~0.2 ms for 10k events, cheaper than keeping prefix sums per agent.
@@ -80,48 +93,22 @@ export function agentActivityUntil(events: readonly StoredEvent[], index: number
   for (let i = 0; i <= n; i++) {
     const ev = events[i] as StoredEvent;
     const id = ev.agent_id ?? SESSION_LANE;
-    let a = out.get(id);
-    if (!a) {
-      a = { events: 0, errors: 0, lastSeq: 0, lastType: null, status: null, currentTask: null };
-      out.set(id, a);
-    }
+    const a = activity(out, id);
     a.events += 1;
     if (isErrorEvent(ev)) a.errors += 1;
     a.lastSeq = ev.seq;
     a.lastType = ev.type;
+    // Status and current task by the semantics table (as the store's agent summaries and replay).
     const d = ev.data ?? {};
-    const explicit = s(d.agent_status);
-    switch (ev.type) {
-      case 'agent_spawn':
-        a.status = s(d.status) ?? 'idle';
-        break;
-      case 'agent_status':
-        a.status = s(d.status) ?? a.status;
-        break;
-      case 'agent_terminate':
-        a.status = 'terminated';
-        break;
-      case 'task_assignment': {
-        const target = s(d.agent_id) ?? id;
-        const t = out.get(target) ?? a;
-        t.status = 'busy';
-        t.currentTask = s(d.task_id);
-        break;
-      }
-      case 'task_start':
-        a.status = 'busy';
-        a.currentTask = s(d.task_id) ?? a.currentTask;
-        break;
-      case 'task_complete':
-      case 'task_fail':
-      case 'task_cancel':
-        a.status = 'idle';
-        a.currentTask = null;
-        break;
-      default:
-        break;
+    const change = agentChange(ev.type, ev.agent_id, d);
+    if (change) {
+      const t = activity(out, change.agentId);
+      if (change.status !== null) t.status = change.status;
+      if (change.task !== null) t.currentTask = change.task === '' ? null : change.task;
     }
-    if (explicit) a.status = explicit;
+    const explicit = explicitAgentStatus(ev.type, d);
+    const target = explicit === null ? null : explicitAgentTarget(ev.type, ev.agent_id, d);
+    if (explicit !== null && target !== null) activity(out, target).status = explicit;
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../api/types';
+import { semanticCategory, semanticIsError } from './semantics';
 
 /**
  * Visual category of an event (seed §5.2 colours, UI.md): colour is never the only carrier of
@@ -42,23 +43,20 @@ export const CATEGORY_STYLES: Record<Category, CategoryStyle> = {
 
 export const ALL_CATEGORIES = Object.keys(CATEGORY_STYLES) as Category[];
 
-/** True when the event reports a failure: an error event, an error phase or a failed task. */
+/** True when the event reports a failure: an error event, an error phase or a failed task
+ * (the semantics table's error types). */
 export function isErrorEvent(ev: Pick<StoredEvent, 'type' | 'phase'>): boolean {
-  return ev.type === 'error' || ev.phase === 'error' || ev.type === 'task_fail';
+  return semanticIsError(ev.type, ev.phase);
 }
 
+function isCategory(c: string): c is Category {
+  return Object.hasOwn(CATEGORY_STYLES, c);
+}
+
+/** The category of a type: the semantics table's key (unknown and custom types are 'other'). */
 export function categoryOfType(type: string): Category {
-  if (type === 'error') return 'error';
-  if (type === 'agent_method') return 'method';
-  if (type === 'communication') return 'message';
-  if (type.startsWith('task_')) return 'task';
-  if (type.startsWith('memory_')) return 'memory';
-  if (type === 'tool_call') return 'tool';
-  if (type === 'llm_call') return 'llm';
-  if (type.startsWith('agent_')) return 'agent';
-  if (type.startsWith('session_')) return 'session';
-  if (type === 'decision' || type === 'coordination') return 'decision';
-  return 'other';
+  const c = semanticCategory(type);
+  return isCategory(c) ? c : 'other';
 }
 
 export function categoryOf(ev: Pick<StoredEvent, 'type' | 'phase'>): Category {

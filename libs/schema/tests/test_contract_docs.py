@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from swarmscope_schema.contract_files import HOOK_FIXTURES, SEMANTICS_FIXTURE, documents
+from swarmscope_schema.contract_files import HOOK_FIXTURES, SEMANTICS_FIXTURE, documents, frontend_documents
 from swarmscope_schema.json_schema import documents as schema_documents
 
 CONTRACT_DIR = Path(__file__).resolve().parents[3] / "docs" / "contract"
@@ -24,6 +24,13 @@ def _semantics_fixture() -> dict[str, object]:
 def test_generated_contract_files_are_current() -> None:
     for name, text in documents(_fixtures(), _semantics_fixture()).items():
         path = CONTRACT_DIR / name
+        assert path.exists(), f"{path} missing: run `make contract`"
+        assert path.read_text() == text, f"{path} is stale: run `make contract`"
+
+
+def test_generated_frontend_modules_are_current() -> None:
+    for name, text in frontend_documents().items():
+        path = CONTRACT_DIR.parents[1] / name
         assert path.exists(), f"{path} missing: run `make contract`"
         assert path.read_text() == text, f"{path} is stale: run `make contract`"
 

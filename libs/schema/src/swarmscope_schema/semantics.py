@@ -482,5 +482,7 @@ def semantics_document() -> dict[str, Any]:
         "task_id_field": TASK_ID_FIELD,
         "max_label_chars": MAX_LABEL_CHARS,
         "error_phase": "error",
+        # Only these types change statuses (explicitly stated ones included); custom types do not.
+        "status_types": sorted(STATUS_TYPES),
         "types": types,
     }
