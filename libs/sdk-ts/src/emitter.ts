@@ -76,13 +76,13 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 export class EmitterBase {
   /** @internal */
   readonly core: TracerCore;
-  protected readonly agent: string | undefined;
+  protected readonly boundAgent: string | undefined;
 
   /** @internal */
   constructor(core: TracerCore, agentId: string | undefined) {
     if (agentId !== undefined && agentId !== SESSION) core.checkAgent(agentId);
     this.core = core;
-    this.agent = agentId;
+    this.boundAgent = agentId;
   }
 
   get sessionId(): string {
@@ -91,12 +91,12 @@ export class EmitterBase {
 
   /** The agent this emitter speaks for (undefined: the tracer's default, or the enclosing span's). */
   get agentId(): string | undefined {
-    return this.agent ?? this.core.defaultAgent;
+    return this.boundAgent ?? this.core.defaultAgent;
   }
 
   /** @internal */
   resolveAgent(agentId: string | undefined, ctx: SpanContext | undefined): string | undefined {
-    const agent = agentId ?? this.agent ?? ctx?.agentId ?? this.core.defaultAgent;
+    const agent = agentId ?? this.boundAgent ?? ctx?.agentId ?? this.core.defaultAgent;
     if (agent === SESSION) return undefined;
     if (agent !== undefined && !this.core.knownAgents.has(agent)) this.core.checkAgent(agent);
     return agent;
@@ -121,7 +121,7 @@ export class EmitterBase {
     const priority = opts.priority;
     const rank = core.rank(priority);
     const ctx = core.context();
-    let agent = agentOpt ?? this.agent ?? ctx?.agentId ?? core.defaultAgent;
+    let agent = agentOpt ?? this.boundAgent ?? ctx?.agentId ?? core.defaultAgent;
     if (agent !== undefined) {
       if (agent === SESSION) agent = undefined;
       else if (!core.knownAgents.has(agent)) core.checkAgent(agent);

@@ -1,6 +1,7 @@
 /** swarmscope TypeScript SDK: the public API. */
-export { Tracer, DEFAULT_GATEWAY_URL, DEFAULT_NATS_URL, type TracerOptions, type TracerStats } from "./tracer.js";
-export { Emitter } from "./vocabulary.js";
+export { Tracer, DEFAULT_GATEWAY_URL, DEFAULT_NATS_URL, defaultGatewayUrl, defaultNatsUrl, type TracerOptions, type TracerStats } from "./tracer.js";
+export { Emitter, TaskSpan, LlmSpan, taskSpanId } from "./vocabulary.js";
+export { Redactor, KeyMatcher, keyParts, DEFAULT_REDACT_KEYS, REDACTED, type RedactorOptions } from "./redaction.js";
 export { EmitterBase, Span, describeError, type EmitOptions, type SpanOptions, type EventData, type Phase } from "./emitter.js";
 export { SESSION } from "./core.js";
 export { currentSpanId, type SpanContext } from "./context.js";

@@ -75,6 +75,7 @@ export class Publisher implements Waker {
   };
   private readonly worker: Worker;
   private timer: NodeJS.Timeout | undefined;
+  private linger: NodeJS.Timeout | undefined;
   private inFlight: InFlight | undefined;
   private batchNumber = 0;
   private flushes: FlushRequest[] = [];
@@ -214,12 +215,23 @@ export class Publisher implements Waker {
     if (this.timer !== undefined) {
       if (delayMs > 0) return;
       clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (delayMs > 0 && delayMs === this.options.flushInterval) {
+      // The linger: one Timeout object re-armed with refresh(), so the first emit after a quiet
+      // spell does not pay for allocating and unref'ing a new timer on the caller's path.
+      this.linger ??= setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, delayMs).unref();
+      this.linger.refresh();
+      this.timer = this.linger;
+      return;
     }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.pump();
-    }, delayMs);
-    this.timer.unref();
+    }, delayMs).unref();
   }
 
   private isFlushed(mark: number): boolean {

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import NotJSMessageError
 from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 
@@ -29,6 +31,7 @@ from swarmscope_service.consumer import (
     Decision,
     Delivery,
     RetryableError,
+    _delivery,
 )
 from swarmscope_service.nats_setup import StreamSettings, provision
 
@@ -345,3 +348,19 @@ async def test_redeliveries_are_counted(js: JetStreamContext) -> None:
     consumer = make_consumer(js, handler)
     await run_until(consumer, lambda: any(d.data == b"m1" and d.num_delivered > 1 for d in handler.seen))
     assert consumer.metrics.redelivered.labels(DURABLE_INGEST)._value.get() >= 1
+
+
+def test_delivery_metadata_is_read_from_the_ack_subject_as_nats_py_reads_it() -> None:
+    v1 = "$JS.ACK.TRACES.store.3.1042.977.1765000000123456789.12"
+    v2 = "$JS.ACK.hub.ACCHASH.TRACES.store.2.1043.978.1765000000987654321.11.tok"
+    v2_short = "$JS.ACK._.ACCHASH.TRACES.store.1.7.7.1765000000000000001.0"
+    for reply in (v1, v2, v2_short):
+        msg = Msg(_client=None, subject="traces.events.s.a.t", reply=reply, data=b"{}", headers={"h": "v"})  # type: ignore[arg-type]
+        meta = msg.metadata
+        got = _delivery(msg)
+        assert (got.stream_seq, got.num_delivered) == (meta.sequence.stream, meta.num_delivered)
+        assert got.timestamp_ns == int(reply.split(".")[7 if reply == v1 else 9])
+        assert abs(got.timestamp_ns - meta.timestamp.timestamp() * 1e9) < 1e3
+        assert got.headers == {"h": "v"}
+    with pytest.raises(NotJSMessageError):
+        _delivery(Msg(_client=None, subject="x", reply="_INBOX.abc", data=b""))  # type: ignore[arg-type]

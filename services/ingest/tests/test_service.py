@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 
+from swarmscope_schema.batches import MAX_BATCH_BYTES
 from swarmscope_schema.codec import MAX_EVENT_BYTES
 from swarmscope_schema.events import TraceEvent, canonical_event_dict
 from swarmscope_schema.redaction import REDACTED
@@ -34,7 +36,7 @@ from swarmscope_schema.subjects import (
 )
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_schema.testing import make_event
-from swarmscope_service.nats_setup import StreamSettings, provision
+from swarmscope_service.nats_setup import STREAM_MAX_MSG_SIZE, StreamSettings, provision
 
 # Fixture types (conftest cannot be imported under importlib mode).
 StartIngest = Any
@@ -476,3 +478,33 @@ async def test_a_redelivered_batch_changes_nothing(
     await js.publish(raw_batch_subject(session, None), body, headers={MSG_ID_HEADER: "try-2"})
     out = await collect(js, STREAM_EVENTS, session_filter(EVENTS_PREFIX, session), 20, settle=1.0)
     assert sorted(orjson.loads(m.data)["id"] for m in out) == sorted(e["id"] for e in events)
+
+
+async def test_a_batch_over_the_size_limit_is_refused_whole_never_cut(
+    nc: NatsClient, start_ingest: StartIngest, collect: Collect
+) -> None:
+    """Issue 16.3: a batch body past MAX_BATCH_BYTES (the stream still takes it, up to its own
+    limit) is dead-lettered whole as too_large — none of its members is published, none cut;
+    a body past the stream's limit is refused to the producer at publish."""
+    await start_ingest()
+    session = _session()
+    js = nc.jetstream()
+    pad = "x" * 20_000
+    events = [
+        make_event(EventType.TOOL_CALL, session_id=session, data={"tool": "t", "pad": pad}) for _ in range(53)
+    ]
+    body = orjson.dumps(events)
+    assert MAX_BATCH_BYTES < len(body) < STREAM_MAX_MSG_SIZE
+    await js.publish(raw_batch_subject(session, None), body, headers={MSG_ID_HEADER: f"{session}:big"})
+    good = make_event(EventType.TOOL_CALL, session_id=session)
+    await _publish_raw(nc, [good])
+    letters = await collect(js, STREAM_DLQ, "traces.dlq.>", 1, keep=_from_session(session), settle=0.5)
+    assert len(letters) == 1
+    headers = letters[0].headers or {}
+    assert headers[DLQ_REASON_HEADER] == "too_large"
+    assert f"the limit is {MAX_BATCH_BYTES} bytes" in headers[DLQ_ERROR_HEADER]
+    assert DLQ_MEMBER_INDEX_HEADER not in headers
+    out = await collect(js, STREAM_EVENTS, session_filter(EVENTS_PREFIX, session), 1, settle=1.0)
+    assert [orjson.loads(m.data)["id"] for m in out] == [good["id"]]
+    with pytest.raises(Exception, match=r"maximum payload|message size|exceeded"):
+        await js.publish(raw_batch_subject(session, None), b"[" + b" " * STREAM_MAX_MSG_SIZE + b"]")

@@ -455,12 +455,30 @@ def _header_text(text: str, limit: int = 2048) -> str:
 
 
 def _delivery(msg: Msg) -> Delivery:
-    meta = msg.metadata
+    # The delivery's metadata is in its ack subject: `$JS.ACK.<stream>.<consumer>.<delivered>.
+    # <stream seq>.<consumer seq>.<ns>.<pending>` (v1) or with `<domain>.<account hash>.` after
+    # `ACK` (v2, 11 or 12 tokens). Read here directly: nats-py's `msg.metadata` builds two objects
+    # and a datetime per message, a tenth of ingest's CPU in a profile, for three integers.
+    reply = msg.reply
+    tokens = reply.split(".") if reply else []
+    count = len(tokens)
+    if count >= 9 and tokens[0] == "$JS" and tokens[1] == "ACK" and (count == 9 or count >= 11):
+        base = 4 if count == 9 else 6
+        num_delivered, stream_seq, timestamp_ns = (
+            int(tokens[base]),
+            int(tokens[base + 1]),
+            int(tokens[base + 3]),
+        )
+    else:
+        meta = msg.metadata  # raises NotJSMessageError, as before
+        num_delivered, stream_seq = meta.num_delivered, meta.sequence.stream
+        timestamp_ns = int(meta.timestamp.timestamp() * 1e9) if meta.timestamp else 0
+    headers = msg.headers
     return Delivery(
         subject=msg.subject,
         data=msg.data,
-        headers=dict(msg.headers or {}),
-        stream_seq=meta.sequence.stream,
-        num_delivered=meta.num_delivered,
-        timestamp_ns=int(meta.timestamp.timestamp() * 1e9) if meta.timestamp else 0,
+        headers=dict(headers) if headers else {},
+        stream_seq=stream_seq,
+        num_delivered=num_delivered,
+        timestamp_ns=timestamp_ns,
     )

@@ -19,7 +19,14 @@ from collections.abc import Callable, Sequence
 from swarmscope_ingest.canonical import CanonicalEvent, canonicalize
 from swarmscope_ingest.metrics import IngestMetrics
 from swarmscope_schema.redaction import Redactor
-from swarmscope_schema.subjects import MSG_ID_HEADER, STREAM_EVENTS, DlqReason, is_batch_subject
+from swarmscope_schema.subjects import (
+    MSG_ID_HEADER,
+    STREAM_EVENTS,
+    DlqReason,
+    SubjectParts,
+    is_batch_subject,
+    parse_event_subject,
+)
 from swarmscope_schema.validation import Rejected, parse_payload, validate_batch, validate_event
 from swarmscope_service.consumer import Decision, Delivery, MemberLetter, RetryableError
 from swarmscope_service.publishing import BatchPublisher, Outgoing
@@ -43,13 +50,18 @@ def _unprocessable(delivery: Delivery, exc: Exception) -> Rejected:
     return Rejected(DlqReason.UNPROCESSABLE, f"event could not be normalized: {exc!r}")
 
 
-def prepare(delivery: Delivery, redactor: Redactor, now_ms: float) -> CanonicalEvent | Rejected:
-    """Checks one single-event raw message and builds its canonical event. Never raises."""
+def prepare(
+    delivery: Delivery, redactor: Redactor, now_ms: float, subject: str | SubjectParts | None = None
+) -> CanonicalEvent | Rejected:
+    """Checks one single-event raw message and builds its canonical event. Never raises.
+
+    `subject` is the delivery's subject already parsed, when the caller has it.
+    """
     try:
         raw = parse_payload(delivery.data)
         if isinstance(raw, Rejected):
             return raw
-        event = validate_event(raw, delivery.subject)
+        event = validate_event(raw, delivery.subject if subject is None else subject)
         if isinstance(event, Rejected):
             return event
         return canonicalize(event, _received_at(delivery, now_ms), redactor)
@@ -110,6 +122,10 @@ class IngestHandler:
         events: list[CanonicalEvent] = []
         seen: set[str] = set()
         batch_duplicates = 0
+        # A batch's single-event messages share a few subjects (session, agent, type): each is
+        # parsed once per batch. One that does not parse goes to the validator as text, which
+        # words the rejection.
+        subjects: dict[str, str | SubjectParts] = {}
         for delivery in deliveries:
             prepared: list[CanonicalEvent]
             if is_batch_subject(delivery.subject):
@@ -120,7 +136,14 @@ class IngestHandler:
                 prepared, letters = result
                 decisions.append(Decision.ack(letters))
             else:
-                single = prepare(delivery, self._redactor, now_ms)
+                subject = subjects.get(delivery.subject)
+                if subject is None:
+                    try:
+                        subject = parse_event_subject(delivery.subject)
+                    except ValueError:
+                        subject = delivery.subject
+                    subjects[delivery.subject] = subject
+                single = prepare(delivery, self._redactor, now_ms, subject)
                 if isinstance(single, Rejected):
                     decisions.append(Decision.dead(single.reason, single.detail))
                     continue
