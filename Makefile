@@ -76,6 +76,9 @@ bench: install frontend ## run every benchmark and print the summary table (upda
 contract: install ## regenerate docs/contract (JSON Schema of the event) and docs/openapi.json
 	$(RUN) python scripts/gen_contract.py
 	$(RUN) python -m swarmscope_gateway openapi > docs/openapi.json
+	@# The frontend's API types come from docs/openapi.json (its `npm run lint` fails when they are stale).
+	@if [ -n "$(HAVE_NODE)" ] && [ -d frontend/node_modules ]; then npm --prefix frontend run --silent gen:api; \
+	else echo "Node or frontend/node_modules missing: frontend/src/api/openapi.generated.ts not regenerated"; fi
 
 clean: ## remove local data and caches
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -2,6 +2,11 @@
 // Keys are stable upstream (add, never rename); every field the UI does not strictly need is optional
 // so an older or newer gateway never breaks the view.
 
+import type { components } from './openapi.generated';
+
+/** The response models of docs/openapi.json (generated from libs/schema api.py; `npm run gen:api`). */
+type Schemas = components['schemas'];
+
 export type Phase = 'start' | 'progress' | 'complete' | 'error';
 export type EdgeType = 'sequence' | 'parallel' | 'spawn' | 'callback' | 'message';
 export type GraphLayout = 'hierarchical' | 'force' | 'timeline';
@@ -53,97 +58,19 @@ export interface Page<T> {
   next_cursor?: string | null;
 }
 
-export interface SessionSummary {
-  id: string;
-  name?: string | null;
-  status: string;
-  objective?: string | null;
-  start_time?: number | null;
-  end_time?: number | null;
-  last_event_time?: number | null;
-  last_seq?: number | null;
-  event_count: number;
-  agent_count: number;
-  error_count: number;
-  tokens: number;
-  cost: number;
-  /** (v1.1) first event's metadata.source (sdk-python, otlp, import, …), else "nats". */
-  source?: string;
-}
+export type SessionSummary = Schemas['SessionSummary'];
 
-export interface AgentSummary {
-  agent_id: string;
-  agent_type?: string | null;
-  name?: string | null;
-  parent_agent_id?: string | null;
-  status?: string | null;
-  current_task?: string | null;
-  first_seq: number;
-  last_seq: number;
-  first_time: number;
-  last_time: number;
-  event_count: number;
-  error_count: number;
-  tool_calls: number;
-  llm_calls: number;
-  messages_sent: number;
-  messages_received: number;
-  tokens: number;
-  cost: number;
-  duration_ms: number;
-}
+export type AgentSummary = Schemas['AgentSummary'];
 
-export interface PerformanceWindow {
-  start_time: number;
-  end_time: number;
-  events: number;
-  event_rate: number;
-  errors: number;
-  avg_duration_ms?: number | null;
-  max_duration_ms?: number | null;
-  tokens: number;
-  cost: number;
-}
+export type PerformanceWindow = Schemas['PerformanceWindow'];
 
-export interface CostBreakdown {
-  key: string;
-  events: number;
-  duration_ms: number;
-  tokens: number;
-  input_tokens?: number;
-  output_tokens?: number;
-  cost: number;
-}
+export type CostBreakdown = Schemas['CostBreakdown'];
 
-export interface SlowCall {
-  event_id: string;
-  seq: number;
-  span_id: string;
-  agent_id: string | null;
-  type: string;
-  label: string;
-  duration_ms: number;
-}
+export type SlowCall = Schemas['SlowCall'];
 
-export interface PerformanceReport {
-  session_id: string;
-  window_ms: number;
-  windows: PerformanceWindow[];
-  per_agent: CostBreakdown[];
-  per_type: CostBreakdown[];
-  per_model: CostBreakdown[];
-  slowest: SlowCall[];
-}
+export type PerformanceReport = Schemas['PerformanceReport'];
 
-export interface DeadLetter {
-  seq: number;
-  reason: string;
-  subject: string | null;
-  error?: string | null;
-  received_at: number;
-  size: number;
-  payload_preview: string;
-}
+export type DeadLetter = Schemas['DeadLetter'];
 
 export interface AgentState {
   id: string;
@@ -186,12 +113,7 @@ export interface CommunicationEntry {
   [key: string]: Json | undefined;
 }
 
-export interface OpenSpan {
-  type: string;
-  agent_id?: string | null;
-  parent_id?: string | null;
-  seq: number;
-}
+export type OpenSpan = Schemas['OpenSpan'];
 
 export interface SystemState {
   session_id: string;
@@ -287,24 +209,9 @@ export interface StepResult {
   reason?: string | null;
 }
 
-export interface StackFrame {
-  span_id: string;
-  type: string;
-  agent_id: string | null;
-  label: string;
-  start_seq: number;
-  start_event_id: string;
-  start_time: number;
-  duration_so_far_ms: number;
-  open: boolean;
-}
+export type StackFrame = Schemas['StackFrame'];
 
-export interface CallStack {
-  session_id: string;
-  event_id: string;
-  seq: number;
-  frames: StackFrame[];
-}
+export type CallStack = Schemas['CallStack'];
 
 export interface BreakpointHit {
   session_id: string;
@@ -369,24 +276,11 @@ export interface BatchEvents {
   events: StoredEvent[];
 }
 
-/** (v1.1) POST /expressions/compile. */
-export interface CompiledExpression {
-  expression: string;
-  ok: boolean;
-  error?: string | null;
-  column?: number | null;
-  variables?: string[];
-}
+export type CompiledExpression = Schemas['CompiledExpression'];
 
-export interface CompileResult {
-  results: CompiledExpression[];
-}
+export type CompileResult = Schemas['CompileResult'];
 
-/** (v1.1) GET /facets: the values sessions can be searched by. */
-export interface FacetValue {
-  value: string;
-  sessions: number;
-}
+export type FacetValue = Schemas['FacetValue'];
 
 export interface SessionFacets {
   agent_type: FacetValue[];

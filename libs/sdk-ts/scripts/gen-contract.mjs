@@ -26,6 +26,7 @@ const strip = (value) => {
 const sdk = strip(read("sdk.json"));
 const redaction = strip(read("redaction.json"));
 const aliases = strip(read("aliases.json"));
+const claudeCode = strip(read("claude-code.json"));
 const schema = read("trace-event.schema.json");
 const required = Object.fromEntries(
   Object.entries(schema["x-payloads"])
@@ -44,6 +45,9 @@ export const REDACTION = ${json(redaction)} as const;
 
 /** docs/contract/aliases.json: Claude-Flow event names and how ingest maps them. */
 export const ALIASES = ${json(aliases)} as const;
+
+/** docs/contract/claude-code.json: the Claude Code hook mapping's names and tables. */
+export const CLAUDE_CODE = ${json(claudeCode)} as const;
 
 /** Required data fields per taxonomy type (trace-event.schema.json x-payloads[type].required). */
 export const REQUIRED_FIELDS: Readonly<Record<string, readonly string[]>> = ${json(required)};

@@ -1952,6 +1952,274 @@ export const ALIASES = {
   "whole_payload": "$data"
 } as const;
 
+/** docs/contract/claude-code.json: the Claude Code hook mapping's names and tables. */
+export const CLAUDE_CODE = {
+  "custom_prefix": "custom.claude_code.",
+  "hook_events": [
+    "SessionStart",
+    "SessionEnd",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "StopFailure",
+    "SubagentStart",
+    "SubagentStop",
+    "PreCompact",
+    "PostCompact",
+    "TaskCreated",
+    "TaskCompleted",
+    "TeammateIdle"
+  ],
+  "main_agent": "main",
+  "max_agents": 256,
+  "max_open_tools": 256,
+  "mcp_servers": [
+    "claude-flow",
+    "claude_flow",
+    "ruflo"
+  ],
+  "mcp_tools": {
+    "agent_spawn": {
+      "agent": [
+        "response.agentId",
+        "input.agentId"
+      ],
+      "fields": {
+        "agent_type": [
+          "input.agentType",
+          "response.agentType"
+        ],
+        "domain": [
+          "input.domain"
+        ],
+        "model": [
+          "response.model",
+          "input.model"
+        ],
+        "name": [
+          "input.config.name",
+          "input.agentId"
+        ],
+        "status": {
+          "default": "idle",
+          "paths": [
+            "response.status"
+          ]
+        }
+      },
+      "requires": [
+        "agent_type"
+      ],
+      "type": "agent_spawn"
+    },
+    "agent_terminate": {
+      "agent": [
+        "input.agentId"
+      ],
+      "fields": {
+        "reason": [
+          "input.reason"
+        ]
+      },
+      "type": "agent_terminate"
+    },
+    "memory_delete": {
+      "fields": {
+        "key": [
+          "input.key"
+        ],
+        "namespace": {
+          "default": "default",
+          "paths": [
+            "input.namespace"
+          ]
+        }
+      },
+      "requires": [
+        "key"
+      ],
+      "type": "memory_delete"
+    },
+    "memory_retrieve": {
+      "fields": {
+        "hit": [
+          "response.found"
+        ],
+        "key": [
+          "input.key"
+        ],
+        "namespace": {
+          "default": "default",
+          "paths": [
+            "input.namespace"
+          ]
+        }
+      },
+      "requires": [
+        "key"
+      ],
+      "type": "memory_read"
+    },
+    "memory_store": {
+      "constants": {
+        "value": null
+      },
+      "fields": {
+        "key": [
+          "input.key"
+        ],
+        "namespace": {
+          "default": "default",
+          "paths": [
+            "input.namespace"
+          ]
+        },
+        "tags": [
+          "input.tags"
+        ],
+        "ttl": [
+          "input.ttl"
+        ],
+        "value": [
+          "input.value"
+        ]
+      },
+      "requires": [
+        "key"
+      ],
+      "type": "memory_write"
+    },
+    "swarm_init": {
+      "constants": {
+        "kind": "swarm_init"
+      },
+      "fields": {
+        "max_agents": [
+          "input.maxAgents"
+        ],
+        "strategy": [
+          "input.strategy"
+        ],
+        "swarm_id": [
+          "response.swarmId"
+        ],
+        "topology": [
+          "input.topology",
+          "response.topology"
+        ]
+      },
+      "type": "coordination"
+    },
+    "task_assign": {
+      "fields": {
+        "agent_id": [
+          "input.agentIds.0",
+          "input.agentId"
+        ],
+        "agent_ids": [
+          "input.agentIds"
+        ],
+        "task_id": [
+          "input.taskId"
+        ]
+      },
+      "requires": [
+        "task_id",
+        "agent_id"
+      ],
+      "type": "task_assignment"
+    },
+    "task_cancel": {
+      "fields": {
+        "reason": [
+          "input.reason"
+        ],
+        "task_id": [
+          "input.taskId"
+        ]
+      },
+      "requires": [
+        "task_id"
+      ],
+      "type": "task_cancel"
+    },
+    "task_complete": {
+      "fields": {
+        "result": [
+          "input.result",
+          "response.result"
+        ],
+        "task_id": [
+          "input.taskId"
+        ]
+      },
+      "requires": [
+        "task_id"
+      ],
+      "type": "task_complete"
+    },
+    "task_create": {
+      "fields": {
+        "assign_to": [
+          "input.assignTo"
+        ],
+        "description": [
+          "input.description",
+          "response.description"
+        ],
+        "priority": [
+          "input.priority"
+        ],
+        "tags": [
+          "input.tags"
+        ],
+        "task_id": [
+          "response.taskId",
+          "response.id"
+        ],
+        "task_type": [
+          "input.type"
+        ]
+      },
+      "requires": [
+        "task_id"
+      ],
+      "type": "task_create"
+    },
+    "task_update": {
+      "fields": {
+        "message": [
+          "input.status"
+        ],
+        "progress": [
+          "input.progress"
+        ],
+        "task_id": [
+          "input.taskId"
+        ]
+      },
+      "requires": [
+        "task_id"
+      ],
+      "type": "task_progress"
+    }
+  },
+  "source": "claude-code",
+  "state_version": 1,
+  "subagent_tools": [
+    "Task",
+    "Agent"
+  ],
+  "tags": [
+    "claude-code"
+  ],
+  "user": "user"
+} as const;
+
 /** Required data fields per taxonomy type (trace-event.schema.json x-payloads[type].required). */
 export const REQUIRED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   "agent_method": [

@@ -46,6 +46,8 @@ export interface PublisherStats {
 
 interface InFlight {
   n: number;
+  /** Kept so a batch can be handed to a restarted worker. */
+  items: Encoded[];
   ranks: number[];
   events: (WireEvent | undefined)[];
 }
@@ -62,6 +64,8 @@ function spawnWorker(data: WorkerInit): Worker {
   return new Worker(new URL("./worker.js", import.meta.url), { workerData: data, execArgv });
 }
 
+const MAX_WORKER_RESTARTS = 5;
+
 export class Publisher implements Waker {
   idle = true;
   readonly stats: PublisherStats = {
@@ -73,7 +77,8 @@ export class Publisher implements Waker {
     redacted: 0,
     truncated: 0,
   };
-  private readonly worker: Worker;
+  private worker: Worker;
+  private restarts = 0;
   private timer: NodeJS.Timeout | undefined;
   private linger: NodeJS.Timeout | undefined;
   private inFlight: InFlight | undefined;
@@ -85,7 +90,7 @@ export class Publisher implements Waker {
   private drained = false;
   /** The worker was told to stop: nothing more is sent. */
   private finished = false;
-  private readonly stopped: Promise<void>;
+  private stopped: Promise<void> = Promise.resolve();
   private reported: DropSnapshot = {};
   private lastReport = performance.now();
   private finalReported = false;
@@ -98,17 +103,42 @@ export class Publisher implements Waker {
     private readonly makeEvent: EventFactory,
     private readonly options: PublisherOptions,
   ) {
-    this.worker = spawnWorker(options.worker);
-    this.worker.on("message", (message: FromWorker) => { this.onMessage(message); });
+    this.worker = this.startWorker();
+  }
+
+  private startWorker(): Worker {
+    const worker = spawnWorker(this.options.worker);
+    worker.on("message", (message: FromWorker) => { this.onMessage(message); });
     this.stopped = new Promise<void>((resolve) => {
-      this.worker.once("exit", () => { resolve(); });
+      worker.once("exit", () => { resolve(); });
     });
-    this.worker.on("error", (error) => {
+    worker.once("exit", (code) => { this.onExit(worker, code); });
+    worker.on("error", (error) => {
       this.stats.lastError = `publisher worker: ${String(error)}`;
       console.error(`swarmscope: the publisher worker stopped on an unexpected error: ${String(error)}`);
     });
     // After the listeners: adding a 'message' listener refs the worker again.
-    this.worker.unref();
+    if (this.refs === 0) worker.unref();
+    return worker;
+  }
+
+  /**
+   * The worker ended without being told to stop (it should not): a new one takes over and is
+   * handed the batch that was in flight, with the same ids, so nothing is lost or duplicated.
+   */
+  private onExit(worker: Worker, code: number): void {
+    if (worker !== this.worker || this.finished) return;
+    this.stats.connected = false;
+    this.stats.lastError = `publisher worker exited unexpectedly (code ${code})`;
+    if (this.restarts >= MAX_WORKER_RESTARTS) {
+      console.error(`swarmscope: ${this.stats.lastError}; gave up after ${MAX_WORKER_RESTARTS} restarts, events stay buffered`);
+      return;
+    }
+    this.restarts += 1;
+    console.error(`swarmscope: ${this.stats.lastError}; restarting it`);
+    this.worker = this.startWorker();
+    const flight = this.inFlight;
+    if (flight !== undefined) this.post({ t: "batch", n: flight.n, items: flight.items });
   }
 
   // ------------------------------------------------------------------------------ the caller's side --
@@ -285,7 +315,7 @@ export class Publisher implements Waker {
       return;
     }
     this.batchNumber += 1;
-    this.inFlight = { n: this.batchNumber, ranks, events };
+    this.inFlight = { n: this.batchNumber, items: encoded, ranks, events };
     this.post({ t: "batch", n: this.batchNumber, items: encoded });
   }
 

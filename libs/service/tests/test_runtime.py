@@ -49,3 +49,36 @@ async def test_a_failing_background_task_shuts_the_service_down_and_raises(nats_
     with pytest.raises(RuntimeError, match="lost the database"):
         await asyncio.wait_for(serve(parts, asyncio.Event()), 10)
     assert nc.is_closed
+
+
+async def test_provisioning_that_times_out_is_run_again_not_fatal(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded or electing JetStream cluster may time out an API request mid-provisioning; the
+    service provisions again instead of exiting (seen in the 3-node test under load)."""
+    from nats.errors import TimeoutError as NatsTimeoutError
+
+    from swarmscope_schema.subjects import STREAM_SUBJECTS
+    from swarmscope_service import runtime
+    from swarmscope_service.settings import ServiceSettings
+
+    real = runtime.provision
+    calls: list[int] = []
+
+    async def flaky(js: object, settings: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise NatsTimeoutError
+        await real(js, settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime, "provision", flaky)
+    nc = await nats.connect(nats_url)
+    try:
+        _, js = await asyncio.wait_for(
+            runtime.connect_and_provision(ServiceSettings(nats_url=nats_url), "test", nc), 20
+        )
+        assert len(calls) == 2
+        for name in STREAM_SUBJECTS:
+            assert (await js.stream_info(name)).config.name == name
+    finally:
+        await nc.close()

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
 
 from swarmscope_service.consumer import BatchConsumer
 from swarmscope_service.health import HttpServer
@@ -26,6 +29,10 @@ from swarmscope_service.request_reply import RequestServer
 from swarmscope_service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+# What JetStream answers while it cannot take API requests yet: a cluster electing its meta leader
+# or a stream leader, or a server too loaded to answer within the client's timeout.
+_JETSTREAM_NOT_READY = (NatsTimeoutError, NoRespondersError, ServiceUnavailableError)
 
 
 async def connect_and_provision(
@@ -36,16 +43,25 @@ async def connect_and_provision(
     if nc is None:
         nc = await connect(settings.nats_servers(), name=name)
     js = nc.jetstream()
-    await provision(
-        js,
-        StreamSettings(
-            replicas=settings.stream_replicas,
-            duplicate_window_seconds=settings.dedup_window_seconds,
-            max_age_seconds=settings.stream_max_age_hours * 3600,
-            ack_wait_seconds=settings.ack_wait_seconds,
-        ),
+    stream_settings = StreamSettings(
+        replicas=settings.stream_replicas,
+        duplicate_window_seconds=settings.dedup_window_seconds,
+        max_age_seconds=settings.stream_max_age_hours * 3600,
+        ack_wait_seconds=settings.ack_wait_seconds,
     )
-    return nc, js
+    delay = 0.5
+    while True:
+        # Provisioning is idempotent, so a request that timed out half-way is simply run again; a
+        # service that exited here would leave a cluster's restart to its supervisor's backoff.
+        try:
+            await provision(js, stream_settings)
+            return nc, js
+        except _JETSTREAM_NOT_READY as exc:
+            log.warning(
+                "JetStream not ready, provisioning again", extra={"error": repr(exc), "retry_in_s": delay}
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def nats_ready(nc: NatsClient) -> Callable[[], Awaitable[bool]]:

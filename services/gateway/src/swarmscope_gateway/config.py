@@ -85,7 +85,7 @@ class GatewaySettings(ServiceSettings):
     gateway_rate_limit_burst: int = Field(default=200, ge=1, description="token bucket size")
     gateway_request_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
     gateway_slow_request_timeout_seconds: float = Field(
-        default=60.0, gt=0.0, le=600.0, description="breakpoint search, compare and replay"
+        default=60.0, gt=0.0, le=600.0, description="breakpoint search, compare, replay and the graph"
     )
     gateway_publish_timeout_seconds: float = Field(default=10.0, gt=0.0, le=120.0)
 

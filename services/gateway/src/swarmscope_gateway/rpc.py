@@ -3,7 +3,7 @@
 (Named `rpc`, not `backends`: in the store, "backend" is its database; here it never was one.)
 
 The gateway has no database (ARCHITECTURE): every REST answer is a store or replay result, passed
-through as the op returned it. Long ops (breakpoint search, compare, replay) get a longer timeout.
+through as the op returned it. Long ops (breakpoint search, compare, replay, the graph) get a longer timeout.
 Answers of any size arrive whole (chunked replies, v1.1); a full state can be passed on as it comes.
 """
 
@@ -20,6 +20,9 @@ from swarmscope_schema.subjects import replay_request_subject, store_request_sub
 from swarmscope_service.request_reply import RequestClient
 
 SLOW_REPLAY_OPS = frozenset({ReplayOp.BREAKPOINT, ReplayOp.COMPARE, ReplayOp.REPLAY})
+# The graph is built whole before its first chunk goes out, in time that grows with the session (up
+# to 50,000 nodes): on a 100k-event session it can take longer than an ordinary request may.
+SLOW_STORE_OPS = frozenset({StoreOp.GRAPH})
 
 
 class RpcClients:
@@ -31,7 +34,8 @@ class RpcClients:
         self._slow_timeout = slow_timeout
 
     async def store(self, op: StoreOp, body: BaseModel, *, timeout: float | None = None) -> Any:
-        return await self._client.call(store_request_subject(op), body, timeout=timeout or self._timeout)
+        default = self._slow_timeout if op in SLOW_STORE_OPS else self._timeout
+        return await self._client.call(store_request_subject(op), body, timeout=timeout or default)
 
     async def replay(self, op: ReplayOp, body: BaseModel, *, timeout: float | None = None) -> Any:
         default = self._slow_timeout if op in SLOW_REPLAY_OPS else self._timeout
