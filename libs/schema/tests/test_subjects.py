@@ -66,3 +66,14 @@ def test_dlq_subjects_and_msg_ids() -> None:
     with pytest.raises(ValueError):
         dlq_subject("made_up")
     assert canonical_msg_id("s1", "e1") == "s1:e1"
+
+
+def test_the_one_match_fast_path_agrees_with_the_token_checks_at_their_edges() -> None:
+    # A token of 160 characters is the longest taken, 161 is refused (either path).
+    longest = "s" * 160
+    assert parse_event_subject(f"traces.events.{longest}._.t").session_id == longest
+    with pytest.raises(ValueError, match="invalid session token"):
+        parse_event_subject(f"traces.raw.{'s' * 161}.a.t")
+    # The token check's `$` takes a trailing newline; the fast path leaves such a subject to it,
+    # so the answer is what it always was.
+    assert parse_event_subject("traces.raw.s1.a1.t\n").type_token == "t\n"

@@ -92,6 +92,10 @@ class DlqReason(StrEnum):
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{1,160}$")
+_TOKEN = r"([A-Za-z0-9_\-]{1,160})"
+_WELL_FORMED_SUBJECT = re.compile(
+    rf"({re.escape(RAW_PREFIX)}|{re.escape(EVENTS_PREFIX)})\.{_TOKEN}\.{_TOKEN}\.{_TOKEN}"
+)
 
 
 def subject_token(value: str) -> str:
@@ -147,6 +151,17 @@ def dlq_subject(reason: DlqReason | str) -> str:
 
 def parse_event_subject(subject: str) -> SubjectParts:
     """Splits a raw or canonical event subject; raises ValueError naming what is wrong."""
+    # One match for the common, well-formed subject (ingest parses one per message); anything it
+    # does not take goes through the checks below, which name the problem.
+    whole = _WELL_FORMED_SUBJECT.fullmatch(subject)
+    if whole is not None:
+        prefix, session, agent, type_token = whole.groups()
+        return SubjectParts(
+            prefix=prefix,
+            session_id=session,
+            agent_id=None if agent == NO_AGENT_TOKEN else agent,
+            type_token=type_token,
+        )
     for prefix in (RAW_PREFIX, EVENTS_PREFIX):
         if subject.startswith(prefix + "."):
             rest = subject[len(prefix) + 1 :].split(".")
