@@ -7,3 +7,15 @@ export { SESSION } from "./core.js";
 export { currentSpanId, type SpanContext } from "./context.js";
 export { PRIORITY_NAMES, type Priority, type DropSnapshot, type WireEvent } from "./buffer.js";
 export { ALIASES, REDACTION, REQUIRED_FIELDS, SDK } from "./contract.generated.js";
+export {
+  traceEventBus,
+  traceCoordinator,
+  mapClaudeFlowEvent,
+  safeAgentId,
+  type ClaudeFlowTraceOptions,
+  type EventBusLike,
+  type CoordinatorLike,
+  type MappedEvent,
+  type TraceTarget,
+  type Untrace,
+} from "./claude-flow.js";
