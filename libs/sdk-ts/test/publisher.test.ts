@@ -148,3 +148,21 @@ test("a publisher worker that dies is replaced and its batch resent: nothing los
   const stored = await eventsOf("ts-worker");
   assert.deepEqual(stored.map((e) => e["id"]), ids);
 });
+
+test("a worker that dies with a batch in flight: the new worker sends that batch, same ids", async () => {
+  const tracer = new Tracer({ sessionId: "ts-worker-flight", agentId: "a", natsUrl: server.url, publishTimeout: 300, closeOnExit: false });
+  assert.equal(await tracer.flush(10_000), true);
+  await server.stop();
+  const ids: (string | undefined)[] = [];
+  for (let i = 0; i < 10; i++) ids.push(tracer.emit("custom.stuck", { i }));
+  const internals = tracer as unknown as { publisher: { worker: { terminate(): Promise<number> }; inFlight: unknown } };
+  // Wait until the batch is in the worker's hands (NATS is down, so it stays there), then kill it.
+  for (let i = 0; i < 100 && internals.publisher.inFlight === undefined; i++) await sleep(10);
+  assert.notEqual(internals.publisher.inFlight, undefined, "a batch is in flight");
+  await internals.publisher.worker.terminate();
+  await server.run();
+  assert.equal(await tracer.close(15_000), true);
+  await reopen();
+  const stored = (await eventsOf("ts-worker-flight")).filter((e) => e["type"] !== "custom.sdk_drops");
+  assert.deepEqual(stored.map((e) => e["id"]), ids);
+});
