@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from nats.aio.client import Client as NatsClient
@@ -217,6 +218,11 @@ async def _run(
             HeapKeeper(interval=settings.replay_gc_freeze_seconds).run,
             *([monitor.run] if monitor else []),
             *([ownership.run] if ownership else []),
+            *(
+                [functools.partial(tracker.run_takeovers, settings.replay_lease_seconds / 2)]
+                if ownership
+                else []
+            ),
         ],
         # In this order: no replay publishes into a closing connection, states reach their
         # snapshot before the database closes, and only then go the partitions to other replicas.

@@ -156,6 +156,8 @@ class SessionTracker:
         # Per partition held: the frontier when it was gained (events at or below it may have
         # been passed over while another replica held it).
         self._gained_at: dict[int, int] = {}
+        # The consumer's batches and the idle takeover check (`run_takeovers`) share the sessions.
+        self._lock = asyncio.Lock()
 
     def current(self, session_id: str) -> SessionCursor | None:
         """The session's state as far as the consumer has applied it, if it is in memory."""
@@ -166,6 +168,36 @@ class SessionTracker:
         return len(self._sessions)
 
     async def handle(self, deliveries: Sequence[Delivery]) -> Sequence[Decision]:
+        async with self._lock:
+            return await self._handle(deliveries)
+
+    async def run_takeovers(self, interval: float) -> None:
+        """Takes over gained partitions while no batch arrives (background task).
+
+        A replica that dies after the last events of its sessions leaves nothing on the stream to
+        wake its successor: without this, those sessions would stay folded only as far as the dead
+        replica got (and unsnapshotted at their end) until the next event of any owned session.
+        """
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.take_over_now()
+            except Exception as exc:  # the store or the snapshot database is behind: next tick
+                log.warning("takeover deferred", extra={"error": repr(exc)})
+
+    async def take_over_now(self) -> None:
+        """Follows ownership and brings the sessions of any gained partition up to the frontier."""
+        async with self._lock:
+            if self._ownership is None:
+                return
+            if self._frontier is None:
+                self._frontier = await self._position.acked_floor()
+            self._taking_over |= self._follow_ownership()
+            if self._taking_over:
+                await self._take_over(self._taking_over)
+                self._taking_over = frozenset()
+
+    async def _handle(self, deliveries: Sequence[Delivery]) -> Sequence[Decision]:
         decisions: list[Decision] = [Decision.ack()] * len(deliveries)
         if self._frontier is None:
             try:
@@ -264,6 +296,10 @@ class SessionTracker:
 
     async def flush(self) -> None:
         """Snapshots every session applied beyond its last snapshot (at shutdown)."""
+        async with self._lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
         ahead = [c for c in self._sessions.values() if c.applied_seq > c.snapshot_seq]
         if not ahead:
             return
