@@ -203,6 +203,8 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
     except NotFoundError:
         await js.add_stream(_anchor_config(settings))
         log.info("stream created", extra={"stream": STREAM_NO_DEDUPE_ANCHOR})
+    # What each stream is as provisioned below (for its retention, replicas and storage).
+    provisioned: dict[str, StreamConfig] = {}
     for name, subject in STREAM_SUBJECTS.items():
         config = stream_config(name, subject, settings)
         # Retention turns to interest only once the durables exist (below): an interest stream
@@ -213,8 +215,10 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
             config.retention = RetentionPolicy.LIMITS
             await js.add_stream(config)
             log.info("stream created", extra={"stream": name})
+            provisioned[name] = config
             continue
         current = info.config
+        provisioned[name] = current
         config.retention = _retention(current)
         if (
             _window(current) != _window(config)
@@ -228,9 +232,8 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
         await ensure_durable(js, stream, durable_config(durable, ack_wait=settings.ack_wait_seconds))
     for name, subject in STREAM_SUBJECTS.items():
         config = stream_config(name, subject, settings)
-        current = (await js.stream_info(name)).config
-        if _retention(current) != _retention(config):
-            await _update(js, config, current)
+        if _retention(provisioned[name]) != _retention(config):
+            await _update(js, config, provisioned[name])
 
 
 async def _update(js: JetStreamContext, config: StreamConfig, current: StreamConfig) -> None:

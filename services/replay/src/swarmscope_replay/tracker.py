@@ -192,10 +192,14 @@ class SessionTracker:
                 return
             if self._frontier is None:
                 self._frontier = await self._position.acked_floor()
-            self._taking_over |= self._follow_ownership()
-            if self._taking_over:
-                await self._take_over(self._taking_over)
-                self._taking_over = frozenset()
+            await self._follow_and_take_over()
+
+    async def _follow_and_take_over(self) -> None:
+        self._taking_over |= self._follow_ownership()
+        if self._taking_over:
+            # Until it succeeds (the store may still be behind), every batch and tick tries again.
+            await self._take_over(self._taking_over)
+            self._taking_over = frozenset()
 
     async def _handle(self, deliveries: Sequence[Delivery]) -> Sequence[Decision]:
         decisions: list[Decision] = [Decision.ack()] * len(deliveries)
@@ -204,11 +208,7 @@ class SessionTracker:
                 self._frontier = await self._position.acked_floor()
             except Exception as exc:
                 raise RetryableError(f"replay durable position unknown: {exc}") from exc
-        self._taking_over |= self._follow_ownership()
-        if self._taking_over:
-            # Until it succeeds (the store may still be behind), every batch tries again.
-            await self._take_over(self._taking_over)
-            self._taking_over = frozenset()
+        await self._follow_and_take_over()
         taken, expected = await self._in_log_order(deliveries, decisions, self._frontier + 1)
         by_session: dict[str, list[dict[str, Any]]] = {}
         for index, delivery in taken:
