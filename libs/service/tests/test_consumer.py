@@ -364,3 +364,39 @@ def test_delivery_metadata_is_read_from_the_ack_subject_as_nats_py_reads_it() ->
         assert got.headers == {"h": "v"}
     with pytest.raises(NotJSMessageError):
         _delivery(Msg(_client=None, subject="x", reply="_INBOX.abc", data=b""))  # type: ignore[arg-type]
+
+
+async def test_a_prefetching_consumer_releases_the_next_batch_at_stop(js: JetStreamContext) -> None:
+    await publish_raw(js, 100)
+    started = asyncio.Event()
+    release = asyncio.Event()
+    seen: list[Delivery] = []
+
+    async def slow(batch: Sequence[Delivery]) -> list[Decision]:
+        started.set()
+        await release.wait()
+        seen.extend(batch)
+        return [Decision.ack()] * len(batch)
+
+    consumer = BatchConsumer(
+        js=js,
+        stream=STREAM_RAW,
+        durable=DURABLE_INGEST,
+        handler=slow,
+        metrics=ConsumerMetrics.create(CollectorRegistry()),
+        batch_size=40,
+        fetch_wait=0.1,
+        prefetch=True,
+    )
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(started.wait(), 10)
+    consumer.stop()
+    release.set()
+    await asyncio.wait_for(task, 10)
+    assert [d.stream_seq for d in seen] == list(range(1, 41))  # the batch in hand, and only it
+    # The batch prefetched while the first was handled was released (nak'd), not kept: the next
+    # consumer gets every other message, each once, and nothing stays pending.
+    successor = Recorder()
+    await run_until(make_consumer(js, successor), lambda: len(successor.seen) >= 60)
+    assert sorted(d.stream_seq for d in successor.seen) == list(range(41, 101))
+    assert await pending(js) == (0, 0)

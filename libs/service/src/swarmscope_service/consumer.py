@@ -33,7 +33,6 @@ from enum import Enum
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import FetchTimeoutError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from swarmscope_schema.redaction import Redactor
@@ -52,6 +51,7 @@ from swarmscope_schema.subjects import (
 )
 from swarmscope_service.nats_setup import DEFAULT_ACK_WAIT_SECONDS
 from swarmscope_service.publishing import BatchPublisher, Outgoing, PublishError
+from swarmscope_service.pull import PullFetcher
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +210,9 @@ class BatchConsumer:
     # The durable's ack wait (SWARMSCOPE_ACK_WAIT_SECONDS): a batch still in hand after a third of
     # it sends in-progress acks.
     ack_wait: float = DEFAULT_ACK_WAIT_SECONDS
+    # Ask for the next batch as soon as one is handed out, so it arrives while this one is handled
+    # (PullFetcher). At stop, the prefetched batch is released (nak'd) for the next consumer.
+    prefetch: bool = False
     _message_bytes: float = 0.0
     # What a dead letter keeps of its message: the payload redacted by this (CONTRACT "Data
     # handling"); None keeps it as it came, secrets included (SWARMSCOPE_DLQ_KEEP_ORIGINAL).
@@ -217,6 +220,7 @@ class BatchConsumer:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _consecutive_failures: int = 0
+    _fetcher: PullFetcher | None = None
 
     def stop(self) -> None:
         """Asks the loop to stop after the batch in hand is handled and settled."""
@@ -228,13 +232,16 @@ class BatchConsumer:
     async def run(self) -> None:
         """Fetches and handles batches until `stop()`; returns with nothing half-settled."""
         self._idle.clear()
-        sub = await self.js.pull_subscribe_bind(self.durable, stream=self.stream)
+        # nats-py keeps the connection and the API prefix (a JetStream domain's) on the context.
+        fetcher = PullFetcher(
+            self.js._nc, self.stream, self.durable, api_prefix=self.js._prefix, prefetch=self.prefetch
+        )
+        await fetcher.start()
+        self._fetcher = fetcher
         try:
             while not self._stopping.is_set():
                 try:
-                    msgs = await sub.fetch(self._fetch_count(), timeout=self.fetch_wait)
-                except (FetchTimeoutError, TimeoutError):
-                    continue
+                    msgs = await fetcher.fetch(self._fetch_count(), timeout=self.fetch_wait)
                 except Exception as exc:
                     # NATS is reconnecting or the consumer is briefly unavailable: wait, go on.
                     log.warning("fetch failed", extra={"durable": self.durable, "error": repr(exc)})
@@ -243,11 +250,8 @@ class BatchConsumer:
                 if msgs:
                     await self.process(msgs)
         finally:
-            await self._release_buffered(sub)
-            try:
-                await sub.unsubscribe()
-            except Exception as exc:
-                log.debug("unsubscribe failed", extra={"durable": self.durable, "error": repr(exc)})
+            self._fetcher = None
+            await self._release(await fetcher.stop())
             self._idle.set()
 
     def _fetch_count(self) -> int:
@@ -269,11 +273,13 @@ class BatchConsumer:
             # down dependency from being hammered.
             await self._sleep_unless_stopping(min(d.delay for d in decisions if d.verdict is Verdict.NAK))
 
-    async def _keep_in_progress(self, msgs: Sequence[Msg]) -> None:
+    async def _keep_in_progress(self, batch: Sequence[Msg]) -> None:
         interval = max(self.ack_wait / 3.0, 0.05)
         counter = self.metrics.in_progress.labels(self.durable)
         while True:
             await asyncio.sleep(interval)
+            # The next batch, prefetched while this one is handled, waits on it: keep it too.
+            msgs = [*batch, *(self._fetcher.buffered() if self._fetcher else ())]
             for msg in msgs:
                 try:
                     await msg.in_progress()
@@ -339,21 +345,16 @@ class BatchConsumer:
             decisions.append(decision)
         return decisions
 
-    async def _release_buffered(self, sub: JetStreamContext.PullSubscription) -> None:
-        # A pull may deliver messages after fetch() returned; at stop they sit in the client's
-        # queue, unacked. Nak them so another replica gets them now rather than after ack_wait.
-        queue = getattr(getattr(sub, "_sub", None), "_pending_queue", None)
-        if queue is None:
-            return
+    async def _release(self, msgs: Sequence[Msg]) -> None:
+        # Messages delivered (prefetched) but never handled: nak them at stop so another replica
+        # gets them now rather than after ack_wait.
         released = 0
-        while not queue.empty():
-            msg = queue.get_nowait()
-            if msg.reply and not JetStreamContext.is_status_msg(msg):
-                try:
-                    await msg.nak()
-                    released += 1
-                except Exception as exc:
-                    log.debug("nak at stop failed", extra={"error": repr(exc)})
+        for msg in msgs:
+            try:
+                await msg.nak()
+                released += 1
+            except Exception as exc:
+                log.debug("nak at stop failed", extra={"error": repr(exc)})
         if released:
             log.info("released buffered messages at stop", extra={"durable": self.durable, "count": released})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -85,8 +86,28 @@ class ServiceParts:
     closers: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
+# Generation 0 is collected every this many allocations (Python's default: 700). A batch of 2000
+# events allocates tens of thousands of objects, nearly all freed by reference counting, so the
+# default runs a collection every few events for nothing.
+GC_GENERATION0_THRESHOLD = 10_000
+
+
+def tune_garbage_collection() -> None:
+    """Moves everything alive after start-up (modules, models, compiled schemas) out of the
+    collector's sight and makes generation-0 collections rarer.
+
+    Measured in-process on the store's decode + projection planning (2000-event batches, a
+    service's heap of ~140,000 objects): 327 → 22 generation-0 and 2 → 0 full collections per
+    20,000 events, 52 → 43 µs an event (docs/benchmarks.md, issue 16)."""
+    gc.collect()
+    gc.freeze()
+    _, generation1, generation2 = gc.get_threshold()
+    gc.set_threshold(GC_GENERATION0_THRESHOLD, generation1, generation2)
+
+
 async def serve(parts: ServiceParts, stop: asyncio.Event, *, grace_seconds: float = 20.0) -> None:
     """Runs the parts until `stop` is set or one of them fails, then shuts down in order."""
+    tune_garbage_collection()
     await parts.http.start()
     for server in parts.request_servers:
         await server.start()

@@ -85,6 +85,8 @@ async def main(
         fetch_wait=settings.fetch_wait_seconds,
         max_attempts=settings.max_attempts,
         dead_letter_redactor=None if settings.dlq_keep_original else redactor,
+        # The next batch comes in while this one's transaction commits (issue 16).
+        prefetch=True,
     )
     dead_letters = BatchConsumer(
         js=js,
