@@ -59,6 +59,11 @@ def test_canonical_events_take_the_fast_path(event_type: str) -> None:
         make_event(metadata={"parentId": "p"}),
         make_event(performance={"tokenCount": 3}),
         make_event(EventType.AGENT_STATUS, data={"status": "idle", "from_": "busy"}),
+        # a nested model's field under its Python name (`from_` for `from`), taken by pydantic
+        make_event(
+            EventType.COMMUNICATION,
+            data={"message": {"id": "m", "from": "a", "from_": "b", "to": ["c"], "type": "t", "content": "x"}},
+        ),
         make_event(EventType.TOOL_CALL, agent_id=None, data={"tool": "x", "agentId": "a"}),
         make_event(timestamp=True),
         make_event(metadata=None),

@@ -1,14 +1,15 @@
-"""A fast path past pydantic for events that arrive already in canonical form.
+"""A compiled fast path past pydantic for events that arrive already in canonical form.
 
 `TraceEvent.model_validate` + `canonical_event_dict` cost about 20 µs an event, a quarter of
 ingest's CPU. Most producers (the SDK, the gateway) send the canonical snake_case form with values
 of exactly the declared types, for which validation changes nothing but the defaults it adds. For
-those, `fast_canonical` checks the same rules directly and builds the identical canonical dict.
+those, `fast_canonical` runs one compiled pydantic-core validator (a strict typed-dict schema per
+event type: no coercion, unknown keys kept) and builds the identical canonical dict.
 
 It is deliberately narrow: anything it is not sure of (camelCase keys, Claude-Flow aliases, extra
 top-level keys, a value pydantic would coerce such as `"5"` for an int, a field type it does not
 know) returns None, and the caller takes the pydantic path, which stays the one authority for
-errors. The checks are derived from the contract models themselves (field annotations, lengths,
+errors. The schemas are derived from the contract models themselves (field annotations, lengths,
 defaults), so a change there cannot silently diverge; a field shape this module does not know
 turns its whole type over to pydantic. tests/test_fastpath.py compares both paths on generated
 events.
@@ -16,16 +17,15 @@ events.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from annotated_types import Gt, MaxLen, MinLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+from pydantic_core import CoreSchema, SchemaValidator, ValidationError, core_schema
 
 from swarmscope_schema.events import (
     CUSTOM_TYPE_PATTERN,
@@ -33,44 +33,20 @@ from swarmscope_schema.events import (
     NAME_PATTERN,
     EventMetadata,
     Performance,
+    TraceEvent,
 )
-from swarmscope_schema.taxonomy import PAYLOAD_MODELS, PHASES, Ident, is_custom_type
+from swarmscope_schema.taxonomy import PAYLOAD_MODELS, PHASES, Ident
 
-_FAIL: Any = object()
-
-Check = Callable[[Any], Any]  # returns the canonical value, or _FAIL
+_ABSENT: Any = object()
 
 
-def _fullmatch(pattern: str) -> Callable[[str], re.Match[str] | None]:
-    # The contract's patterns are anchored with ^…$; fullmatch is the same test without Python's
-    # `$` also accepting a trailing newline.
-    return re.compile(pattern.removeprefix("^").removesuffix("$")).fullmatch
+class _Refused:
+    """Of which no JSON value is an instance: the schema of a key that must not come."""
 
 
-_id_ok = _fullmatch(EVENT_ID_PATTERN)
-_name_ok = _fullmatch(NAME_PATTERN)
-_custom_ok = _fullmatch(CUSTOM_TYPE_PATTERN.pattern)
-
-_ENVELOPE = frozenset(
-    {
-        "id",
-        "timestamp",
-        "session_id",
-        "agent_id",
-        "type",
-        "phase",
-        "span_id",
-        "data",
-        "metadata",
-        "performance",
-        "agent_seq",
-        "received_at",
-    }
-)
+_REFUSED = core_schema.is_instance_schema(_Refused)
 # The validators the fast path knows leave text unchanged (they only turn integer ids into text).
 _TEXT_PRESERVING = frozenset(getattr(m, "func", None) for m in typing.get_args(Ident)[1:]) - {None}
-_SPAN_MAX = 256
-_TYPE_MAX = 160
 
 
 class UnsupportedField(Exception):
@@ -90,141 +66,164 @@ def _length_bounds(metadata: list[Any]) -> tuple[int, int | None]:
     return low, high
 
 
-def _check_for(annotation: Any, metadata: list[Any]) -> Check:
-    """A check returning the canonical form of a value that needs no coercion, else _FAIL."""
+def _schema_for(annotation: Any, metadata: list[Any]) -> CoreSchema:
+    """The strict schema of a field: what it accepts needs no coercion, and comes out as it went in
+    (an int for a float aside, which becomes a float as pydantic's dump has it)."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if annotation is Any:
-        return lambda value: value
+        return core_schema.any_schema()
     if origin is typing.Annotated:
-        return _check_for(args[0], [*metadata, *args[1:]])
+        return _schema_for(args[0], [*metadata, *args[1:]])
     if origin in (typing.Union, types.UnionType):
         members = [a for a in args if a is not type(None)]
         if len(members) != 1 or len(args) != 2:
             raise UnsupportedField(repr(annotation))
-        inner = _check_for(members[0], metadata)
-        return lambda value: None if value is None else inner(value)
+        return core_schema.nullable_schema(_schema_for(members[0], metadata))
     if origin is typing.Literal:
-        allowed = frozenset(args)
-        if not all(type(a) is str for a in allowed):
+        if not all(type(a) is str for a in args):
             raise UnsupportedField(repr(annotation))
-        return lambda value: value if type(value) is str and value in allowed else _FAIL
+        return core_schema.literal_schema(list(args))
     if origin is list:
-        item = _check_for(args[0], []) if args else _check_for(Any, [])
         if metadata:
             raise UnsupportedField(repr(annotation))
-
-        def check_list(value: Any) -> Any:
-            if type(value) is not list:
-                return _FAIL
-            out = [item(v) for v in value]
-            return _FAIL if any(v is _FAIL for v in out) else out
-
-        return check_list
+        item = _schema_for(args[0], []) if args else core_schema.any_schema()
+        return core_schema.list_schema(item, strict=True)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        spec = _spec(annotation, exclude_unset=True)
-        return lambda value: spec.canonical(value) if type(value) is dict else _FAIL
+        return _typed_dict(annotation, with_defaults=False)
     if annotation is str:
         low, high = _length_bounds(metadata)
         unknown = [m for m in metadata if not isinstance(m, (MinLen, MaxLen, FieldInfo))]
         if any(getattr(m, "func", None) not in _TEXT_PRESERVING for m in unknown):
             raise UnsupportedField(repr(metadata))
-        if high is None:
-            return lambda value: value if type(value) is str and len(value) >= low else _FAIL
-        return lambda value: value if type(value) is str and low <= len(value) <= high else _FAIL
+        return core_schema.str_schema(min_length=low or None, max_length=high, strict=True)
     if metadata and not (annotation is float and all(isinstance(m, Gt) for m in metadata)):
         raise UnsupportedField(repr(metadata))
     if annotation is int:
-        return lambda value: value if type(value) is int else _FAIL
+        return core_schema.int_schema(strict=True)
     if annotation is bool:
-        return lambda value: value if type(value) is bool else _FAIL
+        return core_schema.bool_schema(strict=True)
     if annotation is float:
-        bounds: list[Any] = [m.gt for m in metadata if isinstance(m, Gt)]
-
-        def check_float(value: Any) -> Any:
-            if type(value) is not float and type(value) is not int:
-                return _FAIL
-            if any(not value > bound for bound in bounds):
-                return _FAIL
-            return float(value)
-
-        return check_float
+        bounds = [float(typing.cast(float, m.gt)) for m in metadata if isinstance(m, Gt)]
+        return core_schema.float_schema(gt=max(bounds) if bounds else None, strict=True)
     raise UnsupportedField(repr(annotation))
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """What `model.model_validate(d).model_dump(...)` does to a dict needing no coercion."""
+def _typed_dict(model: type[BaseModel], *, with_defaults: bool) -> CoreSchema:
+    """A model's fields as a strict typed dict that keeps unknown keys; `with_defaults` fills the
+    defaults of absent fields (a dump of every field) instead of leaving them out (exclude_unset).
 
-    checks: Mapping[str, Check]  # by wire name (alias)
-    required: frozenset[str]
-    defaults: Mapping[str, Any]  # wire name → default, for a dump that includes unset fields
-    refused_keys: frozenset[str]  # keys pydantic would treat specially (python names of aliases)
-    exclude_unset: bool
-    # The envelope's sub-objects rename camelCase keys (`parentId` → `parent_id`): any key with a
-    # capital letter goes to pydantic.
-    refuse_capitals: bool = False
-
-    def canonical(self, value: dict[str, Any]) -> Any:
-        if not self.required <= value.keys():
-            return _FAIL
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            check = self.checks.get(key)
-            if check is None:
-                if key in self.refused_keys or (self.refuse_capitals and not key.islower()):
-                    return _FAIL
-                out[key] = item  # unknown keys are kept as sent
-                continue
-            canonical = check(item)
-            if canonical is _FAIL:
-                return _FAIL
-            out[key] = canonical
-        if not self.exclude_unset:
-            for key, default in self.defaults.items():
-                if key not in out:
-                    out[key] = list(default) if isinstance(default, list) else default
-        return out
-
-
-def _spec(model: type[BaseModel], *, exclude_unset: bool, refuse_capitals: bool = False) -> ModelSpec:
-    checks: dict[str, Check] = {}
-    required: set[str] = set()
-    defaults: dict[str, Any] = {}
-    python_names: set[str] = set()
+    A field known under an alias fails the validator when it comes under its Python name (`from_`
+    for `from`), which pydantic would take as the field."""
+    fields: dict[str, core_schema.TypedDictField] = {}
     for name, info in model.model_fields.items():
-        wire = info.alias or name
-        if wire != name:
-            python_names.add(name)
-        checks[wire] = _check_for(info.annotation, list(info.metadata))
-        if info.is_required():
-            required.add(wire)
-        else:
-            defaults[wire] = info.get_default(call_default_factory=True)
-    return ModelSpec(
-        checks=checks,
-        required=frozenset(required),
-        defaults=defaults,
-        refused_keys=frozenset(python_names),
-        exclude_unset=exclude_unset,
-        refuse_capitals=refuse_capitals,
+        if info.alias not in (None, name):
+            fields[name] = core_schema.typed_dict_field(_REFUSED, required=False)
+        schema = _schema_for(info.annotation, list(info.metadata))
+        required = info.is_required()
+        if with_defaults and not required:
+            default = info.get_default(call_default_factory=True)
+            if isinstance(default, list):
+                schema = core_schema.with_default_schema(schema, default_factory=list)
+            else:
+                schema = core_schema.with_default_schema(schema, default=default)
+        fields[info.alias or name] = core_schema.typed_dict_field(schema, required=required)
+    return core_schema.typed_dict_schema(fields, extra_behavior="allow", strict=True)
+
+
+def _refused_keys(models: Iterable[type[BaseModel]]) -> frozenset[str]:
+    # Python names of aliased fields (`from_` for `from`): pydantic takes them as the field.
+    return frozenset(
+        name
+        for model in models
+        for name, info in model.model_fields.items()
+        if info.alias not in (None, name)
     )
 
 
-def _payload_specs() -> dict[str, ModelSpec]:
-    specs = {}
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [
+            annotation,
+            *(m for f in annotation.model_fields.values() for m in _nested_models(f.annotation)),
+        ]
+    return [m for arg in typing.get_args(annotation) for m in _nested_models(arg)]
+
+
+def _envelope(payload: CoreSchema) -> SchemaValidator:
+    """The validator of a whole event whose `data` has the given schema: the envelope's fields
+    strictly, with their defaults; an unknown top-level key fails it."""
+
+    def optional(schema: CoreSchema, default: Any = None) -> core_schema.TypedDictField:
+        return core_schema.typed_dict_field(
+            core_schema.with_default_schema(schema, default=default), required=False
+        )
+
+    def text(pattern: str | None = None, max_length: int | None = None) -> CoreSchema:
+        return core_schema.str_schema(pattern=pattern, max_length=max_length, strict=True)
+
+    metadata = core_schema.with_default_schema(
+        _typed_dict(EventMetadata, with_defaults=True), default_factory=_metadata_defaults
+    )
+    fields = {
+        "id": core_schema.typed_dict_field(text(EVENT_ID_PATTERN)),
+        "timestamp": core_schema.typed_dict_field(core_schema.float_schema(strict=True)),
+        "session_id": core_schema.typed_dict_field(text(NAME_PATTERN)),
+        "agent_id": optional(core_schema.nullable_schema(text(NAME_PATTERN))),
+        "type": core_schema.typed_dict_field(text()),  # checked before: a known or custom type
+        "phase": optional(core_schema.literal_schema(list(PHASES)), "complete"),
+        "span_id": optional(text(max_length=_SPAN_MAX), ""),
+        "data": core_schema.typed_dict_field(
+            core_schema.with_default_schema(payload, default_factory=dict), required=False
+        ),
+        "metadata": core_schema.typed_dict_field(metadata, required=False),
+        "performance": optional(core_schema.nullable_schema(_typed_dict(Performance, with_defaults=True))),
+        "agent_seq": optional(core_schema.nullable_schema(core_schema.int_schema(strict=True))),
+        "received_at": optional(core_schema.nullable_schema(core_schema.float_schema(strict=True))),
+    }
+    if fields.keys() != TraceEvent.model_fields.keys():
+        # A new envelope field must be given its schema here (and a case in tests/test_fastpath.py).
+        raise UnsupportedField(f"envelope fields {sorted(TraceEvent.model_fields)} are not {sorted(fields)}")
+    return SchemaValidator(core_schema.typed_dict_schema(fields, extra_behavior="forbid", strict=True))
+
+
+def _metadata_defaults() -> dict[str, Any]:
+    return EventMetadata().model_dump()
+
+
+_FREE_PAYLOAD = core_schema.dict_schema(strict=True)
+
+
+def _payload_validators() -> dict[str, SchemaValidator]:
+    validators = {}
     for event_type, model in PAYLOAD_MODELS.items():
         try:
-            specs[event_type] = _spec(model, exclude_unset=True)
+            validators[event_type] = _envelope(_typed_dict(model, with_defaults=False))
         except UnsupportedField:
             continue  # pydantic handles this type
-    return specs
+    return validators
 
 
-_PAYLOADS: dict[str, ModelSpec] = _payload_specs()
-_METADATA = _spec(EventMetadata, exclude_unset=False, refuse_capitals=True)
-_PERFORMANCE = _spec(Performance, exclude_unset=False, refuse_capitals=True)
-_ABSENT: Any = object()
+def _custom_validator() -> SchemaValidator:
+    return _envelope(_FREE_PAYLOAD)
+
+
+_TYPE_MAX = 160
+_SPAN_MAX = 256
+_PAYLOADS = _payload_validators()
+_CUSTOM = _custom_validator()
+_METADATA_FIELDS = frozenset(EventMetadata.model_fields)
+_PERFORMANCE_FIELDS = frozenset(Performance.model_fields)
+# Both come out with every field (defaults filled): a longer one holds unknown keys.
+_METADATA_COUNT = len(_METADATA_FIELDS)
+_PERFORMANCE_COUNT = len(_PERFORMANCE_FIELDS)
+_OMITTED_WHEN_NONE = ("agent_id", "performance", "agent_seq", "received_at")
+
+
+def _camel_extras(obj: dict[str, Any], known: frozenset[str]) -> bool:
+    # The envelope's sub-objects rename camelCase keys (`parentId` → `parent_id`): an unknown key
+    # that is not all lower case is pydantic's to judge.
+    return any(not key.islower() for key in obj.keys() - known)
 
 
 def fast_canonical(raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -232,83 +231,36 @@ def fast_canonical(raw: dict[str, Any]) -> dict[str, Any] | None:
 
     None means "ask pydantic": the event may be valid in another form, or invalid.
     """
-    # Extra top-level keys (camelCase ones among them) are pydantic's to judge.
-    if not raw.keys() <= _ENVELOPE:
-        return None
-    event_id = raw.get("id")
-    session_id = raw.get("session_id")
     event_type = raw.get("type")
-    timestamp = raw.get("timestamp")
+    if type(event_type) is not str:
+        return None
+    validator = _PAYLOADS.get(event_type)
+    if validator is None and len(event_type) <= _TYPE_MAX and CUSTOM_TYPE_PATTERN.fullmatch(event_type):
+        validator = _CUSTOM
+    if validator is None:
+        return None  # an alias, an unknown type, or a type whose payload pydantic checks
+    if raw.get("data", {}) is None:
+        raw = {**raw, "data": {}}  # the model reads a null payload as an empty one
+    try:
+        out: dict[str, Any] = validator.validate_python(raw)
+    except ValidationError:
+        return None
+    data = out["data"]
+    for key in _OMITTED_WHEN_NONE:
+        if out.get(key, _ABSENT) is None:
+            del out[key]
+    if "agent_id" not in out and "agentId" in data:
+        return None  # the model lifts a Claude-Flow `data.agentId` into the envelope
+    metadata = out["metadata"]
+    if len(metadata) > _METADATA_COUNT and _camel_extras(metadata, _METADATA_FIELDS):
+        return None
+    performance = out.get("performance")
     if (
-        type(event_id) is not str
-        or not _id_ok(event_id)
-        or type(session_id) is not str
-        or not _name_ok(session_id)
-        or type(event_type) is not str
-        or (type(timestamp) is not float and type(timestamp) is not int)
+        performance is not None
+        and len(performance) > _PERFORMANCE_COUNT
+        and _camel_extras(performance, _PERFORMANCE_FIELDS)
     ):
         return None
-    out: dict[str, Any] = {
-        "id": event_id,
-        "timestamp": float(timestamp),
-        "session_id": session_id,
-        "type": event_type,
-    }
-    data = raw.get("data")
-    if data is None:
-        data = {}
-    elif type(data) is not dict:
-        return None
-    agent_id = raw.get("agent_id")
-    if agent_id is None:
-        # The model lifts a Claude-Flow `data.agentId` into the envelope.
-        if "agentId" in data:
-            return None
-    elif type(agent_id) is not str or not _name_ok(agent_id):
-        return None
-    else:
-        out["agent_id"] = agent_id
-    payload = _PAYLOADS.get(event_type)
-    if payload is not None:
-        data = payload.canonical(data)
-        if data is _FAIL:
-            return None
-    elif not (is_custom_type(event_type) and len(event_type) <= _TYPE_MAX and _custom_ok(event_type)):
-        return None  # an alias, an unknown type, or a type whose payload pydantic checks
-    out["data"] = data
-    phase = raw.get("phase", "complete")
-    if type(phase) is not str or phase not in PHASES:
-        return None
-    out["phase"] = phase
-    span_id = raw.get("span_id", "")
-    if type(span_id) is not str or len(span_id) > _SPAN_MAX:
-        return None
-    out["span_id"] = span_id or event_id
-    metadata = raw.get("metadata", _ABSENT)
-    if metadata is _ABSENT:
-        metadata = {}
-    elif type(metadata) is not dict:
-        return None
-    metadata = _METADATA.canonical(metadata)
-    if metadata is _FAIL:
-        return None
-    out["metadata"] = metadata
-    performance = raw.get("performance")
-    if performance is not None:
-        if type(performance) is not dict:
-            return None
-        performance = _PERFORMANCE.canonical(performance)
-        if performance is _FAIL:
-            return None
-        out["performance"] = performance
-    agent_seq = raw.get("agent_seq")
-    if agent_seq is not None:
-        if type(agent_seq) is not int:
-            return None
-        out["agent_seq"] = agent_seq
-    received_at = raw.get("received_at")
-    if received_at is not None:
-        if type(received_at) is not float and type(received_at) is not int:
-            return None
-        out["received_at"] = float(received_at)
+    if not out["span_id"]:
+        out["span_id"] = out["id"]
     return out
