@@ -79,6 +79,9 @@ contract: install ## regenerate docs/contract (JSON Schema of the event) and doc
 	@# The frontend's API types come from docs/openapi.json (its `npm run lint` fails when they are stale).
 	@if [ -n "$(HAVE_NODE)" ] && [ -d frontend/node_modules ]; then npm --prefix frontend run --silent gen:api; \
 	else echo "Node or frontend/node_modules missing: frontend/src/api/openapi.generated.ts not regenerated"; fi
+	@# The TypeScript SDK's tables (src/contract.generated.ts) come from docs/contract/*.json.
+	@if [ -n "$(HAVE_NODE)" ]; then npm --prefix libs/sdk-ts run --silent contract; \
+	else echo "Node missing: libs/sdk-ts/src/contract.generated.ts not regenerated"; fi
 
 clean: ## remove local data and caches
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

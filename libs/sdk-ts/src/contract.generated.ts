@@ -216,6 +216,13 @@ export const REDACTION = {
       "value": "(?:(?:bearer|basic|digest|token|negotiate)[ \\t]+)?([^\\\"'\\r\\n]*)"
     },
     {
+      "name": "key_value_escaped_pair",
+      "kind": "key_value",
+      "pattern": "[\\[(][ \\t]*\\\\[\\\"']([^\\\"'\\\\\\x00-\\x20]+)\\\\[\\\"'][ \\t]*,[ \\t]*\\\\[\\\"']",
+      "flags": "i",
+      "value": "(?:(?:bearer|basic|digest|token|negotiate)[ \\t]+)?((?:[^\\\"'\\\\\\r\\n]|\\\\[^\\\"'])*)"
+    },
+    {
       "name": "key_value_flag",
       "kind": "key_value",
       "pattern": "(?:^|[ \\t])--?([A-Za-z0-9_-]+)[ \\t]+",

@@ -81,6 +81,14 @@ CASES: tuple[dict[str, Any], ...] = (
         {"steps": [{"config": {"secret": R, "retries": 3}}]},
         1,
     ),
+    # A pair in JSON text that was never parsed: a truncated dead letter's escaped quotes.
+    _case(
+        "a pair inside escaped JSON text",
+        "value",
+        'x [(\\"password\\", \\"0000000\\")] and [(\\"token\\", \\"a\\\\tb\\")]',
+        'x [(\\"password\\", \\"[REDACTED]\\")] and [(\\"token\\", \\"[REDACTED]\\")]',
+        2,
+    ),
     # Header pairs (issue 12 item 3).
     _case(
         "header pairs as lists",

@@ -154,6 +154,15 @@ VALUE_PATTERNS: tuple[ValuePattern, ...] = (
         value=_SCHEME + r"([^\"'\r\n]*)",
         flags="i",
     ),
+    # The same pair inside JSON text that was never parsed (a truncated dead letter): `(\"k\", \"v\")`.
+    _key_value(
+        "key_value_escaped_pair",
+        before=r"[\[(][ \t]*\\[\"']",
+        key=r"[^\"'\\\x00-\x20]",
+        after=r"\\[\"'][ \t]*,[ \t]*\\[\"']",
+        value=_SCHEME + r"((?:[^\"'\\\r\n]|\\[^\"'])*)",
+        flags="i",
+    ),
     _key_value(
         "key_value_flag",
         before=r"(?:^|[ \t])--?",
