@@ -61,7 +61,11 @@ def story_documents(generate: Callable[..., list[dict[str, Any]]]) -> dict[str, 
         name: "".join(
             json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
             for event in generate(
-                STORY_SEED, STORY_SESSION, start_ms=STORY_START_MS, failing=knobs["failing"], flaky=knobs["flaky"]
+                STORY_SEED,
+                STORY_SESSION,
+                start_ms=STORY_START_MS,
+                failing=knobs["failing"],
+                flaky=knobs["flaky"],
             )
         )
         for name, knobs in STORY_FILES.items()
@@ -95,7 +99,9 @@ def retell(events: Iterable[Mapping[str, Any]], session_id: str) -> list[dict[st
     return out
 
 
-def story_session(session_id: str = STORY_SESSION, *, failing: bool = False, flaky: bool = True) -> list[dict[str, Any]]:
+def story_session(
+    session_id: str = STORY_SESSION, *, failing: bool = False, flaky: bool = True
+) -> list[dict[str, Any]]:
     """The committed story (the ending these knobs of generate_session tell) as wire events of
     `session_id` (see `retell`)."""
     return retell(_committed(story_file(failing=failing, flaky=flaky)), session_id)
@@ -123,7 +129,9 @@ def find(
     try:
         return matches[nth]
     except IndexError:
-        raise LookupError(f"no {event_type} #{nth} by {agent_id or 'anyone'} with {data} in the story") from None
+        raise LookupError(
+            f"no {event_type} #{nth} by {agent_id or 'anyone'} with {data} in the story"
+        ) from None
 
 
 def after(events: Iterable[Mapping[str, Any]], event: Mapping[str, Any], steps: int = 1) -> dict[str, Any]:
