@@ -61,6 +61,7 @@ async function waitCount(sid, n, timeoutMs = 120_000) {
 }
 
 const sid = `bench-ui-${Date.now().toString(36)}`;
+// The swarm story with each task's work steps played 410 times: 9,959 events (shared/swarm.mjs).
 const events = makeSwarm({ sessionId: sid, workPerTask: 410 });
 events.pop(); // no session_end: the session stays live for the streaming part
 console.log(`publishing a ${events.length}-event session ${sid} through ${GATEWAY}/api/v1/ingest`);

@@ -1,5 +1,7 @@
 // A development stand-in for the gateway: serves dist/ and answers the /api/v1 routes the UI uses
-// from in-memory sessions made by shared/swarm.mjs, with a live session that keeps growing over SSE.
+// from in-memory sessions of the swarm story (shared/swarm.mjs: the demo's, under several sessions and
+// sizes; not normalized as ingest would: Claude-Flow alias names stay), with a live session that keeps
+// growing over SSE.
 // It exists so the UI can be developed and looked at without the whole stack; the e2e tests and the
 // benchmark run against the real gateway. Run: `npm run build && npm run dev:mock` (PORT, default 8787).
 // Its "CEL" understands only `a == b`, `!=`, `&&`, `||` over event/state paths: enough to click around.
@@ -34,9 +36,10 @@ function add(sessionId, evs) {
 const now = Date.now();
 add('swarm-demo-01', makeSwarm({ sessionId: 'swarm-demo-01', t0: now - 3_600_000, workPerTask: 4 }));
 add('swarm-demo-02', makeSwarm({ sessionId: 'swarm-demo-02', t0: now - 1_800_000, workPerTask: 5, failTest: false }));
+add('swarm-demo-03', makeSwarm({ sessionId: 'swarm-demo-03', t0: now - 1_200_000, failing: true }));
 add('swarm-hostile', makeSwarm({ sessionId: 'swarm-hostile', t0: now - 900_000, workPerTask: 2, hostile: '<img src=x onerror="window.__pwned=1">' }));
-add('swarm-big', makeSwarm({ sessionId: 'swarm-big', t0: now - 600_000, workPerTask: 420 }));
-const live = makeSwarm({ sessionId: 'swarm-live', t0: now - 5_000, workPerTask: 6 });
+add('swarm-big', makeSwarm({ sessionId: 'swarm-big', workPerTask: 420 })); // ~10k events over ~4 h, ending now
+const live = makeSwarm({ sessionId: 'swarm-live', t0: now - 5_000 });
 live.pop(); // no session_end: still running
 add('swarm-live', live.slice(0, 40));
 let liveIdx = 40;

@@ -67,7 +67,7 @@ after(async () => {
 
 test('with API keys the UI asks for a key once, then lists, opens and streams a session', async (t) => {
   const sid = uniqueId('e2e-auth');
-  const events = makeSwarm({ sessionId: sid, workPerTask: 2 });
+  const events = makeSwarm({ sessionId: sid });
   const post = (batch) =>
     fetch(`${url}/api/v1/ingest`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` }, body: JSON.stringify(batch) });
   assert.equal((await fetch(`${url}/api/v1/sessions`)).status, 401, 'the API is closed without a key');
@@ -97,7 +97,7 @@ test('with API keys the UI asks for a key once, then lists, opens and streams a 
 
 test('with API keys a refused key is asked again with the reason, and the right one then works', async (t) => {
   const sid = uniqueId('e2e-auth-retry');
-  const events = makeSwarm({ sessionId: sid, workPerTask: 1 });
+  const events = makeSwarm({ sessionId: sid });
   const res = await fetch(`${url}/api/v1/ingest`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` },
@@ -127,7 +127,7 @@ test('with API keys a refused key is asked again with the reason, and the right 
 
 test('with API keys the export links download the session (stream token in the URL, never the key)', async (t) => {
   const sid = uniqueId('e2e-auth-export');
-  const events = makeSwarm({ sessionId: sid, workPerTask: 1 });
+  const events = makeSwarm({ sessionId: sid });
   const res = await fetch(`${url}/api/v1/ingest`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` },

@@ -17,7 +17,7 @@ after(async () => {
 describe('swarmscope UI', () => {
   test('a session appears in the list and grows live on its dashboard', async (t) => {
     const sid = uniqueId('e2e-live');
-    const events = makeSwarm({ sessionId: sid, workPerTask: 4 });
+    const events = makeSwarm({ sessionId: sid });
     await ingest(events.slice(0, 20));
     const page = await newPage(browser, t);
     await page.goto(`${GATEWAY}/`);
@@ -44,10 +44,10 @@ describe('swarmscope UI', () => {
 
   test('step into / over / out move the cursor and the state; F5 resumes live', async (t) => {
     const sid = uniqueId('e2e-step');
-    const events = makeSwarm({ sessionId: sid, workPerTask: 3 });
+    const events = makeSwarm({ sessionId: sid });
     await ingest(events);
     const stored = await storedEvents(sid, events.length);
-    const start = stored.find((e) => e.span_id === `${sid}-T3-a1` && e.phase === 'start');
+    const start = stored.find((e) => e.type === 'task_start' && e.data.task_id === 'T3');
     assert.ok(start, 'the T3 task_start event');
     const page = await newPage(browser, t);
     await page.goto(`${GATEWAY}/sessions/${sid}?seq=${start.seq}`);
@@ -82,7 +82,7 @@ describe('swarmscope UI', () => {
 
   test('a breakpoint stops where its condition holds', async (t) => {
     const sid = uniqueId('e2e-bp');
-    const events = makeSwarm({ sessionId: sid, workPerTask: 3 });
+    const events = makeSwarm({ sessionId: sid });
     await ingest(events);
     const stored = await storedEvents(sid, events.length);
     const target = stored.find((e) => e.type === 'tool_call' && e.agent_id === 'tst-1' && e.phase === 'error');
@@ -111,7 +111,7 @@ describe('swarmscope UI', () => {
 
   test('a timeline click time-travels and the inspector shows the earlier state', async (t) => {
     const sid = uniqueId('e2e-tt');
-    const events = makeSwarm({ sessionId: sid, workPerTask: 2 });
+    const events = makeSwarm({ sessionId: sid });
     await ingest(events);
     const stored = await storedEvents(sid, events.length);
     const last = stored[stored.length - 1];
@@ -152,8 +152,8 @@ describe('swarmscope UI', () => {
   test('two sessions compare side by side', async (t) => {
     const a = uniqueId('e2e-cmp-a');
     const b = uniqueId('e2e-cmp-b');
-    const ea = makeSwarm({ sessionId: a, workPerTask: 2, failTest: true });
-    const eb = makeSwarm({ sessionId: b, workPerTask: 2, failTest: false });
+    const ea = makeSwarm({ sessionId: a, failTest: true });
+    const eb = makeSwarm({ sessionId: b, failTest: false });
     await ingest([...ea, ...eb]);
     await storedEvents(a, ea.length);
     await storedEvents(b, eb.length);
@@ -170,7 +170,7 @@ describe('swarmscope UI', () => {
 
   test('a hostile string in an event shows as text and never runs', async (t) => {
     const sid = uniqueId('e2e-xss');
-    const events = makeSwarm({ sessionId: sid, workPerTask: 2, hostile: HOSTILE });
+    const events = makeSwarm({ sessionId: sid, hostile: HOSTILE });
     events.push(...makeLiveTail(sid, 0, 2).map((e) => ({ ...e, data: { ...e.data, note: HOSTILE } })));
     await ingest(events);
     const stored = await storedEvents(sid, events.length);
@@ -190,7 +190,7 @@ describe('swarmscope UI', () => {
 
   test('search highlights and jumps; profiling, dead letters and import views load', async (t) => {
     const sid = uniqueId('e2e-misc');
-    const events = makeSwarm({ sessionId: sid, workPerTask: 3 });
+    const events = makeSwarm({ sessionId: sid });
     await ingest(events);
     const stored = await storedEvents(sid, events.length);
     const page = await newPage(browser, t);
@@ -212,7 +212,7 @@ describe('swarmscope UI', () => {
     await shot(page, 'dead-letters');
     // Import: a JSONL file uploaded from the page becomes a session.
     const imported = uniqueId('e2e-import');
-    const lines = makeSwarm({ sessionId: imported, workPerTask: 1 });
+    const lines = makeSwarm({ sessionId: imported });
     await page.goto(`${GATEWAY}/import`);
     await page.locator('#import-file').setInputFiles({
       name: `${imported}.jsonl`,

@@ -32,9 +32,8 @@ let smallEvents;
 before(async () => {
   browser = await openBrowser();
   const c = makeCrowd({ sessionId: crowd, agents: 50 });
-  const s = makeSwarm({ sessionId: small, workPerTask: 6, failTest: false, name: `${small} calm run` });
-  const f = makeSwarm({ sessionId: failing, workPerTask: 2, name: `${failing} failing run` });
-  f[f.length - 1] = { ...f[f.length - 1], data: { status: 'failed' } };
+  const s = makeSwarm({ sessionId: small, failTest: false, name: `${small} calm run` });
+  const f = makeSwarm({ sessionId: failing, failing: true, name: `${failing} failing run` });
   await ingest([...c, ...s, ...f]);
   crowdEvents = await storedEvents(crowd, c.length);
   smallEvents = await storedEvents(small, s.length);
@@ -164,8 +163,8 @@ describe('views', () => {
     await eventually(async () => JSON.stringify(only(await ids())) === JSON.stringify([failing, small].sort()), 'sessions that called Edit');
     assert.match(page.url(), /tool=Edit/);
     await page.locator('[data-testid=filter-tool]').selectOption('');
-    await page.locator('[data-testid=filter-error_type]').selectOption('ConnectionError');
-    await eventually(async () => JSON.stringify(only(await ids())) === JSON.stringify([failing]), 'the session with a ConnectionError');
+    await page.locator('[data-testid=filter-error_type]').selectOption('redis.exceptions.ConnectionError');
+    await eventually(async () => JSON.stringify(only(await ids())) === JSON.stringify([failing]), 'the session with a redis ConnectionError');
     await page.locator('[data-testid=filter-error_type]').selectOption('');
     await page.locator('[data-testid=filter-agent_type]').selectOption('documenter');
     await eventually(async () => JSON.stringify(only(await ids())) === JSON.stringify([crowd]), 'the session with a documenter');
@@ -200,7 +199,7 @@ describe('views', () => {
     await shot(page, 'compare-tables');
 
     const imported = uniqueId('e2e-reimport');
-    const lines = makeSwarm({ sessionId: imported, workPerTask: 1 });
+    const lines = makeSwarm({ sessionId: imported });
     const file = { name: `${imported}.jsonl`, mimeType: 'application/x-ndjson', buffer: Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n') };
     await page.goto(`${GATEWAY}/import`);
     await page.locator('#import-file').setInputFiles(file);

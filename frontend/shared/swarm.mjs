@@ -1,110 +1,117 @@
-// A realistic Claude-Flow-shaped swarm run (CLAUDE-FLOW.md) as canonical wire events (CONTRACT §1):
-// a coordinator plans a task DAG (research → code → test ∥ review), agents exchange messages and
-// share memory, LLM calls cost tokens, a test fails on a missing service, the coordinator decides to
-// retry, the retry passes, the session ends with every task completed.
-// Used by the e2e tests, the UI benchmark and the dev mock gateway.
+// The swarm story every test tells: the demo's session (swarmscope.demo.generate_session, seed 7),
+// committed as JSON Lines under docs/contract/fixtures/ by `make contract` and read here, as the
+// Python tests read the same files (swarmscope_dev.story). A coordinator, a researcher, a coder, a
+// tester and a reviewer build a rate limiter (T1 research → T2 code → T3 test ∥ T4 review → T5
+// integrate); they exchange messages and share memory, LLM calls cost tokens; the first test run
+// fails on a missing redis, the coordinator decides to retry, the retry passes (the other endings:
+// no failure at all, or the retry failing too and the session failing).
+// Used by the e2e tests, the unit tests (test/fixtures.ts), the UI benchmark and the dev mock gateway.
+//
+// `makeCrowd` and `makeLiveTail` below are generators (a wide swarm, a live tail), not the story.
+import { readFileSync } from 'node:fs';
+
+const FIXTURES = new URL('../../docs/contract/fixtures/', import.meta.url);
+/** Ending → committed file (swarmscope_dev.story.STORY_FILES). */
+export const STORY_FILES = {
+  retried: 'swarm-story.jsonl',
+  failing: 'swarm-story-failing.jsonl',
+  calm: 'swarm-story-calm.jsonl',
+};
+const committed = new Map();
+
+/** The committed events of one ending, as written (a fresh copy). */
+export function storyEvents(ending = 'retried') {
+  const file = STORY_FILES[ending];
+  if (!file) throw new Error(`no story ending ${ending}; choose from ${Object.keys(STORY_FILES).join(', ')}`);
+  if (!committed.has(file)) {
+    const text = readFileSync(new URL(file, FIXTURES), 'utf8');
+    committed.set(file, text.split('\n').filter(Boolean).map((line) => JSON.parse(line)));
+  }
+  return structuredClone(committed.get(file));
+}
 
 /**
- * @param {{sessionId: string, t0?: number, workPerTask?: number, hostile?: string|null, failTest?: boolean, name?: string}} opts
+ * The story as wire events (CONTRACT §1), its options being transformations of it, all here:
+ * - `failTest` (default true): the first test run of T3 fails, the retry passes (swarm-story.jsonl);
+ *   false: the calm run, no failure at all (swarm-story-calm.jsonl, the demo's `flaky=False`);
+ * - `failing` (default false): the retry fails too, T3 fails for good and the session ends `failed`
+ *   (swarm-story-failing.jsonl, the demo's `failing=True`);
+ * - `workPerTask` (default 1): how many times each task plays each of its work steps (the LLM and
+ *   tool calls that complete inside a task span), the copies right after the original with fresh
+ *   ids and spans and the same duration, everything after them later by as much. 1 is the story as
+ *   told (143 events); each more adds 24 (410: ~10k events, the UI benchmark's big session);
+ * - `sessionId`: the session id; every event id becomes `<sessionId>-e<n>` (n from 1, in order), and
+ *   the span and parent ids that were event ids follow (as swarmscope_dev.story.retell does);
+ * - `t0`: the timestamp of the first event (default: the session ends a second ago);
+ * - `name`: the session's name (session_start data.name; default the session id);
+ * - `hostile`: a string put into every message's content and every memory value (as `note`), to
+ *   check that such text is shown, never run.
+ *
+ * @param {{sessionId: string, t0?: number, workPerTask?: number, hostile?: string|null, failTest?: boolean, failing?: boolean, name?: string}} opts
  * @returns {object[]} events in order (ids unique within the session)
  */
 export function makeSwarm(opts) {
-  const sid = opts.sessionId;
-  let t = opts.t0 ?? Date.now() - 60_000;
-  const work = opts.workPerTask ?? 3;
   const failTest = opts.failTest ?? true;
+  if (opts.failing && !failTest) throw new Error('a failing story fails its first test run too (failTest)');
+  let events = storyEvents(opts.failing ? 'failing' : failTest ? 'retried' : 'calm');
+  events = repeatWork(events, opts.workPerTask ?? 1);
+  events = retell(events, opts.sessionId);
+  const first = events[0].timestamp;
+  const start = opts.t0 ?? Date.now() - 1_000 - (events[events.length - 1].timestamp - first);
+  const agentSeq = new Map();
+  for (const e of events) {
+    e.timestamp = e.timestamp - first + start;
+    if (e.agent_seq !== undefined) {
+      agentSeq.set(e.agent_id, (agentSeq.get(e.agent_id) ?? 0) + 1);
+      e.agent_seq = agentSeq.get(e.agent_id);
+    }
+    if (e.type === 'session_start') e.data.name = opts.name ?? opts.sessionId;
+    if (opts.hostile != null) hostile(e, opts.hostile);
+  }
+  return events;
+}
+
+function repeatWork(events, times) {
+  if (times <= 1) return events;
+  const tasks = new Set(events.filter((e) => e.type === 'task_start').map((e) => e.span_id));
+  const spans = new Map();
+  for (const e of events) if (e.span_id) spans.set(e.span_id, [...(spans.get(e.span_id) ?? []), e]);
   const out = [];
-  let n = 0;
-  const ev = (type, agent, data, extra = {}) => {
-    const e = {
-      id: `${sid}-e${++n}`,
-      timestamp: (t += extra.dt ?? 7 + (n % 5) * 3),
-      session_id: sid,
-      type,
-      data,
-    };
-    if (agent) e.agent_id = agent;
-    if (extra.phase) e.phase = extra.phase;
-    if (extra.span) e.span_id = extra.span;
-    if (extra.parent) e.metadata = { parent_id: extra.parent };
-    if (extra.perf) e.performance = extra.perf;
-    out.push(e);
-    return e;
-  };
-  const span = (name) => `${sid}-${name}`;
-
-  ev('session_start', null, { objective: 'build a token-bucket rate limiter with tests', name: opts.name ?? sid, topology: 'hierarchical', strategy: 'development' });
-  ev('agent_spawn', 'coord-1', { agent_type: 'coordinator', name: 'Coordinator', capabilities: ['planning'] });
-  const plan = span('plan');
-  ev('agent_method', 'coord-1', { method: 'plan', args: { objective: 'rate limiter' } }, { phase: 'start', span: plan });
-  const llm0 = span('llm-plan');
-  ev('llm_call', 'coord-1', { model: 'claude-sonnet', prompt: 'Plan a task DAG for: rate limiter' }, { phase: 'start', span: llm0, parent: plan });
-  ev('llm_call', 'coord-1', { model: 'claude-sonnet', response: 'T1 research, T2 code, T3 test, T4 review', input_tokens: 1200, output_tokens: 340, cost_usd: 0.0087 }, { phase: 'complete', span: llm0, parent: plan, dt: 420, perf: { duration: 420, input_tokens: 1200, output_tokens: 340, cost_usd: 0.0087 } });
-  const tasks = [
-    { id: 'T1', desc: 'research rate limiting algorithms', agent: 'res-1', type: 'researcher', deps: [] },
-    { id: 'T2', desc: 'implement token bucket', agent: 'cod-1', type: 'coder', deps: ['T1'] },
-    { id: 'T3', desc: 'write and run tests', agent: 'tst-1', type: 'tester', deps: ['T2'] },
-    { id: 'T4', desc: 'review implementation', agent: 'rev-1', type: 'reviewer', deps: ['T2'] },
-  ];
-  for (const tk of tasks) ev('task_create', 'coord-1', { task_id: tk.id, description: tk.desc, dependencies: tk.deps, priority: 'normal', max_retries: 2 }, { parent: plan });
-  ev('agent_method', 'coord-1', { method: 'plan', result: { tasks: 4 } }, { phase: 'complete', span: plan, dt: 30 });
-  for (const tk of tasks) ev('agent_spawn', tk.agent, { agent_type: tk.type, name: tk.type[0].toUpperCase() + tk.type.slice(1), parent_agent_id: 'coord-1', status: 'idle' });
-
-  let msg = 0;
-  const runTask = (tk, attempt, fail) => {
-    ev('task_assignment', 'coord-1', { task_id: tk.id, agent_id: tk.agent, attempt });
-    const sp = span(`${tk.id}-a${attempt}`);
-    ev('task_start', tk.agent, { task_id: tk.id, attempt }, { phase: 'start', span: sp });
-    for (let i = 0; i < work; i++) {
-      const l = span(`${tk.id}-a${attempt}-llm${i}`);
-      ev('llm_call', tk.agent, { model: i % 3 === 2 ? 'claude-haiku' : 'claude-sonnet', prompt: `step ${i} of ${tk.desc}` }, { phase: 'start', span: l, parent: sp });
-      const inTok = 800 + ((i * 137) % 900);
-      const outTok = 150 + ((i * 71) % 400);
-      const cost = +(inTok * 3e-6 + outTok * 15e-6).toFixed(5);
-      ev('llm_call', tk.agent, { model: i % 3 === 2 ? 'claude-haiku' : 'claude-sonnet', response: `result of step ${i}`, input_tokens: inTok, output_tokens: outTok, cost_usd: cost }, { phase: 'complete', span: l, parent: sp, dt: 120 + (i % 7) * 40, perf: { duration: 120 + (i % 7) * 40, input_tokens: inTok, output_tokens: outTok, cost_usd: cost } });
-      const tc = span(`${tk.id}-a${attempt}-tool${i}`);
-      ev('tool_call', tk.agent, { tool: i % 2 ? 'Edit' : 'Read', args: { path: `src/limiter_${i % 4}.py` } }, { phase: 'start', span: tc, parent: sp });
-      ev('tool_call', tk.agent, { tool: i % 2 ? 'Edit' : 'Read', exit_code: 0 }, { phase: 'complete', span: tc, parent: sp, dt: 15 + (i % 5) * 5, perf: { duration: 15 + (i % 5) * 5 } });
-      if (i % 2 === 0) ev('memory_write', tk.agent, { namespace: 'swarm', key: `${tk.id}/notes`, value: { step: i, summary: `notes for ${tk.id} step ${i}` }, version: i / 2 + 1 }, { parent: sp });
-      if (i % 3 === 1) ev('task_progress', tk.agent, { task_id: tk.id, progress: Math.min(0.95, (i + 1) / work), message: `step ${i + 1}/${work}` }, { parent: sp });
+  let shift = 0;
+  for (const e of events) {
+    out.push({ ...e, timestamp: e.timestamp + shift });
+    const step = (e.type === 'llm_call' || e.type === 'tool_call') && e.phase === 'complete' && tasks.has(e.metadata?.parent_id);
+    if (!step) continue;
+    const span = spans.get(e.span_id);
+    const begin = span[0].timestamp;
+    let end = e.timestamp + shift;
+    for (let k = 2; k <= times; k++) {
+      const at = end + 1;
+      for (const s of span) out.push({ ...structuredClone(s), id: `${s.id}~w${k}`, span_id: `${s.span_id}~w${k}`, timestamp: at + (s.timestamp - begin) });
+      end = at + (e.timestamp - begin);
     }
-    if (tk.id === 'T1') {
-      ev('memory_write', tk.agent, { namespace: 'swarm', key: 'research/rate-limit', value: { algorithm: 'token bucket', refill: '10/s', burst: 20, note: opts.hostile ?? 'sliding window considered' }, version: 1 }, { parent: sp });
-      ev('communication', tk.agent, { message: { id: `m${++msg}`, from: tk.agent, to: ['cod-1'], type: 'notification', content: opts.hostile ?? 'research done: use a token bucket' }, direction: 'sent' }, { parent: sp });
-    }
-    if (tk.id === 'T2') {
-      ev('memory_read', tk.agent, { namespace: 'swarm', key: 'research/rate-limit', version_read: 1, hit: true }, { parent: sp });
-      ev('communication', tk.agent, { message: { id: `m${++msg}`, from: tk.agent, to: ['tst-1', 'rev-1'], type: 'broadcast', content: 'implementation ready for test and review' }, direction: 'sent' }, { parent: sp });
-    }
-    if (fail) {
-      const b = span(`${tk.id}-a${attempt}-bash`);
-      ev('tool_call', tk.agent, { tool: 'Bash', args: { cmd: 'pytest tests/test_limiter.py' } }, { phase: 'start', span: b, parent: sp });
-      ev('tool_call', tk.agent, { tool: 'Bash', exit_code: 1, error: 'redis: connection refused' }, { phase: 'error', span: b, parent: sp, dt: 900, perf: { duration: 900 } });
-      ev('error', tk.agent, { message: 'connection refused: redis at 127.0.0.1:6390', error_type: 'ConnectionError', scope: 'task', recoverable: true }, { parent: sp });
-      ev('task_fail', tk.agent, { task_id: tk.id, error: 'tests failed: redis unavailable', will_retry: true }, { phase: 'error', span: sp });
-      ev('communication', tk.agent, { message: { id: `m${++msg}`, from: tk.agent, to: ['coord-1'], type: 'progress_update', content: 'T3 failed: redis unavailable' }, direction: 'sent' });
-      ev('decision', 'coord-1', { kind: 'retry_strategy', options: ['retry', 'abort', 'skip'], chosen: 'retry', rationale: 'start redis fixture and retry', confidence: 0.8 });
-      return;
-    }
-    if (tk.id === 'T3') {
-      const b = span(`${tk.id}-a${attempt}-bash`);
-      ev('tool_call', tk.agent, { tool: 'Bash', args: { cmd: 'pytest tests/test_limiter.py' } }, { phase: 'start', span: b, parent: sp });
-      ev('tool_call', tk.agent, { tool: 'Bash', exit_code: 0, result: '12 passed' }, { phase: 'complete', span: b, parent: sp, dt: 1300, perf: { duration: 1300 } });
-    }
-    ev('task_complete', tk.agent, { task_id: tk.id, result: { ok: true, attempt } }, { phase: 'complete', span: sp, dt: 40 });
-    ev('communication', tk.agent, { message: { id: `m${++msg}`, from: tk.agent, to: ['coord-1'], type: 'task_result', content: `${tk.id} done` }, direction: 'sent' });
-  };
-  runTask(tasks[0], 1, false);
-  runTask(tasks[1], 1, false);
-  runTask(tasks[3], 1, false);
-  if (failTest) {
-    runTask(tasks[2], 1, true);
-    runTask(tasks[2], 2, false);
-  } else runTask(tasks[2], 1, false);
-  ev('coordination', 'coord-1', { kind: 'consensus', details: { votes: 4, outcome: 'ship' } });
-  for (const tk of tasks) ev('agent_terminate', tk.agent, { reason: 'objective completed' });
-  ev('session_end', null, { status: 'completed' });
+    shift = end - e.timestamp;
+  }
   return out;
+}
+
+function retell(events, sessionId) {
+  const ids = new Map(events.map((e, i) => [e.id, `${sessionId}-e${i + 1}`]));
+  return events.map((e) => {
+    const out = { ...e, id: ids.get(e.id), session_id: sessionId };
+    if (ids.has(e.span_id)) out.span_id = ids.get(e.span_id);
+    if (e.metadata) {
+      out.metadata = { ...e.metadata };
+      for (const key of ['parent_id', 'causation_id']) if (ids.has(out.metadata[key])) out.metadata[key] = ids.get(out.metadata[key]);
+    }
+    return out;
+  });
+}
+
+function hostile(e, text) {
+  const note = (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? { ...v, note: text } : text);
+  if (e.type === 'communication' && e.data.message) e.data.message = { ...e.data.message, content: note(e.data.message.content) };
+  if (e.type === 'memory_write') e.data.value = note(e.data.value);
 }
 
 /** `count` more events for a live session: repeating work by the swarm's agents. */

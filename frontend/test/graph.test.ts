@@ -5,9 +5,10 @@ import { InteractionIndex } from '../src/model/interaction';
 import { layoutFlame } from '../src/model/flame';
 import { SpanIndex } from '../src/model/spans';
 import { waterfallRows } from '../src/views/WaterfallView';
-import { ev, storedSwarm } from './fixtures';
+import type { StoredEvent } from '../src/api/types';
+import { ev, findEvent, storedSwarm, type StoryEvent } from './fixtures';
 
-function indexes(events = storedSwarm('s')) {
+function indexes(events: StoredEvent[] = storedSwarm('s')) {
   const spans = new SpanIndex();
   const agents = new AgentIndex();
   spans.apply(events);
@@ -35,16 +36,17 @@ describe('call tree', () => {
     expect(shown).toBe(total);
     const coord = find(root, 'agent:coord-1');
     expect(coord?.children.some((c) => c.key === 'agent:tst-1')).toBe(true);
-    const t3 = find(root, 's-T3-a1');
-    expect(t3?.children.map((c) => c.key)).toContain('s-T3-a1-bash');
+    const t3 = find(root, 'sp_T3_a1');
+    const testRun = findEvent(events as StoryEvent[], 'tool_call', { agentId: 'tst-1', phase: 'error' }); // T3's first test run
+    expect(t3?.children.map((c) => c.key)).toContain(testRun.span_id);
   });
 
   it('shows only spans that exist at the cursor', () => {
     const { spans, agents, events } = indexes();
     const at = events.findIndex((e) => e.type === 'task_start') + 1; // seq of the first task_start
     const { root } = buildCallTree(spans.order, agents.order, at, 's', DEFAULT_TREE_OPTIONS);
-    expect(find(root, 's-T1-a1')).toBeDefined();
-    expect(find(root, 's-T2-a1')).toBeUndefined();
+    expect(find(root, 'sp_T1_a1')).toBeDefined();
+    expect(find(root, 'sp_T2_a1')).toBeUndefined();
     expect(find(root, 'agent:tst-1')).toBeDefined(); // spawned before the first task
   });
 
@@ -69,15 +71,18 @@ describe('call tree', () => {
     const { spans, agents, events } = indexes();
     const onlyTst = buildCallTree(spans.order, agents.order, events.length, 's', { ...DEFAULT_TREE_OPTIONS, agents: new Set(['tst-1']) });
     expect(find(onlyTst.root, 'agent:cod-1')).toBeUndefined();
-    expect(find(onlyTst.root, 's-T3-a1')).toBeDefined();
+    expect(find(onlyTst.root, 'sp_T3_a1')).toBeDefined();
     const noTasks = buildCallTree(spans.order, agents.order, events.length, 's', {
       ...DEFAULT_TREE_OPTIONS,
       categories: new Set(['tool', 'llm', 'error', 'memory', 'message', 'method', 'agent', 'session', 'decision', 'other']),
     });
-    expect(find(noTasks.root, 's-T3-a1')).toBeUndefined();
-    const bash = find(noTasks.root, 's-T3-a1-bash');
-    expect(bash).toBeDefined();
-    expect(find(noTasks.root, 'agent:tst-1')?.children.some((c) => c.key === 's-T3-a1-bash')).toBe(true);
+    expect(find(noTasks.root, 'sp_T3_a1')).toBeUndefined();
+    const story = events as StoryEvent[];
+    const testRun = findEvent(story, 'tool_call', { agentId: 'tst-1', phase: 'error' });
+    expect(find(noTasks.root, testRun.span_id)).toBeDefined();
+    // Under the nearest shown ancestor: the tester's execute() method that ran the task.
+    const method = findEvent(story, 'task_start', { task_id: 'T3', attempt: 1 }).metadata.parent_id as string;
+    expect(find(noTasks.root, method)?.children.some((c) => c.key === testRun.span_id)).toBe(true);
   });
 });
 
@@ -99,7 +104,8 @@ describe('agent interaction graph', () => {
     idx.apply(storedSwarm('s'));
     const { edges } = idx.at(1e9);
     expect(edges.some((e) => e.edge.type === 'spawn' && e.edge.source === 'coord-1' && e.edge.target === 'tst-1')).toBe(true);
-    expect(edges.some((e) => e.edge.type === 'message' && e.edge.source === 'res-1' && e.edge.target === 'cod-1')).toBe(true);
+    // The reviewer's comments to the coder.
+    expect(edges.some((e) => e.edge.type === 'message' && e.edge.source === 'rev-1' && e.edge.target === 'cod-1')).toBe(true);
   });
 });
 
@@ -133,9 +139,9 @@ describe('flame chart and waterfall', () => {
   it('orders waterfall rows per agent lane, each span followed by its children', () => {
     const { spans, agents, events } = indexes();
     const rows = waterfallRows(spans.order, (a) => agents.agents.get(a)?.lane ?? 0, events.length, () => true);
-    const i = rows.findIndex((r) => r.span.id === 's-T3-a1');
-    expect(rows[i + 1]?.depth).toBe(1);
-    expect(rows[i + 1]?.span.parentId).toBe('s-T3-a1');
+    const i = rows.findIndex((r) => r.span.id === 'sp_T3_a1');
+    expect(rows[i + 1]?.depth).toBe((rows[i]?.depth ?? -9) + 1);
+    expect(rows[i + 1]?.span.parentId).toBe('sp_T3_a1');
     expect(rows.length).toBe(spans.spans.size);
   });
 });

@@ -21,7 +21,7 @@ describe('search', () => {
     expect(tasks.length).toBeGreaterThan(5);
     expect(tasks.every((s) => events[s - 1]?.type.startsWith('task_'))).toBe(true);
     const errs = searchEvents(events, parseSearch('phase:error agent:tst-1'));
-    expect(errs.length).toBe(2); // the failing Bash call and the task_fail
+    expect(errs.map((s) => events[s - 1]?.type)).toEqual(['tool_call', 'task_fail', 'agent_method']); // the failing pytest call, T3's first attempt, the execute() that ran it
   });
 
   it('finds the hostile string as text', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SpanIndex, hasErrorAt, spanDurationAt, spanStatusAt } from '../src/model/spans';
-import { ev, storedSwarm } from './fixtures';
+import { ev, findEvent, storedSwarm } from './fixtures';
 
 describe('SpanIndex', () => {
   it('joins start and complete of a span and measures it', () => {
@@ -42,12 +42,14 @@ describe('SpanIndex', () => {
 
   it('builds the demo swarm: a failed T3 attempt then a passing retry', () => {
     const idx = new SpanIndex();
-    idx.apply(storedSwarm('s'));
-    const a1 = idx.get('s-T3-a1');
-    const a2 = idx.get('s-T3-a2');
+    const events = storedSwarm('s');
+    idx.apply(events);
+    const a1 = idx.get('sp_T3_a1');
+    const a2 = idx.get('sp_T3_a2');
     expect(a1?.status).toBe('error');
     expect(a2?.status).toBe('complete');
     expect(a1?.label).toBe('start T3');
-    expect(idx.get('s-T3-a1-bash')?.parentId).toBe('s-T3-a1');
+    const testRun = findEvent(events, 'tool_call', { agentId: 'tst-1', phase: 'error' });
+    expect(idx.get(testRun.span_id)?.parentId).toBe('sp_T3_a1');
   });
 });

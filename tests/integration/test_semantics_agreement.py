@@ -1,8 +1,9 @@
 """One meaning per event (issue 19 item 1): the store and replay agree at every event.
 
-The same sessions — the Claude-Flow demo story, a synthetic load session and the fixture that
-exercises every row of swarmscope_schema.semantics — go through the store (a real database, each
-event its own batch, and again in batches) and through the replay reducer. After every event the
+The same sessions — the Claude-Flow demo story (swarmscope_dev.story: the retried ending and the
+failed one), a synthetic load session and the fixture that exercises every row of
+swarmscope_schema.semantics — go through the store (a real database, each event its own batch, and
+again in batches) and through the replay reducer. After every event the
 sessions list (store summaries), the agent summaries and the replay state must say the same thing:
 the session status, every agent's status and current task; and the replay state's task statuses
 must be the table's (semantics.status_steps, the reference the frontend is checked against too).
@@ -18,7 +19,8 @@ from typing import Any
 import orjson
 import pytest
 
-from swarmscope_dev.replay import claude_flow_session, stored, synthetic_session
+from swarmscope_dev.replay import stored, synthetic_session
+from swarmscope_dev.story import story_session
 from swarmscope_replay.reducer import State, initial_state, reduce_event
 from swarmscope_schema.contract_files import SEMANTICS_FIXTURE
 from swarmscope_schema.requests import SessionRef, SessionsQuery
@@ -44,7 +46,8 @@ def fixture_session() -> list[dict[str, Any]]:
 
 SESSIONS = {
     "semantics-cases": fixture_session,
-    "cf-run": claude_flow_session,
+    "story": lambda: story_session("story"),
+    "story-failing": lambda: story_session("story-failing", failing=True),
     "syn": lambda: synthetic_session("syn", 240, seed=19),
 }
 
@@ -136,7 +139,7 @@ async def test_store_and_replay_agree_at_every_event(store: StoreBackend, name: 
 async def test_store_and_replay_agree_when_the_store_writes_in_batches(store: StoreBackend) -> None:
     # The store plans a batch at once (statuses merged by seq inside it and across batches).
     # Stream seqs are global, so the second session's start after the first's.
-    for name, start in (("semantics-cases", 1), ("cf-run", 1000)):
+    for name, start in (("semantics-cases", 1), ("story", 1000)):
         events = stored(SESSIONS[name](), start=start)
         assert await run_and_compare(store, events, batch=7) == -(-len(events) // 7)
 

@@ -27,6 +27,7 @@ from swarmscope.demo import (
 )
 from swarmscope.testing import published_events
 from swarmscope_dev.nats_server import free_port, start_nats_server
+from swarmscope_dev.story import FIXTURES_DIR, find, story_documents, story_session
 from swarmscope_schema.events import TraceEvent
 from swarmscope_schema.taxonomy import EventType
 from swarmscope_service.nats_setup import provision
@@ -172,6 +173,47 @@ def test_a_failing_session_exhausts_its_retries_and_ends_failed(agents: tuple[st
     assert opened == closed
     # The plain story of the same seed still completes.
     assert generate_session(8, agents=agents)[-1]["data"]["status"] == "completed"
+
+
+@pytest.mark.parametrize("agents", [DEFAULT_AGENTS, BIG_SWARM], ids=["five", "big"])
+def test_a_calm_session_passes_its_first_test_run(agents: tuple[str, ...]) -> None:
+    events = canonical(generate_session(8, agents=agents, flaky=False))
+    assert events[-1].type == "session_end"
+    assert events[-1].data["status"] == "completed"
+    assert not [e for e in events if e.type in ("error", "task_fail", "task_cancel") or e.phase == "error"]
+    assert {e.data["attempt"] for e in events if e.type == "task_assignment"} == {1}
+    created = {e.data["task_id"] for e in events if e.type == "task_create"}
+    assert created == {e.data["task_id"] for e in events if e.type == "task_complete"}
+    # Each tester takes the service it starts, and gives it back.
+    resources: dict[str | None, list[str]] = {}
+    for e in events:
+        if str(e.data.get("kind", "")).startswith("resource_"):
+            resources.setdefault(e.agent_id, []).append(e.data["kind"])
+    assert resources
+    assert all(kinds == ["resource_acquired", "resource_released"] for kinds in resources.values())
+    with pytest.raises(ValueError, match="flaky"):
+        generate_session(8, agents=agents, failing=True, flaky=False)
+
+
+def test_the_committed_story_is_what_the_demo_tells() -> None:
+    """docs/contract/fixtures/swarm-story*.jsonl, the story the tests, the frontend's tests and the UI
+    benchmark read, is generate_session's (seed 7) as it is today."""
+    for name, text in story_documents(generate_session).items():
+        path = FIXTURES_DIR / name
+        assert path.exists(), f"{path} missing: run `make contract`"
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run `make contract`"
+    events = story_session("s")
+    assert events[-1]["data"]["status"] == "completed"
+    assert story_session("s", failing=True)[-1]["data"]["status"] == "failed"
+    calm = story_session("s", flaky=False)
+    assert not [e for e in calm if e["type"] in ("error", "task_fail")]
+    assert {e["session_id"] for e in events} == {"s"}
+    assert [e["id"] for e in events] == [f"s-e{n}" for n in range(1, len(events) + 1)]
+    # Span and parent ids that were event ids follow their events; the task spans keep their names.
+    ids = {e["id"] for e in events}
+    parents = {(e.get("metadata") or {}).get("parent_id") for e in events} - {None}
+    assert parents <= ids | {e["span_id"] for e in events if "span_id" in e}
+    assert find(events, "task_start", task_id="T3", attempt=2)["span_id"] == "sp_T3_a2"
 
 
 def test_the_live_demo_fails_now_and_then_and_runs_a_big_swarm_now_and_then() -> None:

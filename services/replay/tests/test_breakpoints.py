@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from swarmscope_dev.replay import Engine, claude_flow_session, stored, synthetic_session
+from swarmscope_dev.replay import Engine, stored, synthetic_session
+from swarmscope_dev.story import after, find, story_session
 from swarmscope_replay.breakpoints import Breakpoints
 from swarmscope_replay.expressions import ExpressionError, ExpressionPool
 from swarmscope_replay.metrics import ReplayMetrics
@@ -30,13 +31,9 @@ async def pool(metrics: ReplayMetrics) -> AsyncIterator[ExpressionPool]:
 
 @pytest.fixture
 async def cf(engine: Engine) -> list[dict[str, Any]]:
-    events = stored(claude_flow_session("cf"))
+    events = stored(story_session("cf"))
     await engine.consume(events, batch=7)
     return events
-
-
-def seq_of(events: list[dict[str, Any]], event_id: str) -> int:
-    return next(int(e["seq"]) for e in events if e["id"] == event_id)
 
 
 async def run(bp: Breakpoints, **fields: Any) -> dict[str, Any]:
@@ -47,34 +44,37 @@ async def test_forward_and_backward_over_events_and_state(
     engine: Engine, pool: ExpressionPool, cf: list[dict[str, Any]]
 ) -> None:
     bp = Breakpoints(engine.source, engine.states, pool, scan_timeout=30)
+    error = find(cf, "error")  # the tester's, when the first test run failed: the story's only one
     hit = await run(bp, conditions=['event.type == "error"'])
-    assert (hit["hit"], hit["event"]["id"], hit["condition_index"]) == (True, "err1", 0)
-    assert hit["scanned"] == seq_of(cf, "err1")
-    again = await run(bp, from_seq=seq_of(cf, "err1"), conditions=['event.type == "error"'])
+    assert (hit["hit"], hit["event"]["id"], hit["condition_index"]) == (True, error["id"], 0)
+    assert hit["scanned"] == error["seq"]
+    again = await run(bp, from_seq=error["seq"], conditions=['event.type == "error"'])
     assert again["hit"] is False
-    assert again["scanned"] == len(cf) - seq_of(cf, "err1")
+    assert again["scanned"] == len(cf) - error["seq"]
     hit = await run(bp, conditions=['state.tasks["T3"].status == "retrying"'])
-    assert hit["event"]["id"] == "t3-fail"
+    assert hit["event"]["id"] == find(cf, "task_fail", task_id="T3")["id"]
     hit = await run(bp, conditions=["state.counters.llm_calls >= 3", 'event.type == "decision"'])
     assert (hit["event"]["type"], hit["condition_index"], hit["condition"]) == (
         "decision",
         1,
         'event.type == "decision"',
     )
-    # Backward from the end, and from a seq.
+    # Backward from the end, and from a seq: the last task to complete is T5, after T3's retry.
+    t5_done = find(cf, "task_complete", task_id="T5")
     hit = await run(bp, direction="backward", conditions=['event.type == "task_complete"'])
-    assert hit["event"]["id"] == "cp-D"
+    assert hit["event"]["id"] == t5_done["id"]
     hit = await run(
-        bp, direction="backward", from_seq=seq_of(cf, "cp-D"), conditions=['event.type == "task_complete"']
+        bp, direction="backward", from_seq=t5_done["seq"], conditions=['event.type == "task_complete"']
     )
-    assert hit["event"]["id"] == "t4-done"
+    assert hit["event"]["id"] == find(cf, "task_complete", task_id="T3")["id"]
     hit = await run(
         bp,
         direction="backward",
-        from_seq=seq_of(cf, "cp-C"),
+        from_seq=find(cf, "tool_call", agent_id="tst-1", phase="error")["seq"],
         conditions=['state.agents["tst-1"].status == "idle"'],
     )
-    assert hit["event"]["id"] == "cp-B"  # tst-1 is idle until T3 is assigned to it, right after
+    # tst-1 is idle until T3 is assigned to it.
+    assert hit["event"]["id"] == after(cf, find(cf, "task_assignment", task_id="T3"), -1)["id"]
     miss = await run(bp, direction="backward", from_seq=3, conditions=['event.type == "task_complete"'])
     assert (miss["hit"], miss["scanned"]) == (False, 2)
 
@@ -167,10 +167,11 @@ async def test_watch_over_the_state_at_a_seq(
     engine: Engine, pool: ExpressionPool, cf: list[dict[str, Any]]
 ) -> None:
     bp = Breakpoints(engine.source, engine.states, pool, scan_timeout=30)
+    failed_run = find(cf, "tool_call", agent_id="tst-1", phase="error")  # T3's first test run
     result = await bp.watch(
         WatchQuery(
             session_id="cf",
-            seq=seq_of(cf, "cp-C"),
+            seq=failed_run["seq"],
             expressions=[
                 'state.tasks["T3"].status',
                 'state.agents["tst-1"].current_task',
@@ -180,7 +181,7 @@ async def test_watch_over_the_state_at_a_seq(
         )
     )
     values = result["values"]
-    assert result["seq"] == seq_of(cf, "cp-C")
+    assert result["seq"] == failed_run["seq"]
     assert [v["value"] for v in values[:2]] == ["running", "T3"]
     assert values[2]["error"] == "no such key: 'nope'"
     assert "time limit" in values[3]["error"]

@@ -9,7 +9,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from swarmscope_dev.replay import claude_flow_session, make_engine, stored
+from swarmscope_dev.replay import make_engine, stored
+from swarmscope_dev.story import story_session
 from swarmscope_replay.cache import LruStateCache, RedisStateCache
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.snapshots import SnapshotStore
@@ -41,7 +42,7 @@ async def test_redis_caches_final_states_under_its_prefix(
     cache = RedisStateCache(redis_url, prefix, 60, metrics)
     try:
         engine = make_engine(sqlite_store, metrics, every=10, cache=cache, use_tracker_state=False)
-        events = stored(claude_flow_session("cf"))
+        events = stored(story_session("cf"))
         await engine.consume(events)
         seq = events[30]["seq"]
         first = await engine.states.view_json("cf", seq, 100)
@@ -73,7 +74,7 @@ async def test_an_unreachable_redis_is_skipped_not_fatal(
     cache = RedisStateCache("redis://127.0.0.1:1/0", "x:", 60, metrics)
     try:
         engine = make_engine(sqlite_store, metrics, every=10, cache=cache)
-        events = stored(claude_flow_session("cf"))
+        events = stored(story_session("cf"))
         await engine.consume(events)
         state = orjson.loads(await engine.states.view_json("cf", events[-1]["seq"], 100))
         assert state["session"]["status"] == "completed"

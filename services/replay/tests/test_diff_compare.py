@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from swarmscope_dev.replay import Engine, claude_flow_session, stored
+from swarmscope_dev.replay import Engine, stored
+from swarmscope_dev.story import find, story_session
 from swarmscope_replay.compare import Comparer, align, summarize
 from swarmscope_replay.diff import diff_states
 from swarmscope_schema.api import SessionComparison, StateDiff
@@ -32,30 +33,33 @@ def test_diff_reports_added_removed_and_changed_paths() -> None:
 
 
 async def test_diff_of_states_validates_as_the_contract_model(engine: Engine) -> None:
-    events = stored(claude_flow_session("cf"))
+    events = stored(story_session("cf"))
     await engine.consume(events)
-    seq = {e["id"]: e["seq"] for e in events}
-    before = await engine.states.at_seq("cf", seq["cp-A"])
-    after = await engine.states.at_seq("cf", seq["cp-B"])
+    # From research done to code done.
+    t1_done = find(events, "task_complete", task_id="T1")["seq"]
+    t2_done = find(events, "task_complete", task_id="T2")["seq"]
+    before = await engine.states.at_seq("cf", t1_done)
+    after = await engine.states.at_seq("cf", t2_done)
     changes, truncated = diff_states(before, after)
     StateDiff.model_validate(
         {
             "session_id": "cf",
-            "from_seq": seq["cp-A"],
-            "to_seq": seq["cp-B"],
+            "from_seq": t1_done,
+            "to_seq": t2_done,
             "changes": changes,
             "truncated": truncated,
         }
     )
     paths = {tuple(c["path"]): c for c in changes}
     assert paths[("tasks", "T2", "status")]["after"] == "completed"
-    assert paths[("memory", "swarm/code/limiter")]["op"] == "added"
-    assert paths[("memory", "swarm/code/limiter")]["after"]["version"] == 2
+    assert paths[("memory", "swarm/code/src/api/ratelimit.py")]["op"] == "added"
+    assert paths[("memory", "swarm/code/src/api/ratelimit.py")]["after"]["version"] == 1
 
 
 def variant(session_id: str, *, fail_twice: bool) -> list[dict[str, Any]]:
-    """The Claude-Flow run with other agent ids; in the variant the retry fails as well."""
-    events = claude_flow_session(session_id)
+    """The story with another tester's id; in the variant T3's retry fails as well."""
+    events = story_session(session_id)
+    t3_done = find(events, "task_complete", task_id="T3")["id"]
     out = []
     for event in events:
         event = {**event, "id": event["id"]}
@@ -63,7 +67,7 @@ def variant(session_id: str, *, fail_twice: bool) -> list[dict[str, Any]]:
             event["agent_id"] = "tester-9"
         if isinstance(event["data"].get("agent_id"), str) and event["data"]["agent_id"] == "tst-1":
             event["data"] = {**event["data"], "agent_id": "tester-9"}
-        if fail_twice and event["id"] == "cp-D":
+        if fail_twice and event["id"] == t3_done:
             event = {
                 **event,
                 "type": "task_fail",
@@ -75,7 +79,7 @@ def variant(session_id: str, *, fail_twice: bool) -> list[dict[str, Any]]:
 
 
 async def test_compare_aligns_by_role_and_type_and_reports_differences(engine: Engine) -> None:
-    a = stored(claude_flow_session("run-a"))
+    a = stored(story_session("run-a"))
     b = stored(variant("run-b", fail_twice=True), start=len(a) + 1)
     await engine.consume([*a, *b])
     result = await Comparer(engine.source, engine.states, max_events=1000).compare(

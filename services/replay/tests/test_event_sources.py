@@ -11,13 +11,13 @@ import pytest
 
 from swarmscope_dev.replay import (
     MemoryEventSource,
-    claude_flow_session,
     publish_to_traces,
     stored,
     synthetic_session,
     wait_for_durable,
 )
 from swarmscope_dev.stack import LocalStack
+from swarmscope_dev.story import find, story_session
 from swarmscope_replay.event_source import EventSource, events_between, iter_pages
 from swarmscope_replay.store_source import StoreEventSource
 from swarmscope_schema.subjects import DURABLE_STORE
@@ -44,8 +44,8 @@ def stack_or_none(request: pytest.FixtureRequest) -> LocalStack | None:
 
 @pytest.fixture
 async def loaded(stack_or_none: LocalStack | None, session_prefix: str) -> AsyncIterator[Loaded]:
-    a = stored(claude_flow_session(f"{session_prefix}-a"))
-    b = stored(synthetic_session(f"{session_prefix}-b", 120, seed=2))
+    a = stored(story_session(f"{session_prefix}-a"))
+    b = stored(synthetic_session(f"{session_prefix}-b", 160, seed=2))  # longer than a: both whole
     merged = [e for pair in zip(a, b[: len(a)], strict=False) for e in pair] + b[len(a) :]
     sid_a = a[0]["session_id"]
     if stack_or_none is None:
@@ -98,9 +98,9 @@ async def test_events_in_seq_order_with_bounds_limits_and_order(loaded: Loaded) 
 async def test_filters_by_span_and_timestamp(loaded: Loaded) -> None:
     source, a = loaded.source, loaded.a
     sid = a[0]["session_id"]
-    span = [e for e in a if e["span_id"] == "sp_T1"]
-    assert len(span) == 2
-    assert view(await source.events(sid, span_id="sp_T1")) == view(span)
+    span = [e for e in a if e["span_id"] == "sp_T1_a1"]
+    assert [e["type"] for e in span] == ["task_start", "task_progress", "task_complete"]  # T1's span
+    assert view(await source.events(sid, span_id="sp_T1_a1")) == view(span)
     cut = a[10]["timestamp"]
     latest = await source.events(sid, to_ts=cut, order="desc", limit=1)
     assert view(latest) == view([a[10]])
@@ -118,11 +118,12 @@ async def test_paging_returns_every_event_once(loaded: Loaded) -> None:
 async def test_event_by_id_bounds_and_coverage(loaded: Loaded) -> None:
     source, a = loaded.source, loaded.a
     sid = a[0]["session_id"]
-    found = await source.event(sid, "cp-C")
+    failed_run = find(a, "tool_call", phase="error")  # T3's first test run
+    found = await source.event(sid, failed_run["id"])
     assert found is not None
-    assert view([found]) == view([e for e in a if e["id"] == "cp-C"])
+    assert view([found]) == view([failed_run])
     assert await source.event(sid, "nope") is None
-    assert await source.event("no-such-session", "cp-C") is None
+    assert await source.event("no-such-session", failed_run["id"]) is None
     assert await source.session_bounds(sid) == (len(a), a[-1]["seq"])
     assert await source.session_bounds("no-such-session") is None
     last = max(loaded.a[-1]["seq"], loaded.b[-1]["seq"])

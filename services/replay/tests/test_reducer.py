@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from swarmscope_dev.replay import claude_flow_session, stored
+from swarmscope_dev.replay import stored
+from swarmscope_dev.story import story_session
 from swarmscope_replay.reducer import COUNTER_KEYS, HANDLED_TYPES, fold, initial_state, reduce_event
 from swarmscope_schema.api import SystemState
 from swarmscope_schema.taxonomy import EventType
@@ -52,7 +53,7 @@ def test_every_taxonomy_type_is_handled_and_gives_a_valid_system_state() -> None
 
 
 def test_reduce_never_changes_its_input_and_shares_what_it_does_not_change() -> None:
-    events = stored(claude_flow_session("s"))
+    events = stored(story_session("s"))
     state = initial_state("s")
     for event in events:
         frozen = copy.deepcopy(state)

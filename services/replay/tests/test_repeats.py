@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from swarmscope_dev.replay import MemoryEventSource, claude_flow_session, deliveries, make_engine, stored
+from swarmscope_dev.replay import MemoryEventSource, deliveries, make_engine, stored
+from swarmscope_dev.story import story_session
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.repeats import NS, RepeatFilter
@@ -34,7 +35,7 @@ def _timed(events: list[dict[str, object]], start_ns: int, step_ns: int) -> list
 async def test_a_repeat_after_the_window_is_not_folded_again(
     sqlite_store: SnapshotStore, metrics: ReplayMetrics
 ) -> None:
-    log = stored(claude_flow_session("A"))
+    log = stored(story_session("A"))
     # The same id again, much later in the log and with other content (a task_create once more):
     # the store keeps the first copy, so the state must not see the second.
     original = next(e for e in log if e["type"] == "task_create")
@@ -51,7 +52,7 @@ async def test_a_repeat_after_the_window_is_not_folded_again(
 async def test_an_id_reused_in_another_session_is_folded_in_both(
     sqlite_store: SnapshotStore, metrics: ReplayMetrics
 ) -> None:
-    a = stored(claude_flow_session("A"))
+    a = stored(story_session("A"))
     b = [{**e, "session_id": "B", "seq": e["seq"] + len(a)} for e in a]
     engine = make_engine(sqlite_store, metrics, every=1000)
     await engine.consume([*a, *b])

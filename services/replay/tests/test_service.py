@@ -1,6 +1,6 @@
-"""The replay service end to end over NATS, with the real store: every op on a realistic
-Claude-Flow run (coordinator, researcher, coder, tester, reviewer; a task DAG; a failed test
-retried), checked at several points."""
+"""The replay service end to end over NATS, with the real store: every op on the demo's Claude-Flow
+story (swarmscope_dev.story: coordinator, researcher, coder, tester, reviewer; a task DAG; a failed
+test retried), checked at several points of it, each found by what happens there."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ import orjson
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from swarmscope_dev.replay import claude_flow_session, publish_to_traces, stored, wait_for_durable
+from swarmscope_dev.replay import publish_to_traces, stored, wait_for_durable
 from swarmscope_dev.stack import LocalStack
+from swarmscope_dev.story import after, find, story_session
 from swarmscope_replay import app
 from swarmscope_replay.config import ReplaySettings
 from swarmscope_schema.api import (
@@ -109,101 +110,138 @@ async def load(replay: Replay, events: list[dict[str, Any]]) -> list[dict[str, A
 
 async def test_states_of_a_claude_flow_run_at_several_points(replay: Replay, session_prefix: str) -> None:
     sid = f"{session_prefix}-cf"
-    events = await load(replay, claude_flow_session(sid))
-    seq = {e["id"]: e["seq"] for e in events}
+    events = await load(replay, story_session(sid))
 
-    async def state(point: str) -> dict[str, Any]:
-        result = await replay(ReplayOp.STATE, session_id=sid, seq=seq[point])
+    async def state(point: dict[str, Any]) -> dict[str, Any]:
+        result = await replay(ReplayOp.STATE, session_id=sid, seq=point["seq"])
         SystemState.model_validate(result)
-        assert result["seq"] == seq[point]
+        assert result["seq"] == point["seq"]
         return result
 
-    a = await state("cp-A")  # research done, coding not started
+    a = await state(find(events, "task_complete", task_id="T1"))  # research done, coding not started
     assert {t: v["status"] for t, v in a["tasks"].items()} == {
         "T1": "completed",
         "T2": "created",
         "T3": "created",
         "T4": "created",
+        "T5": "created",
     }
     assert {k: v["status"] for k, v in a["agents"].items()}["res-1"] == "idle"
     assert a["memory"]["swarm/research/rate-limit"]["version"] == 1
-    assert [(c["message_id"], c["from"], c["to"], c["delivered_to"]) for c in a["communications"]] == [
-        ("m1", "res-1", ["cod-1"], ["cod-1"])
-    ]
-    b = await state("cp-B")
-    assert b["memory"]["swarm/code/limiter"]["version"] == 2
-    assert b["memory"]["swarm/code/limiter"]["value"] == "v2 source"
-    assert b["agents"]["cod-1"]["context"] == {"focus": "limiter.py"}
-    c = await state("cp-C")  # test and review run in parallel; the first test run just failed
+    # The coordinator's health-check broadcast (to nobody), then T1's assignment, delivered.
+    health, assigned = a["communications"]
+    assert (health["from"], health["to"]) == ("coord-1", [])
+    received = find(events, "communication", agent_id="res-1", direction="received")
+    assert (assigned["message_id"], assigned["from"], assigned["to"], assigned["delivered_to"]) == (
+        received["data"]["message"]["id"],
+        "coord-1",
+        ["res-1"],
+        ["res-1"],
+    )
+    b = await state(find(events, "task_complete", task_id="T2"))
+    code = b["memory"]["swarm/code/src/api/ratelimit.py"]
+    assert (code["version"], code["value"]["status"]) == (1, "draft")
+    assert b["agents"]["cod-1"]["context"] == {
+        "focus": {"file": "src/api/ratelimit.py", "approach": "token bucket"}
+    }
+    # Test and review run in parallel; the first test run just failed and the tester said so.
+    c = await state(find(events, "error", agent_id="tst-1"))
     running = {t for t, v in c["tasks"].items() if v["status"] == "running"}
     busy = {k for k, v in c["agents"].items() if v["status"] == "busy"}
     assert (running, busy) == ({"T3", "T4"}, {"tst-1", "rev-1"})
-    assert c["counters"]["errors"] == 2  # the error event and the failed tool call
-    retry = await replay(ReplayOp.STATE, session_id=sid, seq=seq["t3-fail"])
+    assert c["counters"]["errors"] == 2  # the failed tool call and the error event
+    retry = await state(find(events, "task_fail", task_id="T3"))
     assert retry["tasks"]["T3"]["status"] == "retrying"
-    d = await state("cp-D")
-    assert {v["status"] for v in d["tasks"].values()} == {"completed"}
+    # The retry runs with the redis the coordinator took for it; the tester gives it back.
+    rerun = await state(find(events, "task_start", task_id="T3", attempt=2))
+    assert rerun["session"]["resources"] == {"redis-test": "coord-1"}
+    t3_done = find(events, "task_complete", task_id="T3")
+    d = await state(t3_done)
+    assert {t: v["status"] for t, v in d["tasks"].items() if v["status"] != "completed"} == {
+        "T5": "created",
+        "T3b": "created",  # the fallback planned at the failure, cancelled at the end
+    }
     assert d["tasks"]["T3"]["attempts"] == 2
-    assert [c["message_id"] for c in d["communications"]] == ["m1", "m2"]
-    assert d["session"]["resources"] == {"redis": "tst-1"}
-    e = await state("cp-E")
+    sent = [
+        e["data"]["message"]["id"]
+        for e in events
+        if e["type"] == "communication" and e["data"]["direction"] == "sent" and e["seq"] <= t3_done["seq"]
+    ]
+    assert [c["message_id"] for c in d["communications"]] == sent  # each message once, sent and received
+    assert d["session"]["resources"] == {}
+    end = events[-1]
+    e = await state(end)
     assert e["session"]["status"] == "completed"
-    assert {v["status"] for v in e["agents"].values()} == {"terminated", "idle"}
+    assert {v["status"] for v in e["agents"].values()} == {"terminated"}
+    assert (e["tasks"]["T5"]["status"], e["tasks"]["T3b"]["status"]) == ("completed", "cancelled")
     assert e["session"]["resources"] == {}
-    assert e["counters"]["llm_calls"] == 3
-    assert (e["counters"]["input_tokens"], e["counters"]["output_tokens"]) == (6210, 1780)
+    assert e["counters"]["llm_calls"] == 5
+    assert (e["counters"]["input_tokens"], e["counters"]["output_tokens"]) == (16744, 2695)
+    assert e["counters"]["tokens"] == end["data"]["tokens"]  # the demo's own tally
     # By timestamp: the last event at or before it.
-    at_ts = await replay(ReplayOp.STATE, session_id=sid, ts=events[20]["timestamp"] + 1)
-    assert at_ts["seq"] == events[20]["seq"]
+    ts = events[20]["timestamp"] + 1
+    at_ts = await replay(ReplayOp.STATE, session_id=sid, ts=ts)
+    assert at_ts["seq"] == max(e["seq"] for e in events if e["timestamp"] <= ts)
     before = await replay(ReplayOp.STATE, session_id=sid, ts=1.0)
     assert (before["seq"], before["tasks"]) == (0, {})
 
 
 async def test_debugging_operations_over_nats(replay: Replay, session_prefix: str) -> None:
     sid = f"{session_prefix}-dbg"
-    events = await load(replay, claude_flow_session(sid))
-    seq = {e["id"]: e["seq"] for e in events}
-    diff = await replay(ReplayOp.DIFF, session_id=sid, from_seq=seq["cp-A"], to_seq=seq["cp-B"])
+    events = await load(replay, story_session(sid))
+    t1_done = find(events, "task_complete", task_id="T1")
+    t2_done = find(events, "task_complete", task_id="T2")
+    diff = await replay(ReplayOp.DIFF, session_id=sid, from_seq=t1_done["seq"], to_seq=t2_done["seq"])
     StateDiff.model_validate(diff)
     assert ["tasks", "T2", "status"] in [c["path"] for c in diff["changes"]]
-    step = await replay(ReplayOp.STEP, session_id=sid, event_id="t3a1-start", direction="into")
+    # Into T3's first attempt: its first child, the tester reading the code from memory.
+    t3_start = find(events, "task_start", task_id="T3", attempt=1)
+    step = await replay(ReplayOp.STEP, session_id=sid, event_id=t3_start["id"], direction="into")
     StepResult.model_validate(step)
-    assert step["event"]["id"] == "pytest1-start"
-    step = await replay(ReplayOp.STEP, session_id=sid, event_id="pytest1-start", direction="over")
-    assert step["event"]["id"] == "cp-C"
-    step = await replay(ReplayOp.STEP, session_id=sid, event_id="err1", direction="out")
-    assert step["event"]["id"] == "t3-fail"
+    assert step["event"]["id"] == find(events, "memory_read", agent_id="tst-1")["id"]
+    # Over T1's start: past its WebSearch and Read calls to T1's own progress report.
+    t1_start = find(events, "task_start", task_id="T1")
+    step = await replay(ReplayOp.STEP, session_id=sid, event_id=t1_start["id"], direction="over")
+    assert step["event"]["id"] == find(events, "task_progress", task_id="T1")["id"]
+    # Out of the failing pytest call: the first event after it ended (the tester's error report).
+    pytest_run = find(events, "tool_call", agent_id="tst-1", phase="start")
+    error = find(events, "error", agent_id="tst-1")
+    step = await replay(ReplayOp.STEP, session_id=sid, event_id=pytest_run["id"], direction="out")
+    assert step["event"]["id"] == error["id"]
+    # Out of the error: past the end of T3's first attempt (its task_fail).
+    step = await replay(ReplayOp.STEP, session_id=sid, event_id=error["id"], direction="out")
+    assert step["event"]["id"] == after(events, find(events, "task_fail", task_id="T3"))["id"]
     step = await replay(ReplayOp.STEP, session_id=sid, event_id=events[0]["id"], direction="back")
     assert (step["event"], step["reason"]) == (None, "start_of_session")
-    stack = await replay(ReplayOp.STACK, session_id=sid, event_id="err1")
+    stack = await replay(ReplayOp.STACK, session_id=sid, event_id=error["id"])
     CallStack.model_validate(stack)
     assert [(f["span_id"], f["open"]) for f in stack["frames"]] == [
-        ("err1", False),
-        ("sp_T3_bash1", True),
+        (error["id"], False),
         ("sp_T3_a1", True),
-        ("sp_root", True),
+        (t3_start["metadata"]["parent_id"], True),  # the tester's execute() method
     ]
-    assert stack["frames"][2]["label"] == "start T3"
+    assert stack["frames"][1]["label"] == "start T3"
     hit = await replay(
         ReplayOp.BREAKPOINT, session_id=sid, conditions=['event.type == "error" && event.agent_id == "tst-1"']
     )
     BreakpointHit.model_validate(hit)
-    assert hit["event"]["id"] == "err1"
+    assert hit["event"]["id"] == error["id"]
     hit = await replay(
         ReplayOp.BREAKPOINT,
         session_id=sid,
         direction="backward",
         conditions=['state.tasks["T3"].status == "running"'],
     )
-    assert hit["event"]["id"] == "e0046"  # the retry's test run, just before T3 completed
+    # The retry's last step (the tester releasing redis), just before T3 completed.
+    assert hit["event"]["id"] == after(events, find(events, "task_complete", task_id="T3"), -1)["id"]
     watch = await replay(
         ReplayOp.WATCH,
         session_id=sid,
-        seq=seq["cp-C"],
+        seq=error["seq"],
         expressions=['state.tasks["T3"].status', "state.counters.tokens", "state.nope"],
     )
     WatchResult.model_validate(watch)
-    assert [v["value"] for v in watch["values"]] == ["running", 7990, None]
+    assert [v["value"] for v in watch["values"]] == ["running", 13626, None]  # plan, research, code
     assert watch["values"][2]["error"] == "no such key: 'nope'"
     with pytest.raises(ServiceError) as excinfo:
         await replay(ReplayOp.WATCH, session_id=sid, seq=1, expressions=["1 +"] * 21)
@@ -218,10 +256,10 @@ async def test_debugging_operations_over_nats(replay: Replay, session_prefix: st
 
 async def test_compare_errors_ping_and_metrics(replay: Replay, session_prefix: str) -> None:
     a, b = f"{session_prefix}-a", f"{session_prefix}-b"
-    await load(replay, claude_flow_session(a) + claude_flow_session(b))
+    await load(replay, story_session(a) + story_session(b))
     result = await replay(ReplayOp.COMPARE, a=a, b=b)
     SessionComparison.model_validate(result)
-    assert result["summary"]["same"] == len(claude_flow_session(a))
+    assert result["summary"]["same"] == len(story_session(a))
     assert result["task_differences"] == []
     for op, body in (
         (ReplayOp.STATE, {"session_id": "nobody", "seq": 5}),
@@ -255,7 +293,7 @@ async def test_compare_errors_ping_and_metrics(replay: Replay, session_prefix: s
 
 async def test_replay_as_live_republishes_under_a_new_session(replay: Replay, session_prefix: str) -> None:
     sid = f"{session_prefix}-orig"
-    events = await load(replay, claude_flow_session(sid))
+    events = await load(replay, story_session(sid))
     received: list[dict[str, Any]] = []
     done = asyncio.Event()
 
@@ -280,9 +318,11 @@ async def test_replay_as_live_republishes_under_a_new_session(replay: Replay, se
     assert len({b["id"] for b in bodies}) == len(events)
     assert all(r["msg_id"] == raw_msg_id(f"{sid}-live", r["body"]["id"]) for r in received)
     assert [b["type"] for b in bodies] == [e["type"] for e in events]
-    # The recorded pace (100 ms between most events) divided by the speed.
+    # The recorded pace divided by the speed (the longest pause: the coder's LLM call).
     gaps = [b2["timestamp"] - b1["timestamp"] for b1, b2 in itertools.pairwise(bodies)]
-    assert max(gaps) == pytest.approx(2000 / 500)
+    recorded = [e2["timestamp"] - e1["timestamp"] for e1, e2 in itertools.pairwise(events)]
+    assert max(gaps) == pytest.approx(max(recorded) / 500, abs=0.01)  # (epoch-ms floats: ~1e-4 ms apart)
+    assert max(recorded) > 10_000
     js = replay.nc.jetstream()
     info = await js.stream_info(STREAM_RAW)
     assert info.state.last_seq >= len(events)

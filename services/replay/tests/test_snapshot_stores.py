@@ -8,7 +8,8 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
-from swarmscope_dev.replay import claude_flow_session, make_engine, stored, synthetic_session
+from swarmscope_dev.replay import make_engine, stored, synthetic_session
+from swarmscope_dev.story import story_session
 from swarmscope_replay.cache import LruStateCache, SnapshotCache
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
@@ -23,7 +24,7 @@ from swarmscope_replay.states import StateResolver
 
 
 def states_at(*seqs: int) -> list[dict[str, object]]:
-    events = stored(claude_flow_session("s"))
+    events = stored(story_session("s"))
     return [fold(initial_state("s"), [e for e in events if e["seq"] <= seq]) for seq in seqs]
 
 
@@ -86,7 +87,7 @@ async def test_a_snapshot_whose_bytes_do_not_match_its_hash_is_refused(any_store
 
 def test_snapshot_size_is_linear_in_the_state_not_in_the_history() -> None:
     # The same small state after a long and after a short history has the same size.
-    events = stored(claude_flow_session("s"))
+    events = stored(story_session("s"))
     short = fold(initial_state("s"), events)
     noise = [
         {**events[-1], "id": f"n{i}", "seq": 1000 + i, "type": "custom.tick", "data": {}, "phase": "complete"}
@@ -175,7 +176,7 @@ async def _overwrite_chunk(store: SnapshotStore, chunk: object) -> None:
 
 
 async def test_whole_state_snapshots_of_earlier_releases_still_serve_states(any_store: SnapshotStore) -> None:
-    events = stored(claude_flow_session("old"))
+    events = stored(story_session("old"))
     middle = events[len(events) // 2]["seq"]
     old = make_snapshot(
         fold(initial_state("old"), [e for e in events if e["seq"] <= middle]),

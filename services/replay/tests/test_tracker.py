@@ -10,13 +10,13 @@ import pytest
 from swarmscope_dev.replay import (
     Engine,
     MemoryEventSource,
-    claude_flow_session,
     deliveries,
     make_engine,
     snapshot_state,
     stored,
     synthetic_session,
 )
+from swarmscope_dev.story import story_session
 from swarmscope_replay.metrics import ReplayMetrics
 from swarmscope_replay.reducer import fold, initial_state
 from swarmscope_replay.snapshot_database import open_snapshot_store
@@ -43,7 +43,7 @@ def truth(events: list[dict[str, object]], session_id: str, seq: int) -> dict[st
 
 
 async def test_interleaved_sessions_each_get_exact_state_and_snapshots_every_n(engine: Engine) -> None:
-    log = interleaved(stored(claude_flow_session("A")), stored(synthetic_session("B", 120, seed=1)))
+    log = interleaved(stored(story_session("A")), stored(synthetic_session("B", 120, seed=1)))
     await engine.consume(log, batch=37)
     for session_id in ("A", "B"):
         last = max(int(e["seq"]) for e in log if e["session_id"] == session_id)
@@ -62,7 +62,7 @@ async def test_interleaved_sessions_each_get_exact_state_and_snapshots_every_n(e
 
 
 async def test_redelivery_changes_nothing(engine: Engine) -> None:
-    log = stored(claude_flow_session("A"))
+    log = stored(story_session("A"))
     await engine.consume(log, batch=20)
     before = engine.tracker.current("A")
     stats = await engine.store.stats()
@@ -143,7 +143,7 @@ async def test_flush_snapshots_every_session_ahead_of_its_snapshot(engine: Engin
 
 
 async def test_messages_that_are_not_events_are_dead_lettered_and_the_rest_applied(engine: Engine) -> None:
-    log = stored(claude_flow_session("A"))[:3]
+    log = stored(story_session("A"))[:3]
     engine.source.add(log)  # the store holds them first, as in production
     good = deliveries(log)
     bad = [

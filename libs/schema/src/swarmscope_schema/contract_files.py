@@ -14,6 +14,11 @@ producers in other languages (the TypeScript SDK) read instead of keeping copies
 - `semantics-cases.json`: the session of `docs/contract/fixtures/semantics-session.json` as stored
   events, each with its label, category, error flag and the statuses after it
   (semantics.status_steps), which the frontend's model must reproduce exactly (v1.1).
+
+`make contract` also writes `fixtures/swarm-story.jsonl`, `swarm-story-failing.jsonl` and
+`swarm-story-calm.jsonl`, the demo's swarm story that every test tells; not from here (this package
+imports no other swarmscope package): scripts/gen_contract.py generates them with swarmscope.demo
+(see swarmscope_dev.story).
 """
 
 from __future__ import annotations

@@ -19,6 +19,12 @@ Stable API (other packages' tests use it as realistic data):
 - `failing=True` tells the other ending: the retry fails too (the service cannot start), the task
   has exhausted its retries and fails for good, the coordinator aborts, the tasks that depended on
   it are cancelled, and the session ends `failed`.
+- `flaky=False` tells the calm one: the tester starts the service itself and the first test run
+  passes (no error, no retry, no fallback task); the session ends `completed`.
+
+The tests, the frontend's end-to-end tests and the UI benchmark read these stories as committed
+JSON Lines (`docs/contract/fixtures/swarm-story*.jsonl`, written by `make contract`; loaded by
+`swarmscope_dev.story` and `frontend/shared/swarm.mjs`), so every one of them tells this one story.
 
 `run_live_session(...)` plays the same story in real time against NATS (the `swarmscope demo`
 command); `live_story(index)` is which story the demo's n-th session tells (now and then a failing
@@ -315,11 +321,15 @@ class DemoSwarm:
         scheduler: Scheduler,
         *,
         failing: bool = False,
+        flaky: bool = True,
     ) -> None:
+        if failing and not flaky:
+            raise ValueError("a failing story is flaky: its first test run fails too")
         self.tracer = tracer
         self.rng = rng
         self.scheduler = scheduler
         self.failing = failing
+        self.flaky = flaky
         self.scenario = rng.choice(SCENARIOS)
         self.state = SwarmState()
         self.bus = EventBus()
@@ -764,7 +774,7 @@ class DemoSwarm:
         s, rng = self.scenario, self.rng
         self.read_memory(agent, f"code/{s.module}")
         self.read_memory(agent, "test/env")
-        if task.attempt == 1:
+        if task.attempt == 1 and self.flaky:
             yield from self.tool(
                 agent,
                 "Bash",
@@ -814,6 +824,9 @@ class DemoSwarm:
             )
             span.retry(task.attempt < task.max_retries)
             raise ServiceUnavailable(s.error)
+        if not self.flaky:
+            # The calm story: no coordinator took the service for this run; the tester does.
+            self.bus.emit("resource:acquired", {"resourceId": f"{s.service}-test", "agentId": agent.agent_id})
         yield from self.tool(
             agent,
             "Bash",
@@ -1017,12 +1030,14 @@ def generate_session(
     agents: Sequence[str] = DEFAULT_AGENTS,
     start_ms: float | None = None,
     failing: bool = False,
+    flaky: bool = True,
 ) -> list[dict[str, Any]]:
     """The events of one demo session, without NATS; see the module docstring (stable API).
 
     `session_id` defaults to `swarm-demo-<seed>`; `agents` lists agent types (a coordinator is always
     there); `start_ms` is the epoch-ms timestamp of the first event; `failing` tells the story whose
-    test task exhausts its retries (the session ends `failed`).
+    test task exhausts its retries (the session ends `failed`); `flaky=False` the one whose first
+    test run passes (no failure at all; not with `failing`).
     """
     clock = SimClock(_swarm_start(seed, start_ms))
     tracer = Tracer(
@@ -1037,7 +1052,9 @@ def generate_session(
         clock.ms = ms
 
     scheduler = Scheduler(clock.ms, advance)
-    DemoSwarm(tracer, random.Random(seed * 7919 + 1), _check_agents(agents), scheduler, failing=failing).run()
+    DemoSwarm(
+        tracer, random.Random(seed * 7919 + 1), _check_agents(agents), scheduler, failing=failing, flaky=flaky
+    ).run()
     tracer.close()
     return tracer.events
 

@@ -340,8 +340,11 @@ def _agent_status(writer: Writer, root: State, event: Event, data: Mapping[str, 
     agent_id = event.get("agent_id")
     if not isinstance(agent_id, str) or text(data.get("status")) is None:
         return
-    if data.get("reason") is not None:
-        _agent(writer, root, agent_id)["status_reason"] = data["reason"]
+    reason = data.get("reason")
+    known = (root.get("agents") or {}).get(agent_id)
+    # A repeated reason (busy on T3 again, for its retry) changes nothing: the agents stay shared.
+    if reason is not None and not (isinstance(known, dict) and known.get("status_reason") == reason):
+        _agent(writer, root, agent_id)["status_reason"] = reason
 
 
 def _agent_terminate(writer: Writer, root: State, event: Event, data: Mapping[str, Any]) -> None:
