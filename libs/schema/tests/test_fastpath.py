@@ -62,7 +62,9 @@ def test_canonical_events_take_the_fast_path(event_type: str) -> None:
         # a nested model's field under its Python name (`from_` for `from`), taken by pydantic
         make_event(
             EventType.COMMUNICATION,
-            data={"message": {"id": "m", "from": "a", "from_": "b", "to": ["c"], "type": "t", "content": "x"}},
+            data={
+                "message": {"id": "m", "from": "a", "from_": "b", "to": ["c"], "type": "t", "content": "x"}
+            },
         ),
         make_event(EventType.TOOL_CALL, agent_id=None, data={"tool": "x", "agentId": "a"}),
         make_event(timestamp=True),

@@ -56,10 +56,13 @@ def story_documents(generate: Callable[..., list[dict[str, Any]]]) -> dict[str, 
     """File name (under docs/contract/fixtures/) → JSON Lines text of every ending.
 
     `generate` is `swarmscope.demo.generate_session`, passed in: the dev package does not depend on
-    the SDK (scripts/gen_contract.py and the staleness test import both)."""
+    the SDK (scripts/gen_contract.py and the staleness test import both). The stack traces the
+    story's failures carry name files by their path in the repository, not on this machine, so the
+    files are the same from any checkout."""
+    checkout = f"{FIXTURES_DIR.parents[2]}/"
     return {
         name: "".join(
-            json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+            json.dumps(event, ensure_ascii=False, separators=(",", ":")).replace(checkout, "") + "\n"
             for event in generate(
                 STORY_SEED,
                 STORY_SESSION,
