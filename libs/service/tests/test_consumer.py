@@ -257,16 +257,18 @@ async def test_a_poison_message_does_not_take_its_batch_with_it(js: JetStreamCon
     assert sorted(acked) == [b"m0", b"m1", b"m2", b"m4", b"m5"]  # each once, never dead-lettered
 
 
-async def test_stop_finishes_the_batch_in_hand_and_acks_it(js: JetStreamContext) -> None:
+async def stop_during_the_first_batch(js: JetStreamContext, *, prefetch: bool = False) -> list[Delivery]:
+    """Publishes 100 messages, runs a consumer of 40-message batches, asks it to stop while its
+    handler holds the first batch, then lets the handler finish; returns what the handler saw."""
     await publish_raw(js, 100)
     started = asyncio.Event()
     release = asyncio.Event()
-    seen: list[bytes] = []
+    seen: list[Delivery] = []
 
     async def slow(batch: Sequence[Delivery]) -> list[Decision]:
         started.set()
         await release.wait()
-        seen.extend(d.data for d in batch)
+        seen.extend(batch)
         return [Decision.ack()] * len(batch)
 
     consumer = BatchConsumer(
@@ -277,12 +279,18 @@ async def test_stop_finishes_the_batch_in_hand_and_acks_it(js: JetStreamContext)
         metrics=ConsumerMetrics.create(CollectorRegistry()),
         batch_size=40,
         fetch_wait=0.1,
+        prefetch=prefetch,
     )
     task = asyncio.create_task(consumer.run())
     await asyncio.wait_for(started.wait(), 10)
     consumer.stop()
     release.set()
     await asyncio.wait_for(task, 10)
+    return seen
+
+
+async def test_stop_finishes_the_batch_in_hand_and_acks_it(js: JetStreamContext) -> None:
+    seen = await stop_during_the_first_batch(js)
     nc: NatsClient = js._nc
     await nc.flush()
     num_pending, ack_pending = await pending(js)
@@ -367,32 +375,7 @@ def test_delivery_metadata_is_read_from_the_ack_subject_as_nats_py_reads_it() ->
 
 
 async def test_a_prefetching_consumer_releases_the_next_batch_at_stop(js: JetStreamContext) -> None:
-    await publish_raw(js, 100)
-    started = asyncio.Event()
-    release = asyncio.Event()
-    seen: list[Delivery] = []
-
-    async def slow(batch: Sequence[Delivery]) -> list[Decision]:
-        started.set()
-        await release.wait()
-        seen.extend(batch)
-        return [Decision.ack()] * len(batch)
-
-    consumer = BatchConsumer(
-        js=js,
-        stream=STREAM_RAW,
-        durable=DURABLE_INGEST,
-        handler=slow,
-        metrics=ConsumerMetrics.create(CollectorRegistry()),
-        batch_size=40,
-        fetch_wait=0.1,
-        prefetch=True,
-    )
-    task = asyncio.create_task(consumer.run())
-    await asyncio.wait_for(started.wait(), 10)
-    consumer.stop()
-    release.set()
-    await asyncio.wait_for(task, 10)
+    seen = await stop_during_the_first_batch(js, prefetch=True)
     assert [d.stream_seq for d in seen] == list(range(1, 41))  # the batch in hand, and only it
     # The batch prefetched while the first was handled was released (nak'd), not kept: the next
     # consumer gets every other message, each once, and nothing stays pending.
