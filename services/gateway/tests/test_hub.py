@@ -6,7 +6,7 @@ and WebSocket tests against the real services."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import orjson
 from prometheus_client import CollectorRegistry
@@ -30,16 +30,32 @@ class ScriptedHistory:
         self.events = events
         self.during = during
         self.reads: list[tuple[int, int]] = []
+        self.open_reads = 0
+        # Held as a reference cycle would hold them in the real gateway: an abandoned read is only
+        # finished by whoever closes it, not by reference counting.
+        self.handed_out: list[AsyncGenerator[tuple[str, list[LiveEvent]], None]] = []
 
-    async def read(
+    def read(
         self, live_filter: LiveFilter, after: int, until: int
-    ) -> AsyncIterator[tuple[str, list[LiveEvent]]]:
+    ) -> AsyncGenerator[tuple[str, list[LiveEvent]], None]:
+        pages = self._pages(live_filter, after, until)
+        self.handed_out.append(pages)
+        return pages
+
+    async def _pages(
+        self, live_filter: LiveFilter, after: int, until: int
+    ) -> AsyncGenerator[tuple[str, list[LiveEvent]], None]:
         self.reads.append((after, until))
-        wanted = [e for e in self.events if after < e.seq <= until and live_filter.matches(e)]
-        for start in range(0, len(wanted), 7):
-            yield "store", wanted[start : start + 7]
-            self.during()
-            await asyncio.sleep(0)
+        self.open_reads += 1
+        try:
+            wanted = [e for e in self.events if after < e.seq <= until and live_filter.matches(e)]
+            for start in range(0, len(wanted), 7):
+                yield "store", wanted[start : start + 7]
+                self.during()
+                await asyncio.sleep(0)
+        finally:
+            # The real history holds a stream consumer and a subscription until it is closed.
+            self.open_reads -= 1
 
 
 def make_hub(history: ScriptedHistory, **config: int) -> LiveHub:
@@ -123,6 +139,23 @@ async def test_join_buffer_overflow_while_history_is_sent_still_joins_exactly() 
     seqs, _ = await drain(hub, client)
     assert seqs == list(range(1, seqs[-1] + 1))
     assert seqs[-1] > 111
+
+
+async def test_a_client_gone_mid_history_closes_the_history_read_at_once() -> None:
+    past = [event(i) for i in range(1, 201)]
+    history = ScriptedHistory(past)
+    hub = make_hub(history, ring_events=10, queue_frames=2, batch_size=5)
+    feed(hub, past + [event(i) for i in range(201, 211)])
+    for leave in (hub.close_client, lambda c: c.queue.close()):
+        client = hub.open_client(Transport.WS)
+        sub = hub.subscribe(client, "s", LiveFilter(session_id="s"), 0)
+        while len(client.queue) < 2 or history.open_reads == 0:
+            await asyncio.sleep(0)  # the join is sending history; its queue fills and it waits
+        leave(client)
+        await asyncio.sleep(0.01)
+        assert sub.task is None or sub.task.done()
+        assert history.open_reads == 0, "the abandoned history read was left open"
+        hub.close_client(client)
 
 
 async def test_filters_and_agent_changes() -> None:

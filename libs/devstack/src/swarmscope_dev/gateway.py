@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -76,8 +77,20 @@ class RunningGateway:
 
     async def close(self) -> None:
         self.stop.set()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 30)
+        if self.task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), 30)
+        except TimeoutError:
+            # Say what the gateway was still waiting on: a bare timeout tells nothing.
+            stacks = io.StringIO()
+            for task in asyncio.all_tasks():
+                if not task.done() and task is not asyncio.current_task():
+                    task.print_stack(limit=8, file=stacks)
+            self.task.cancel()
+            raise TimeoutError(
+                f"the gateway did not stop within 30 s; tasks still running:\n{stacks.getvalue()}"
+            ) from None
 
     async def metric(self, name: str, **labels: str) -> float:
         """The value of one sample of the gateway's /metrics (0 when absent)."""

@@ -11,8 +11,9 @@ whole range while it still holds it. Pages come in ascending seq; nothing in the
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -75,7 +76,7 @@ class History:
 
     async def read(
         self, live_filter: LiveFilter, after: int, until: int
-    ) -> AsyncIterator[tuple[str, list[LiveEvent]]]:
+    ) -> AsyncGenerator[tuple[str, list[LiveEvent]], None]:
         """Pages `(source, events)` of the events matching the filter with after < seq <= until."""
         if until <= after:
             return
@@ -84,8 +85,11 @@ class History:
             store_until = min(until, await self.store_floor())
             if store_until > cursor:
                 try:
-                    async for page in self._from_store(live_filter, cursor, store_until):
-                        yield "store", page
+                    async with contextlib.aclosing(
+                        self._from_store(live_filter, cursor, store_until)
+                    ) as pages:
+                        async for page in pages:
+                            yield "store", page
                     cursor = store_until
                 except ServiceError as exc:
                     if exc.code not in (ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.INTERNAL):
@@ -94,12 +98,14 @@ class History:
                         "store unavailable for history; reading the stream", extra={"error": exc.message}
                     )
         if cursor < until:
-            async for page in self._from_stream(live_filter, cursor, until):
-                yield "stream", page
+            # Closing this generator must close the inner one too: it holds a stream consumer.
+            async with contextlib.aclosing(self._from_stream(live_filter, cursor, until)) as pages:
+                async for page in pages:
+                    yield "stream", page
 
     async def _from_store(
         self, live_filter: LiveFilter, after: int, until: int
-    ) -> AsyncIterator[list[LiveEvent]]:
+    ) -> AsyncGenerator[list[LiveEvent], None]:
         assert live_filter.session_id is not None
         cursor = after
         limit = STORE_PAGE
@@ -131,7 +137,7 @@ class History:
 
     async def _from_stream(
         self, live_filter: LiveFilter, after: int, until: int
-    ) -> AsyncIterator[list[LiveEvent]]:
+    ) -> AsyncGenerator[list[LiveEvent], None]:
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=after + 1,

@@ -268,14 +268,17 @@ class LiveHub:
             sub.join_overflow = False
             floor = self._ring_floor
             if cursor < floor:
-                async for source, page in self._history.read(sub.filter, cursor, floor):
-                    fresh = [e for e in page if e.seq > sub.last_seq]
-                    for frame in encode_events(
-                        transport, fresh, max_batch=max(config.batch_size, 500), live=False
-                    ):
-                        await queue.put(frame, sub)
-                        sub.last_seq = frame.last_seq
-                    self._metrics.backfill_events.labels(source).inc(len(fresh))
+                # Closed at once when the client goes away mid-history: an abandoned read would
+                # hold its stream consumer and subscription until the collector found it.
+                async with contextlib.aclosing(self._history.read(sub.filter, cursor, floor)) as pages:
+                    async for source, page in pages:
+                        fresh = [e for e in page if e.seq > sub.last_seq]
+                        for frame in encode_events(
+                            transport, fresh, max_batch=max(config.batch_size, 500), live=False
+                        ):
+                            await queue.put(frame, sub)
+                            sub.last_seq = frame.last_seq
+                        self._metrics.backfill_events.labels(source).inc(len(fresh))
                 cursor = floor
                 sub.last_seq = max(sub.last_seq, floor)
                 if sub.join_overflow:
