@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import nats
 import pytest
 from prometheus_client import CollectorRegistry
 
 from swarmscope_dev.nats_server import free_port
+from swarmscope_schema.requests import Request
 from swarmscope_service.health import HttpServer, health_app
+from swarmscope_service.request_reply import Operation, RequestClient, RequestServer
 from swarmscope_service.runtime import ServiceParts, serve
 
 
@@ -82,3 +85,44 @@ async def test_provisioning_that_times_out_is_run_again_not_fatal(
             assert (await js.stream_info(name)).config.name == name
     finally:
         await nc.close()
+
+
+class _HttpThatCallsFirst(HttpServer):
+    """An HTTP server that, as it starts (the moment /readyz can first say yes), asks an op."""
+
+    def __init__(self, client: RequestClient, subject: str) -> None:
+        super().__init__(health_app(CollectorRegistry(), {}), "127.0.0.1", free_port())
+        self.client = client
+        self.subject = subject
+        self.answer: object = None
+
+    async def start(self) -> None:
+        self.answer = await self.client.call(self.subject, Request())
+        await super().start()
+
+
+async def test_ops_answer_before_the_service_can_say_it_is_ready(nats_url: str) -> None:
+    # A caller that waits for /readyz and then asks an op must never meet "no responders" (the
+    # store's progress test did, once, in CI).
+    nc = await nats.connect(nats_url)
+    caller = await nats.connect(nats_url)
+    try:
+        prefix = f"test.ready.{uuid.uuid4().hex[:8]}"
+
+        async def ping(_: Request) -> dict[str, bool]:
+            return {"pong": True}
+
+        server = RequestServer(
+            nc, prefix, {"ping": Operation(Request, ping)}, CollectorRegistry(), queue="test"
+        )
+        http = _HttpThatCallsFirst(RequestClient(caller, timeout=2), f"{prefix}.ping")
+        stop = asyncio.Event()
+        service = asyncio.create_task(serve(ServiceParts(nc=nc, http=http, request_servers=[server]), stop))
+        while http.answer is None and not service.done():
+            await asyncio.sleep(0.01)
+        assert not service.done(), service.exception()
+        assert http.answer == {"pong": True}
+        stop.set()
+        await asyncio.wait_for(service, 10)
+    finally:
+        await caller.close()

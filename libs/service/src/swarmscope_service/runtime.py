@@ -108,9 +108,17 @@ def tune_garbage_collection() -> None:
 async def serve(parts: ServiceParts, stop: asyncio.Event, *, grace_seconds: float = 20.0) -> None:
     """Runs the parts until `stop` is set or one of them fails, then shuts down in order."""
     tune_garbage_collection()
-    await parts.http.start()
+    # Request servers first: /readyz answers once HTTP is up, and a caller that trusts it must
+    # not find "no responders" on an op.
     for server in parts.request_servers:
         await server.start()
+    try:
+        await parts.http.start()
+    except BaseException:
+        for server in parts.request_servers:
+            with contextlib.suppress(Exception):
+                await server.stop()
+        raise
     tasks = [asyncio.create_task(c.run(), name=f"consumer:{c.durable}") for c in parts.consumers]
     tasks += [asyncio.create_task(b(), name=getattr(b, "__name__", "background")) for b in parts.background]
     stop_task = asyncio.create_task(stop.wait())
