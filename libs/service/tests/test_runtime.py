@@ -54,6 +54,35 @@ async def test_a_failing_background_task_shuts_the_service_down_and_raises(nats_
     assert nc.is_closed
 
 
+async def test_a_background_task_that_loses_a_cancellation_still_lets_the_service_stop(nats_url: str) -> None:
+    # asyncio.wait_for on Python 3.11 may swallow a cancel that arrives as its inner future
+    # finishes; the monitor's loop around it then went on, and the store's shutdown hung in CI.
+    nc = await nats.connect(nats_url)
+    stop = asyncio.Event()
+    running = asyncio.Event()
+    cancels: list[int] = []
+
+    async def loses_the_first_cancel() -> None:
+        running.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancels.append(1)
+        await asyncio.sleep(3600)
+
+    parts = ServiceParts(
+        nc=nc,
+        http=HttpServer(health_app(CollectorRegistry(), {}), "127.0.0.1", free_port()),
+        background=[loses_the_first_cancel],
+    )
+    service = asyncio.create_task(serve(parts, stop))
+    await asyncio.wait_for(running.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(service, 10)
+    assert cancels == [1]
+    assert nc.is_closed
+
+
 async def test_provisioning_that_times_out_is_run_again_not_fatal(
     nats_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,6 +105,21 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(GC_GENERATION0_THRESHOLD, generation1, generation2)
 
 
+async def cancel_until_done(tasks: Sequence[asyncio.Task[Any]], *, every: float = 1.0) -> None:
+    """Cancels the tasks and waits for them, cancelling again any still running after `every`
+    seconds. On Python 3.11 `asyncio.wait_for` loses a cancellation that arrives as its inner
+    future finishes (bpo-42130, fixed in 3.12): a loop around it (the performance monitor's check)
+    then goes on forever and a single cancel never stops the service."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: a task that failed during shutdown is not reported twice
+
+
 async def serve(parts: ServiceParts, stop: asyncio.Event, *, grace_seconds: float = 20.0) -> None:
     """Runs the parts until `stop` is set or one of them fails, then shuts down in order."""
     tune_garbage_collection()
@@ -146,12 +161,8 @@ async def serve(parts: ServiceParts, stop: asyncio.Event, *, grace_seconds: floa
             consumer.stop()
         consumer_tasks = tasks[: len(parts.consumers)]
         if consumer_tasks:
-            _, pending = await asyncio.wait(consumer_tasks, timeout=grace_seconds)
-            for task in pending:
-                task.cancel()
-        for task in tasks[len(parts.consumers) :]:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(consumer_tasks, timeout=grace_seconds)
+        await cancel_until_done(tasks)
         for close in parts.closers:
             with contextlib.suppress(Exception):
                 await close()
