@@ -124,9 +124,19 @@ describe('views', () => {
     // The cursor line follows stepping.
     for (let i = 0; i < 12; i++) await page.keyboard.press('F10');
     await eventually(async () => Number(await page.locator('[data-testid=sequence-cursor]').getAttribute('y1')) > y0, 'the cursor line moved down');
-    // Click an arrow: time-travel to it.
-    const now = await cursorSeq(page);
-    const target = seqs.find((s) => s > now + 3) ?? seqs[seqs.length - 1];
+    // Let every step land first: a step still in flight after the click would carry the cursor
+    // past the clicked arrow (seen on a loaded CI machine).
+    let settled = await cursorSeq(page);
+    await eventually(async () => {
+      await page.waitForTimeout(400);
+      const again = await cursorSeq(page);
+      const same = again === settled;
+      settled = again;
+      return same;
+    }, 'the steps to land');
+    // Click an arrow drawn now (stepping may have redrawn the view): time-travel to it.
+    const drawn = await page.locator('[data-testid=sequence-arrow]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))));
+    const target = drawn.find((s) => s > settled + 3) ?? drawn[drawn.length - 1];
     await page.locator(`[data-testid=sequence-arrow][data-seq="${target}"] .sq-line`).click({ force: true });
     await eventually(async () => (await cursorSeq(page)) === target, 'the cursor at the clicked arrow');
     await shot(page, 'sequence');
