@@ -16,6 +16,11 @@ from swarmscope_service.request_reply import Operation, RequestClient, RequestSe
 from swarmscope_service.runtime import ServiceParts, serve
 
 
+def health_only_http() -> HttpServer:
+    """An HTTP server with the health routes only, on a free port."""
+    return HttpServer(health_app(CollectorRegistry(), {}), "127.0.0.1", free_port())
+
+
 async def test_a_background_task_that_returns_does_not_stop_the_service(nats_url: str) -> None:
     nc = await nats.connect(nats_url)
     stop = asyncio.Event()
@@ -26,7 +31,7 @@ async def test_a_background_task_that_returns_does_not_stop_the_service(nats_url
 
     parts = ServiceParts(
         nc=nc,
-        http=HttpServer(health_app(CollectorRegistry(), {}), "127.0.0.1", free_port()),
+        http=health_only_http(),
         background=[warm_up],
     )
     service = asyncio.create_task(serve(parts, stop))
@@ -46,7 +51,7 @@ async def test_a_failing_background_task_shuts_the_service_down_and_raises(nats_
 
     parts = ServiceParts(
         nc=nc,
-        http=HttpServer(health_app(CollectorRegistry(), {}), "127.0.0.1", free_port()),
+        http=health_only_http(),
         background=[broken],
     )
     with pytest.raises(RuntimeError, match="lost the database"):
@@ -72,7 +77,7 @@ async def test_a_background_task_that_loses_a_cancellation_still_lets_the_servic
 
     parts = ServiceParts(
         nc=nc,
-        http=HttpServer(health_app(CollectorRegistry(), {}), "127.0.0.1", free_port()),
+        http=health_only_http(),
         background=[loses_the_first_cancel],
     )
     service = asyncio.create_task(serve(parts, stop))

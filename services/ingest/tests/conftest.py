@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from swarmscope_dev.in_process import wait_stopped
 from swarmscope_dev.nats_server import NatsServer, free_port, start_nats_server
 from swarmscope_ingest import app
 from swarmscope_ingest.config import IngestSettings
@@ -75,7 +76,7 @@ class RunningIngest:
     async def close(self) -> None:
         self.stop.set()
         if self.task is not None:
-            await asyncio.wait_for(self.task, 30)
+            await wait_stopped(self.task, "ingest")
 
     async def metrics(self) -> str:
         async with httpx.AsyncClient() as client:

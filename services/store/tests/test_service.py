@@ -19,6 +19,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from swarmscope_dev.in_process import wait_stopped
 from swarmscope_dev.nats_server import NatsServer, free_port
 from swarmscope_schema.requests import ErrorCode, StoreOp
 from swarmscope_schema.subjects import (
@@ -67,7 +68,7 @@ class RunningStore:
     async def close(self) -> None:
         self.stop.set()
         if self.task is not None:
-            await asyncio.wait_for(self.task, 30)
+            await wait_stopped(self.task, "the store")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import httpx
 import orjson
 from starlette.applications import Starlette
 
+from swarmscope_dev.in_process import wait_stopped
 from swarmscope_gateway import app
 from swarmscope_gateway.access import Scope, grants
 from swarmscope_gateway.config import GatewaySettings
@@ -77,20 +77,8 @@ class RunningGateway:
 
     async def close(self) -> None:
         self.stop.set()
-        if self.task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self.task), 30)
-        except TimeoutError:
-            # Say what the gateway was still waiting on: a bare timeout tells nothing.
-            stacks = io.StringIO()
-            for task in asyncio.all_tasks():
-                if not task.done() and task is not asyncio.current_task():
-                    task.print_stack(limit=8, file=stacks)
-            self.task.cancel()
-            raise TimeoutError(
-                f"the gateway did not stop within 30 s; tasks still running:\n{stacks.getvalue()}"
-            ) from None
+        if self.task is not None:
+            await wait_stopped(self.task, "the gateway")
 
     async def metric(self, name: str, **labels: str) -> float:
         """The value of one sample of the gateway's /metrics (0 when absent)."""
